@@ -1,0 +1,3 @@
+"""sidecar-gen: the protocol YAML to C, NASM, Markdown and JSON."""
+
+VERSION = "1.0.0"
