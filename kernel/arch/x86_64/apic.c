@@ -1,0 +1,130 @@
+/* Local APIC (xAPIC through the mapped registers, x2APIC through MSRs) and
+ * the TSC. */
+#include <scfree/x86.h>
+
+#include "apic_icr.h"
+#include "kernel.h"
+
+#define XAPIC_ID 0x20
+#define XAPIC_EOI 0xb0
+#define XAPIC_SVR 0xf0
+#define XAPIC_ICR_LOW 0x300
+#define XAPIC_ICR_HIGH 0x310
+#define XAPIC_LVT_TIMER 0x320
+
+#define X2APIC_MSR(off) (0x800u + ((off) >> 4))
+
+#define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_X2APIC (1ull << 10)
+#define SVR_ENABLE (1u << 8)
+
+/* The xAPIC registers: through the shim's identity map on the BSP (which
+ * runs on the shim's page tables), through the per-CPU window (SLOT_APIC)
+ * on APs. */
+static volatile uint32_t *reg(uint32_t off)
+{
+    uint64_t base = read_cr3() == sk_g.shim_cr3 ? sk_g.apic_base : SLOT_VA(SLOT_APIC);
+    return (volatile uint32_t *)(uintptr_t)(base + off);
+}
+
+static uint32_t rd(uint32_t off)
+{
+    if (sk_g.x2apic)
+        return (uint32_t)rdmsr(X2APIC_MSR(off));
+    return *reg(off);
+}
+
+static void wr(uint32_t off, uint32_t v)
+{
+    if (sk_g.x2apic)
+        wrmsr(X2APIC_MSR(off), v);
+    else
+        *reg(off) = v;
+}
+
+static void enable(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    base |= APIC_BASE_ENABLE;
+    if (sk_g.x2apic)
+        base |= APIC_BASE_X2APIC;
+    wrmsr(MSR_APIC_BASE, base);
+    wr(XAPIC_SVR, SVR_ENABLE | SIDECAR_SPURIOUS_VECTOR);
+}
+
+void apic_init_bsp(void)
+{
+    sk_g.apic_base = rdmsr(MSR_APIC_BASE) & PTE_ADDR;
+    enable();
+}
+
+void apic_init_ap(void)
+{
+    enable();
+    wr(XAPIC_LVT_TIMER, 1u << 16);   /* masked */
+}
+
+uint32_t apic_read_id(void)
+{
+    uint32_t id = rd(XAPIC_ID);
+    return sk_g.x2apic ? id : id >> 24;
+}
+
+bool apic_send(uint32_t apic_id, uint32_t low)
+{
+    if (sk_g.x2apic) {
+        wrmsr(X2APIC_MSR(XAPIC_ICR_LOW), icr_x2apic(apic_id, low));
+        return true;
+    }
+    uint32_t high;
+    if (!icr_xapic_high(apic_id, &high))
+        return false;
+    *reg(XAPIC_ICR_HIGH) = high;
+    *reg(XAPIC_ICR_LOW) = low;
+    for (unsigned spin = 0; spin < 1000000 && (*reg(XAPIC_ICR_LOW) & ICR_DELIVERY_PENDING); spin++)
+        cpu_pause();
+    return true;
+}
+
+void apic_eoi(void)
+{
+    wr(XAPIC_EOI, 0);
+}
+
+void apic_quiesce(void)
+{
+    wr(XAPIC_LVT_TIMER, 1u << 16);
+    wr(XAPIC_SVR, SIDECAR_SPURIOUS_VECTOR);   /* software-disabled */
+}
+
+/* TSC ticks per millisecond, measured against 10 ms of PIT channel 2.
+ * Prefers CPUID leaf 0x15 when it gives the crystal frequency. */
+uint64_t tsc_calibrate_khz(void)
+{
+    struct cpuid_regs r = cpuid(0, 0);
+    if (r.eax >= 0x15) {
+        struct cpuid_regs t = cpuid(0x15, 0);
+        if (t.eax && t.ebx && t.ecx)
+            return (uint64_t)t.ecx * t.ebx / t.eax / 1000;
+    }
+    const uint32_t count = 11932;   /* 1193182 Hz * 10 ms */
+    uint8_t gate = inb(0x61);
+    outb(0x61, (uint8_t)((gate & ~0x02) | 0x01));
+    outb(0x43, 0xb0);               /* channel 2, lo/hi, mode 0 */
+    outb(0x42, (uint8_t)count);
+    outb(0x42, (uint8_t)(count >> 8));
+    uint64_t t0 = rdtsc();
+    for (uint64_t spin = 0; spin < 100000000ull && !(inb(0x61) & 0x20); spin++)
+        ;
+    uint64_t t1 = rdtsc();
+    outb(0x61, gate);
+    uint64_t khz = (t1 - t0) / 10;
+    return khz ? khz : 1000000;     /* never zero: assume 1 GHz */
+}
+
+void tsc_delay(uint64_t ticks)
+{
+    uint64_t end = rdtsc() + ticks;
+    while (rdtsc() < end)
+        cpu_pause();
+}

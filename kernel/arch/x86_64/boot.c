@@ -1,0 +1,448 @@
+/* Kernel entry on the BSP, per-node memory layout, per-CPU page tables,
+ * and the fan-out start of every sidecar CPU.
+ *
+ * The shim calls sk_entry(params_pa, output_pa) on the BSP in long mode,
+ * on page tables that identity-map all memory the params name and map the
+ * kernel at KERNEL_VBASE. The kernel validates params (changing nothing if
+ * they are bad), lays out each node's memory (layout.h), then starts CPUs
+ * in a fan-out: the BSP and every CPU that comes up claim the next
+ * not-yet-started CPU from an atomic per-node counter and start it with
+ * INIT-SIPI-SIPI, so N CPUs come up in about log2(N) rounds. A CPU that
+ * does not check in within ap_timeout_us is reported and skipped. The kernel
+ * returns when every sidecar CPU is IDLE or has failed. */
+#include <scfree/scfree.h>
+#include <scfree/x86.h>
+#include <sidecar/validate.h>
+
+#include "apic_icr.h"
+#include "kernel.h"
+
+/* Kernel-error codes in output.status (validator codes are below 0x100). */
+#define SK_E_PARAMS_OUTPUT 0x101u
+#define SK_E_CONFIG 0x102u
+#define SK_E_BSP 0x103u
+#define SK_E_X2APIC 0x104u
+#define SK_E_IMAGE 0x105u
+#define SK_E_NODE 0x106u
+
+struct sk_globals sk_g;
+struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
+struct sk_node sk_nodes[SIDECAR_MAX_NODES];
+struct sk_ap_slot sk_ap_table[SK_MAX_CPUS];
+uint32_t sk_ap_table_count;
+uint64_t sk_percpu_stack_top = PERCPU_STACK_TOP;
+
+extern const char __image_start[], __file_end[], __image_end[];
+extern const char sk_trampoline_start[], sk_trampoline_end[];
+extern const char sk_tramp_gdtr[], sk_tramp_pm_ptr[], sk_tramp_lm_ptr[];
+extern const char sk_tramp_cr3[], sk_tramp_entry[];
+void sk_ap_entry64(void);
+
+bool sk_entry(uint64_t params_pa, uint64_t output_pa);
+
+static const struct sidecar_image_header image_header
+    __attribute__((section(".image_header"), used)) = {
+    .magic = SIDECAR_IMAGE_MAGIC,
+    .abi_major = SIDECAR_ABI_MAJOR,
+    .abi_minor = SIDECAR_ABI_MINOR,
+    .header_size = sizeof(struct sidecar_image_header),
+    .link_base = (uint64_t)(uintptr_t)__image_start,
+    .file_end = (uint64_t)(uintptr_t)__file_end,
+    .mem_end = (uint64_t)(uintptr_t)__image_end,
+    .entry = (uint64_t)(uintptr_t)sk_entry,
+};
+
+static void *pa_ptr(uint64_t pa) { return (void *)(uintptr_t)pa; }
+
+static uint64_t ticks_since_entry(void) { return rdtsc() - sk_g.t0; }
+
+/* ---- errors --------------------------------------------------------------- */
+
+static bool fail(struct sidecar_output *out, uint32_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool fail(struct sidecar_output *out, uint32_t code, const char *fmt, ...)
+{
+    char text[SIDECAR_ERROR_TEXT_SIZE + 1];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = sc_vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    out->status = code;
+    out->error.len = (uint8_t)n;
+    sc_memcpy(out->error.buf, text, n);
+    sk_g.logging = sk_g.logging || SIDECAR_CONFIG_DEFAULT_LOGGING;
+    klog("boot failed: %s", text);
+    return false;
+}
+
+/* ---- page tables ------------------------------------------------------------ */
+
+/* Physical address behind a kernel virtual address, by walking the page
+ * tables the shim gave us (4 KiB, 2 MiB or 1 GiB leaves). 0 if unmapped. */
+static uint64_t virt_to_phys(uint64_t va)
+{
+    uint64_t *t = pa_ptr(read_cr3() & PTE_ADDR);
+    for (int level = 3; level >= 0; level--) {
+        uint64_t e = t[(va >> (12 + 9 * level)) & 511];
+        if (!(e & PTE_P))
+            return 0;
+        if (level == 0 || (level <= 2 && (e & PTE_PS))) {
+            uint64_t span = 1ull << (12 + 9 * level);
+            return (e & PTE_ADDR & ~(span - 1)) + (va & (span - 1));
+        }
+        t = pa_ptr(e & PTE_ADDR);
+    }
+    return 0;
+}
+
+static void zero_page(uint64_t pa) { sc_memset(pa_ptr(pa), 0, PAGE_SIZE); }
+
+static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_t image_pages)
+{
+    const struct sk_node *nd = &sk_nodes[n];
+    uint64_t base = nd->memory_base;
+    uint64_t p[PRIV_PAGES];
+    for (unsigned k = 0; k < PRIV_PAGES; k++) {
+        p[k] = node_private_pa(base, nd->cpu_count, i, k);
+        zero_page(p[k]);
+    }
+    uint64_t *pml4 = pa_ptr(p[PRIV_PML4]);
+    uint64_t *pdpt = pa_ptr(p[PRIV_PDPT]);
+    uint64_t *pd = pa_ptr(p[PRIV_PD]);
+    uint64_t *pt = pa_ptr(p[PRIV_PT]);
+    pml4[(KERNEL_VBASE >> 39) & 511] = p[PRIV_PDPT] | PTE_P | PTE_W;
+    pdpt[(KERNEL_VBASE >> 30) & 511] = p[PRIV_PD] | PTE_P | PTE_W;
+    pd[(KERNEL_VBASE >> 21) & 511] = p[PRIV_PT] | PTE_P | PTE_W;
+    for (uint32_t k = 0; k < image_pages; k++)
+        pt[k] = (kernel_pa + (uint64_t)k * PAGE_SIZE) | PTE_P | PTE_W | PTE_G;
+    if (!sk_g.x2apic)
+        pt[SLOT_APIC] = sk_g.apic_base | PTE_P | PTE_W | PTE_PCD | PTE_PWT;
+    pt[SLOT_CONTROL] = node_control_pa(base) | PTE_P | PTE_W;
+    pt[SLOT_COMMAND] = node_command_pa(base, i) | PTE_P | PTE_W;
+    pt[SLOT_REGISTER] = node_register_pa(base, i) | PTE_P | PTE_W;
+    pt[SLOT_PERCPU] = p[PRIV_PERCPU] | PTE_P | PTE_W;
+    zero_page(node_command_pa(base, i));
+    zero_page(node_register_pa(base, i));
+
+    uint32_t cpu = nd->base_cpu + i;
+    struct sk_percpu *pc = pa_ptr(p[PRIV_PERCPU] + PAGE_SIZE - sizeof(struct sk_percpu));
+    pc->cpu_index = cpu;
+    pc->apic_id = sk_cpus[cpu].apic_id;
+    pc->node = n;
+    pc->node_cpu = i;
+    struct sk_ap_slot *slot = &sk_ap_table[sk_ap_table_count++];
+    slot->apic_id = sk_cpus[cpu].apic_id;
+    slot->cpu = cpu;
+    slot->cr3 = p[PRIV_PML4];
+}
+
+static void init_control_page(uint32_t n)
+{
+    const struct sk_node *nd = &sk_nodes[n];
+    struct sidecar_control_page *cp = pa_ptr(node_control_pa(nd->memory_base));
+    sc_memset(cp, 0, sizeof(*cp));
+    cp->index = n;
+    cp->base_cpu = nd->base_cpu;
+    cp->cpu_count = nd->cpu_count;
+    cp->request_vector = SIDECAR_REQUEST_VECTOR;
+    cp->magic = SIDECAR_CONTROL_MAGIC;
+    cp->abi_major = SIDECAR_ABI_MAJOR;
+    cp->abi_minor = SIDECAR_ABI_MINOR;
+    /* Every CPU starts REMOVED (not ours yet); a sidecar CPU sets itself
+     * IDLE when it is ready for commands. */
+}
+
+/* ---- the fan-out ---------------------------------------------------------------- */
+
+static uint32_t claim_from(uint32_t n)
+{
+    struct sk_node *nd = &sk_nodes[n];
+    __atomic_store_n(&nd->kicked, 1, __ATOMIC_RELAXED);
+    for (;;) {
+        uint32_t i = __atomic_fetch_add(&nd->next, 1, __ATOMIC_ACQ_REL);
+        if (i >= nd->cpu_count)
+            return SIDECAR_NO_CPU;
+        uint32_t c = nd->base_cpu + i;
+        if (sk_cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR &&
+            cas32(&sk_cpus[c].state, KS_WAITING, KS_STARTING))
+            return c;
+    }
+}
+
+/* The next CPU to start: from the caller's own node first, then the first
+ * CPU of a node nobody has started yet, then any CPU left anywhere. */
+static uint32_t claim(uint32_t own_node)
+{
+    uint32_t c;
+    if (own_node != SIDECAR_NO_CPU && (c = claim_from(own_node)) != SIDECAR_NO_CPU)
+        return c;
+    for (uint32_t n = 0; n < sk_g.node_count; n++) {
+        if (!__atomic_load_n(&sk_nodes[n].kicked, __ATOMIC_RELAXED) &&
+            (c = claim_from(n)) != SIDECAR_NO_CPU)
+            return c;
+    }
+    for (;;) {
+        uint32_t n = load32(&sk_g.kick_cursor);
+        if (n >= sk_g.node_count)
+            return SIDECAR_NO_CPU;
+        if ((c = claim_from(n)) != SIDECAR_NO_CPU)
+            return c;
+        cas32(&sk_g.kick_cursor, n, n + 1);
+    }
+}
+
+static bool wait_checkin(struct sk_cpu_entry *e, uint64_t until)
+{
+    while (load32(&e->state) == KS_STARTING) {
+        if (rdtsc() >= until)
+            return false;
+        cpu_pause();
+    }
+    return true;
+}
+
+static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
+{
+    struct sk_cpu_entry *e = &sk_cpus[c];
+    e->started_by = starter;
+    e->round = (uint8_t)(starter_round + 1);
+    e->start_tsc = ticks_since_entry();
+    if (!sk_g.x2apic && e->apic_id > 0xfe) {
+        e->failure = SIDECAR_CPU_FAILURE_NO_X2APIC;
+        store32(&e->state, KS_ABANDONED);
+        klog_cpu(starter, "cpu %u (APIC ID %u) needs x2APIC; not started", c, e->apic_id);
+        return;
+    }
+    uint8_t vector = 0;
+    (void)icr_sipi_vector(sk_g.trampoline_pa, &vector);   /* validated at entry */
+    apic_send(e->apic_id, icr_low(ICR_INIT, 0));
+    if (sk_g.init_delay_tsc)
+        tsc_delay(sk_g.init_delay_tsc);
+    apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
+    uint64_t sent = rdtsc();
+    /* A second SIPI if the first seems lost (a CPU already running ignores
+     * it), as the MP start-up sequence prescribes. */
+    if (!wait_checkin(e, sent + sk_g.tsc_khz / 5))
+        apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
+    if (wait_checkin(e, sent + sk_g.timeout_tsc))
+        return;
+    if (cas32(&e->state, KS_STARTING, KS_ABANDONED)) {
+        e->failure = SIDECAR_CPU_FAILURE_NO_ANSWER;
+        klog_cpu(starter, "cpu %u (APIC ID %u) did not answer within %lu us; skipped",
+                 c, e->apic_id, sk_g.timeout_tsc * 1000 / sk_g.tsc_khz);
+    }
+}
+
+static void fan_out(uint32_t self, uint32_t own_node, uint8_t round)
+{
+    uint32_t c;
+    while ((c = claim(own_node)) != SIDECAR_NO_CPU)
+        start_cpu(c, self, round);
+}
+
+/* An AP, on its own page tables and stack, interrupts off. */
+void sk_ap_main(uint32_t cpu)
+{
+    struct sk_cpu_entry *e = &sk_cpus[cpu];
+    if (!cas32(&e->state, KS_STARTING, KS_UP))
+        sk_park_forever();   /* our starter gave up on us: stay out of the way */
+    struct sk_percpu *pc = this_cpu();
+    cpu_tables_init(pc, PERCPU_STACK_TOP);
+    apic_init_ap();
+    pc->round = e->round;
+    fan_out(cpu, pc->node, e->round);
+    struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
+    e->ready_tsc = ticks_since_entry();
+    store32(&e->state, KS_READY);
+    sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
+    klog_cpu(cpu, "ready (APIC ID %u, node %u, round %u)", pc->apic_id, pc->node, pc->round);
+    sk_dispatch_start(pc);
+}
+
+/* ---- entry ----------------------------------------------------------------------- */
+
+static bool check_params(const struct sidecar_params *p, uint64_t params_pa,
+                         uint64_t output_pa, struct sidecar_output *out)
+{
+    struct sidecar_abi_error err;
+    sidecar_abi_result_t rc = sidecar_params_validate(p, &err);
+    if (rc != SIDECAR_ABI_OK)
+        return fail(out, rc, "params.%s", err.message);
+    if (p->cpu_count > SK_MAX_CPUS)
+        return fail(out, SK_E_CONFIG, "params.cpu_count: %u exceeds this kernel's maximum (%u)",
+                    p->cpu_count, (unsigned)SK_MAX_CPUS);
+    uint64_t out_end = output_pa + sizeof(*out);
+    if (output_pa < params_pa + sizeof(*p) && params_pa < out_end)
+        return fail(out, SK_E_PARAMS_OUTPUT, "output: overlaps params");
+    for (uint32_t n = 0; n < p->node_count; n++) {
+        const struct sidecar_params_node *nd = &p->nodes[n];
+        if (output_pa < nd->memory_base + nd->memory_size && nd->memory_base < out_end)
+            return fail(out, SK_E_PARAMS_OUTPUT, "output: overlaps nodes[%u] memory", n);
+        if (params_pa < nd->memory_base + nd->memory_size && nd->memory_base < params_pa + sizeof(*p))
+            return fail(out, SK_E_PARAMS_OUTPUT, "params: overlaps nodes[%u] memory", n);
+    }
+    const struct sidecar_params_cpu *bsp = &p->cpus[p->bsp_cpu];
+    if (bsp->role != SIDECAR_CPU_ROLE_MAIN)
+        return fail(out, SK_E_BSP, "params.cpus[%u].role: the BSP must be a main CPU", p->bsp_cpu);
+    /* Every sidecar CPU must belong to a node. */
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        bool inside = false;
+        for (uint32_t n = 0; n < p->node_count && !inside; n++)
+            inside = c >= p->nodes[n].base_cpu && c - p->nodes[n].base_cpu < p->nodes[n].cpu_count;
+        if (!inside)
+            return fail(out, SK_E_NODE, "params.cpus[%u].role: sidecar CPU outside every node", c);
+    }
+    return true;
+}
+
+bool sk_entry(uint64_t params_pa, uint64_t output_pa)
+{
+    sk_g.t0 = rdtsc();
+    sk_g.shim_cr3 = read_cr3();
+    struct sidecar_output *out = pa_ptr(output_pa);
+    const struct sidecar_params *p = pa_ptr(params_pa);
+    if (!output_pa || (output_pa & (PAGE_SIZE - 1)))
+        return false;   /* nowhere to say why */
+    sc_memset(out, 0, sizeof(*out));
+    out->magic = SIDECAR_OUTPUT_MAGIC;
+    out->abi_major = SIDECAR_ABI_MAJOR;
+    out->abi_minor = SIDECAR_ABI_MINOR;
+    out->pages_per_cpu = SIDECAR_CPU_PAGES;
+    sk_g.serial_port = p->serial_port ? p->serial_port : 0x3f8;
+    if (!params_pa || (params_pa & (PAGE_SIZE - 1)))
+        return fail(out, SK_E_PARAMS_OUTPUT, "params: address %lx not page aligned", params_pa);
+    if (!check_params(p, params_pa, output_pa, out))
+        return false;
+    sk_g.logging = p->enable_logging;
+
+    /* The environment: our image, the APIC mode. */
+    uint64_t kernel_pa = virt_to_phys(KERNEL_VBASE);
+    uint64_t image_bytes = (uint64_t)(__image_end - __image_start);
+    uint32_t image_pages = (uint32_t)((image_bytes + PAGE_SIZE - 1) / PAGE_SIZE);
+    if (!kernel_pa || (kernel_pa & (PAGE_SIZE - 1)) || image_pages > WINDOW_FIRST)
+        return fail(out, SK_E_IMAGE, "kernel image: bad mapping (pa %lx, %u pages)", kernel_pa, image_pages);
+    for (uint32_t k = 1; k < image_pages; k++) {
+        if (virt_to_phys(KERNEL_VBASE + (uint64_t)k * PAGE_SIZE) != kernel_pa + (uint64_t)k * PAGE_SIZE)
+            return fail(out, SK_E_IMAGE, "kernel image: not physically contiguous at page %u", k);
+    }
+    struct cpuid_regs f1 = cpuid(1, 0);
+    bool has_x2apic = f1.ecx & (1u << 21);
+    if (p->apic_mode == SIDECAR_APIC_MODE_X2APIC && !has_x2apic)
+        return fail(out, SK_E_X2APIC, "params.apic_mode: x2apic requested but the CPU lacks it");
+    sk_g.x2apic = p->apic_mode == SIDECAR_APIC_MODE_X2APIC ||
+                  (p->apic_mode == SIDECAR_APIC_MODE_AUTO && has_x2apic);
+    sk_g.use_mwait = p->use_mwait && (f1.ecx & (1u << 3));
+    if (read_cr3() >> 32)
+        return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
+
+    /* From here on the kernel changes state. */
+    klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u", p->cpu_count, p->node_count,
+         sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu);
+    idt_init();
+    idt_load_bsp();
+    apic_init_bsp();
+    sk_g.tsc_khz = tsc_calibrate_khz();
+    sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
+    sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
+    sk_g.trampoline_pa = p->trampoline_page;
+    sk_g.cpu_count = p->cpu_count;
+    sk_g.node_count = p->node_count;
+    sk_g.bsp_cpu = p->bsp_cpu;
+    sk_g.kick_cursor = 0;
+    sk_ap_table_count = 0;
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        struct sk_cpu_entry *e = &sk_cpus[c];
+        sc_memset(e, 0, sizeof(*e));
+        e->apic_id = p->cpus[c].apic_id;
+        e->role = p->cpus[c].role;
+        e->node = SIDECAR_NO_CPU;
+        e->started_by = SIDECAR_NO_CPU;
+        e->state = e->role == SIDECAR_CPU_ROLE_SIDECAR ? KS_WAITING : KS_IDLE_MAIN;
+    }
+    for (uint32_t n = 0; n < p->node_count; n++) {
+        struct sk_node *nd = &sk_nodes[n];
+        nd->next = 0;
+        nd->kicked = 0;
+        nd->base_cpu = p->nodes[n].base_cpu;
+        nd->cpu_count = p->nodes[n].cpu_count;
+        nd->memory_base = p->nodes[n].memory_base;
+        init_control_page(n);
+        for (uint32_t i = 0; i < nd->cpu_count; i++) {
+            uint32_t c = nd->base_cpu + i;
+            sk_cpus[c].node = n;
+            sk_cpus[c].node_cpu = i;
+            if (sk_cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR)
+                build_cpu_tables(n, i, kernel_pa, image_pages);
+        }
+        out->nodes[n].control_page = node_control_pa(nd->memory_base);
+        out->nodes[n].shmem_pages_base = node_command_pa(nd->memory_base, 0);
+        out->nodes[n].shmem_pages_size = (uint64_t)nd->cpu_count * 2 * PAGE_SIZE;
+    }
+
+    /* The trampoline, patched for its page. */
+    uint64_t tp = p->trampoline_page;
+    size_t tsize = (size_t)(sk_trampoline_end - sk_trampoline_start);
+    char *t = pa_ptr(tp);
+    sc_memcpy(t, sk_trampoline_start, tsize);
+#define TOFF(sym) ((size_t)((sym) - sk_trampoline_start))
+    *(uint32_t *)(t + TOFF(sk_tramp_gdtr) + 2) += (uint32_t)tp;
+    *(uint32_t *)(t + TOFF(sk_tramp_pm_ptr)) += (uint32_t)tp;
+    *(uint32_t *)(t + TOFF(sk_tramp_lm_ptr)) += (uint32_t)tp;
+    *(uint64_t *)(t + TOFF(sk_tramp_cr3)) = read_cr3();
+    *(uint64_t *)(t + TOFF(sk_tramp_entry)) = (uint64_t)(uintptr_t)sk_ap_entry64;
+#undef TOFF
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+    /* Fan out, then wait for everyone started to be ready or failed. */
+    fan_out(p->bsp_cpu, SIDECAR_NO_CPU, 0);
+    uint32_t sidecars = sk_ap_table_count;
+    uint64_t deadline = rdtsc() + sk_g.timeout_tsc * (sidecars + 4);
+    for (;;) {
+        uint32_t pending = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++) {
+            uint32_t s = load32(&sk_cpus[c].state);
+            pending += s == KS_STARTING || s == KS_UP || s == KS_WAITING;
+        }
+        if (!pending || rdtsc() >= deadline)
+            break;
+        cpu_pause();
+    }
+    out->bringup_tsc = ticks_since_entry();
+
+    /* The report. */
+    out->tsc_khz = sk_g.tsc_khz;
+    out->node_count = p->node_count;
+    out->cpu_count = p->cpu_count;
+    out->apic_mode = sk_g.x2apic ? SIDECAR_APIC_MODE_X2APIC : SIDECAR_APIC_MODE_XAPIC;
+    out->use_mwait = sk_g.use_mwait;
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        struct sk_cpu_entry *e = &sk_cpus[c];
+        struct sidecar_output_cpu *o = &out->cpus[c];
+        uint32_t s = load32(&e->state);
+        o->apic_id = e->apic_id;
+        o->node = e->node;
+        o->started_by = e->started_by;
+        o->round = e->round;
+        o->start_tsc = e->start_tsc;
+        o->status = SIDECAR_CPU_STATUS_REMOVED;
+        if (e->role != SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        if (s == KS_READY) {
+            o->status = SIDECAR_CPU_STATUS_IDLE;
+            o->ready_tsc = e->ready_tsc;
+            out->ready_count++;
+            continue;
+        }
+        out->failed_count++;
+        o->failure = e->failure ? e->failure :
+                     s == KS_WAITING ? SIDECAR_CPU_FAILURE_NOT_STARTED : SIDECAR_CPU_FAILURE_NO_ANSWER;
+        o->vector = e->vector;
+    }
+    klog("bring-up done: %u ready, %u failed, %lu us", out->ready_count, out->failed_count,
+         out->bringup_tsc * 1000 / sk_g.tsc_khz);
+    idt_restore_bsp();
+    return true;
+}

@@ -1,0 +1,126 @@
+/* Descriptor tables and the trap handler.
+ *
+ * Every CPU has its own GDT and TSS (in its per-CPU page); all share one
+ * IDT in the kernel image. Exceptions never take the machine down: the
+ * faulting sidecar CPU reports on serial (CPU, vector, RIP, CR2, error
+ * code), marks itself failed and parks with interrupts off. */
+#include <scfree/scfree.h>
+#include <scfree/x86.h>
+
+#include "kernel.h"
+
+struct __attribute__((packed)) dtr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+struct idt_gate {
+    uint16_t off_lo;
+    uint16_t sel;
+    uint8_t ist;
+    uint8_t type;
+    uint16_t off_mid;
+    uint32_t off_hi;
+    uint32_t zero;
+};
+
+extern const uint64_t sk_trap_stubs[256];
+void sk_load_tables(const void *gdtr, const void *idtr, uint16_t tss_sel);
+
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+static struct dtr shim_idtr;
+
+void idt_init(void)
+{
+    for (unsigned v = 0; v < 256; v++) {
+        uint64_t a = sk_trap_stubs[v];
+        idt[v] = (struct idt_gate){
+            .off_lo = (uint16_t)a, .sel = GDT_KCODE, .ist = 0,
+            .type = 0x8e,   /* present, DPL 0, 64-bit interrupt gate */
+            .off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32),
+        };
+    }
+}
+
+static struct dtr idtr(void)
+{
+    return (struct dtr){ sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+}
+
+/* The BSP keeps the shim's GDT but takes our IDT while the kernel runs, so
+ * an exception during bring-up is reported instead of triple-faulting. */
+void idt_load_bsp(void)
+{
+    __asm__ volatile("sidt %0" : "=m"(shim_idtr));
+    struct dtr d = idtr();
+    __asm__ volatile("lidt %0" : : "m"(d));
+}
+
+void idt_restore_bsp(void)
+{
+    __asm__ volatile("lidt %0" : : "m"(shim_idtr));
+}
+
+void cpu_tables_init(struct sk_percpu *pc, uint64_t rsp0)
+{
+    pc->gdt[0] = 0;
+    pc->gdt[1] = 0x00af9a000000ffffull;   /* kernel code, 64-bit */
+    pc->gdt[2] = 0x00cf92000000ffffull;   /* kernel data */
+    pc->gdt[3] = 0x00cff2000000ffffull;   /* user data, DPL 3 */
+    pc->gdt[4] = 0x00affa000000ffffull;   /* user code, 64-bit, DPL 3 */
+    sc_memset(&pc->tss, 0, sizeof(pc->tss));
+    pc->tss.rsp[0] = rsp0;
+    pc->tss.iomap_base = sizeof(pc->tss);  /* no I/O bitmap: IOPL rules */
+    uint64_t base = (uint64_t)(uintptr_t)&pc->tss;
+    uint64_t limit = sizeof(pc->tss) - 1;
+    pc->gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+                 (0x89ull << 40) | (((limit >> 16) & 0xf) << 48) |
+                 (((base >> 24) & 0xff) << 56);
+    pc->gdt[6] = base >> 32;
+    struct dtr g = { sizeof(pc->gdt) - 1, (uint64_t)(uintptr_t)pc->gdt };
+    struct dtr i = idtr();
+    sk_load_tables(&g, &i, GDT_TSS);
+}
+
+static const char *const exc_names[32] = {
+    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
+    "#BR bound", "#UD invalid opcode", "#NM no FPU", "#DF double fault",
+    "coprocessor overrun", "#TS invalid TSS", "#NP not present",
+    "#SS stack fault", "#GP general protection", "#PF page fault", "15",
+    "#MF x87", "#AC alignment", "#MC machine check", "#XM SIMD", "#VE virt",
+    "#CP control protection", "22", "23", "24", "25", "26", "27", "#HV",
+    "#VC", "#SX security", "31",
+};
+
+void sk_trap(struct trap_frame *f)
+{
+    if (f->vector == SIDECAR_SPURIOUS_VECTOR)
+        return;   /* no EOI for spurious interrupts */
+    if (f->vector >= 32) {
+        /* The request vector (or any stray device vector): waking from
+         * hlt is all it is for; the dispatch loop then reads its status. */
+        apic_eoi();
+        return;
+    }
+    bool bsp = read_cr3() == sk_g.shim_cr3;
+    uint32_t cpu = bsp ? sk_g.bsp_cpu : this_cpu()->cpu_index;
+    /* Serial output even with logging off: a crash report is always wanted. */
+    bool was = sk_g.logging;
+    sk_g.logging = true;
+    klog_cpu(cpu, "EXCEPTION %s (vector %u) rip %lx cr2 %lx error %lx cs %lx rsp %lx",
+             exc_names[f->vector], (unsigned)f->vector, f->rip, read_cr2(),
+             f->error, f->cs, f->rsp);
+    sk_g.logging = was;
+    if (bsp) {
+        /* Nothing sane to return to during the BSP's own bring-up. */
+        for (;;) {
+            cpu_cli();
+            cpu_hlt();
+        }
+    }
+    struct sk_cpu_entry *e = &sk_cpus[cpu];
+    e->vector = (uint8_t)f->vector;
+    e->failure = SIDECAR_CPU_FAILURE_EXCEPTION;
+    store32(&e->state, KS_FAILED);
+    sk_park_forever();
+}

@@ -1,0 +1,148 @@
+; Kernel entry points in assembly: the AP's first 64-bit code, the interrupt
+; stubs, and descriptor-table loading.
+
+bits 64
+default rel
+
+%define SLOT_PERCPU 510
+%define KERNEL_VBASE 0xffffffff80000000
+%define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
+
+extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_percpu_stack_top
+
+section .text
+
+; An AP arrives here from the trampoline: long mode, the shim's page tables,
+; no stack, interrupts off. It finds its CPU by APIC ID (CPUID leaf 0xB when
+; the CPU has it: the full x2APIC ID; leaf 1 otherwise), loads that CPU's
+; own page tables and stack, and calls sk_ap_main(cpu index). A CPU that is not
+; in the table parks for good.
+global sk_ap_entry64
+sk_ap_entry64:
+    xor eax, eax
+    cpuid
+    cmp eax, 0xb
+    jb .leaf1
+    mov eax, 0xb
+    xor ecx, ecx
+    cpuid
+    test ebx, ebx                   ; leaf 0xB present when EBX != 0
+    jz .leaf1
+    mov r8d, edx                    ; x2APIC ID
+    jmp .search
+.leaf1:
+    mov eax, 1
+    cpuid
+    shr ebx, 24
+    mov r8d, ebx
+.search:
+    mov ecx, [sk_ap_table_count]
+    lea rsi, [sk_ap_table]
+    xor edi, edi
+.next:
+    cmp edi, ecx
+    jae .lost
+    cmp [rsi], r8d                  ; slot: u32 apic_id, u32 cpu, u64 cr3
+    je .found
+    add rsi, 16
+    inc edi
+    jmp .next
+.found:
+    mov rax, [rsi + 8]
+    test rax, rax
+    jz .lost
+    mov cr3, rax
+    mov rsp, [sk_percpu_stack_top]
+    xor ebp, ebp
+    mov edi, [rsi + 4]              ; CPU index
+    call sk_ap_main                 ; never returns
+.lost:
+    cli
+    hlt
+    jmp .lost
+
+; Interrupt and exception stubs: push a zero error code where the CPU does
+; not, then the vector, then every general-purpose register, and call
+; sk_trap(frame). The frame layout is struct trap_frame (cpu.h).
+%macro STUB 1
+stub_%1:
+%if %1 = 8 || (%1 >= 10 && %1 <= 14) || %1 = 17 || %1 = 21 || %1 = 29 || %1 = 30
+%else
+    push 0
+%endif
+    push %1
+    jmp trap_common
+%endmacro
+
+%assign v 0
+%rep 256
+STUB v
+%assign v v + 1
+%endrep
+
+trap_common:
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    cld
+    mov rdi, rsp
+    call sk_trap
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    iretq
+
+section .rodata
+align 8
+global sk_trap_stubs
+sk_trap_stubs:
+%assign v 0
+%rep 256
+    dq stub_ %+ v
+%assign v v + 1
+%endrep
+
+section .text
+; void sk_load_tables(const void *gdtr, const void *idtr, uint16_t tss_sel)
+; Loads the GDT, reloads every segment register, the IDT and the task register.
+global sk_load_tables
+sk_load_tables:
+    lgdt [rdi]
+    lidt [rsi]
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    xor eax, eax
+    mov fs, ax
+    mov gs, ax
+    ltr dx
+    pop rax                          ; far return into the new code segment
+    push 0x08
+    push rax
+    retfq

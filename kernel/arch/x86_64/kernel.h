@@ -1,0 +1,166 @@
+/* The sidecar kernel's x86-64 internals: shared tables in the kernel image
+ * (visible to every CPU) and the per-CPU page. */
+#ifndef SK_KERNEL_H
+#define SK_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sidecar/abi.h>
+#include <sidecar_config.h>
+
+#include "layout.h"
+
+#define SK_MAX_CPUS SIDECAR_CONFIG_MAX_CPUS
+
+/* Start-up state of a CPU (sk_cpu_entry.state), changed with atomics. */
+enum {
+    KS_IDLE_MAIN = 0,    /* main-kernel CPU: never started by us */
+    KS_WAITING,          /* sidecar CPU, not yet claimed */
+    KS_STARTING,         /* a starter sent INIT-SIPI-SIPI and waits */
+    KS_UP,               /* the CPU checked in on its own page tables */
+    KS_READY,            /* the CPU is IDLE in its dispatch loop */
+    KS_ABANDONED,        /* the starter gave up (no answer) */
+    KS_FAILED,           /* the CPU took an exception and parked */
+};
+
+/* What the AP entry code searches: 16 bytes, layout fixed by entry.asm. */
+struct sk_ap_slot {
+    uint32_t apic_id;
+    uint32_t cpu;           /* CPU index */
+    uint64_t cr3;           /* the CPU's own PML4 */
+};
+
+/* Everything the kernel knows about one CPU, by CPU index. */
+struct sk_cpu_entry {
+    uint32_t apic_id;
+    uint32_t state;
+    uint32_t node;          /* SIDECAR_NO_CPU for main CPUs */
+    uint32_t node_cpu;      /* index within the node */
+    uint32_t started_by;
+    uint8_t role;
+    uint8_t round;
+    uint8_t failure;
+    uint8_t vector;
+    uint64_t start_tsc;
+    uint64_t ready_tsc;
+};
+
+struct sk_node {
+    uint32_t next;          /* atomic: next node-local index to claim */
+    uint32_t kicked;        /* atomic: someone claimed from this node */
+    uint32_t base_cpu;
+    uint32_t cpu_count;
+    uint64_t memory_base;
+};
+
+struct sk_globals {
+    uint64_t t0;            /* TSC at kernel entry */
+    uint64_t tsc_khz;
+    uint64_t timeout_tsc;   /* ap_timeout_us in TSC ticks */
+    uint64_t init_delay_tsc;
+    uint64_t apic_base;     /* xAPIC physical base */
+    uint64_t trampoline_pa;
+    uint64_t shim_cr3;      /* the page tables the BSP runs on */
+    uint32_t cpu_count;
+    uint32_t node_count;
+    uint32_t bsp_cpu;
+    uint32_t kick_cursor;   /* atomic: first node that may still need a kick */
+    uint32_t log_lock;
+    uint16_t serial_port;
+    bool x2apic;
+    bool logging;
+    bool use_mwait;
+    bool bsp_ready;
+};
+
+extern struct sk_globals sk_g;
+extern struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
+extern struct sk_node sk_nodes[SIDECAR_MAX_NODES];
+extern struct sk_ap_slot sk_ap_table[SK_MAX_CPUS];
+extern uint32_t sk_ap_table_count;
+extern uint64_t sk_percpu_stack_top;
+
+/* The 64-bit task-state segment. */
+struct __attribute__((packed)) sk_tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+};
+_Static_assert(sizeof(struct sk_tss) == 104, "TSS size");
+
+#define GDT_KCODE 0x08
+#define GDT_KDATA 0x10
+#define GDT_UDATA 0x18
+#define GDT_UCODE 0x20
+#define GDT_TSS 0x28
+#define GDT_ENTRIES 7
+
+/* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; its stack
+ * grows down from just below them. */
+struct sk_percpu {
+    uint64_t gdt[GDT_ENTRIES];
+    struct sk_tss tss;
+    uint32_t cpu_index;
+    uint32_t apic_id;
+    uint32_t node;
+    uint32_t node_cpu;
+    uint8_t round;
+    uint8_t in_trap;
+    uint8_t pad[6];
+    uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
+};
+
+#define PERCPU_VA (SLOT_VA(SLOT_PERCPU) + PAGE_SIZE - sizeof(struct sk_percpu))
+#define PERCPU_STACK_TOP (PERCPU_VA & ~15ull)
+
+static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
+
+/* Interrupt frame built by entry.asm. */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* log.c */
+void klog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void klog_cpu(uint32_t cpu, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* apic.c */
+void apic_init_bsp(void);
+void apic_init_ap(void);
+uint32_t apic_read_id(void);
+bool apic_send(uint32_t apic_id, uint32_t icr_low_bits);
+void apic_eoi(void);
+void apic_quiesce(void);
+uint64_t tsc_calibrate_khz(void);
+void tsc_delay(uint64_t ticks);
+
+/* cpu.c */
+void cpu_tables_init(struct sk_percpu *pc, uint64_t rsp0);
+void idt_init(void);
+void idt_load_bsp(void);
+void idt_restore_bsp(void);
+void sk_trap(struct trap_frame *f);
+
+/* boot.c */
+void sk_ap_main(uint32_t index) __attribute__((noreturn));
+
+/* dispatch.c: the AP's dispatch loop over the portable core. */
+void sk_dispatch_start(struct sk_percpu *pc) __attribute__((noreturn));
+void sk_park_forever(void) __attribute__((noreturn));
+
+static inline uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void store32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline bool cas32(uint32_t *p, uint32_t old, uint32_t v)
+{
+    return __atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+#endif
