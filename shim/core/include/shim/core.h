@@ -1,0 +1,134 @@
+/* The boot shim's portable core: ACPI topology, the shim command line, the
+ * CPU/memory policy, and the hand-off. No libc, no allocation; compiled
+ * freestanding into the shim and natively for the unit tests. Every input
+ * (ACPI tables, command line, memory map) is untrusted and validated. */
+#ifndef SHIM_CORE_H
+#define SHIM_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sidecar/abi.h>
+
+#define SHIM_MAX_CPUS SIDECAR_MAX_CPUS
+#define SHIM_MAX_NUMA 64
+#define SHIM_MAX_MEM_AFFINITY 64
+#define SHIM_MAX_RANGES 128
+#define SHIM_ERR_SIZE 160
+
+/* Result codes (negative on failure). */
+enum {
+    SHIM_OK = 0,
+    SHIM_E_NOT_FOUND = -1,   /* no RSDP / no MADT */
+    SHIM_E_CHECKSUM = -2,
+    SHIM_E_MALFORMED = -3,   /* truncated table, bad lengths, bad entries */
+    SHIM_E_LIMIT = -4,       /* more CPUs / ranges than we support */
+    SHIM_E_INVALID = -5,     /* bad command line value, bad topology */
+    SHIM_E_MEMORY = -6,      /* not enough memory */
+};
+
+/* Physical memory access: returns NULL when [pa, pa+len) is not readable. */
+struct shim_mem {
+    const void *(*map)(void *ctx, uint64_t pa, uint64_t len);
+    void *ctx;
+};
+
+/* Logging: one line per call, no trailing newline. May be NULL. */
+struct shim_log {
+    void (*write)(void *ctx, const char *line);
+    void *ctx;
+};
+
+struct shim_cpu {
+    uint32_t apic_id;
+    uint32_t acpi_uid;
+    uint32_t numa_node;      /* index into shim_topology.numa (dense, 0-based) */
+};
+
+struct shim_mem_affinity {
+    uint64_t base, size;
+    uint32_t numa_node;      /* dense index */
+};
+
+struct shim_topology {
+    uint32_t cpu_count;                 /* enabled CPUs, MADT order */
+    struct shim_cpu cpus[SHIM_MAX_CPUS];
+    uint32_t numa_count;                /* >= 1 */
+    uint32_t numa_domain[SHIM_MAX_NUMA];/* SRAT proximity domain of each dense node */
+    uint32_t mem_affinity_count;
+    struct shim_mem_affinity mem_affinity[SHIM_MAX_MEM_AFFINITY];
+    bool has_srat;
+};
+
+/* E820-style range (type 1 = usable). */
+struct shim_range {
+    uint64_t base, size;
+    uint32_t type;
+};
+
+struct shim_memmap {
+    uint32_t count;
+    struct shim_range ranges[SHIM_MAX_RANGES];
+};
+
+struct shim_options {
+    bool enabled;                /* sidecar=on|off (default on) */
+    bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
+    uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
+    uint64_t guest_ram;          /* sidecar.guest_ram=SIZE (K/M/G; 0 = none; default 64M) */
+    uint32_t ap_timeout_us;      /* sidecar.ap_timeout_us=N (default 5000000) */
+    uint32_t main_cpu_count;     /* sidecar.main_cpus=LIST: CPU indices, ranges a-b */
+    uint32_t main_cpus[64];
+    uint32_t apic_mode;          /* sidecar.apic=auto|xapic|x2apic */
+};
+
+/* The RSDP: from the BIOS areas (EBDA, 0xE0000-0xFFFFF). */
+int shim_acpi_find_rsdp(const struct shim_mem *m, uint64_t *rsdp_pa);
+/* RSDT/XSDT, MADT (local APIC + x2APIC entries; enabled or online-capable),
+ * SRAT (CPU and memory affinity). Checksums verified. On failure topo is
+ * undefined and err names the table and field. */
+int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
+                    struct shim_topology *topo, char err[SHIM_ERR_SIZE]);
+
+/* Defaults, then every option found in cmdline. Unknown words are left
+ * for the main kernel. Bad values: error naming the option; opt keeps the
+ * defaults for that option. */
+void shim_options_default(struct shim_options *opt);
+int shim_cmdline_parse(const char *cmdline, struct shim_options *opt,
+                       char err[SHIM_ERR_SIZE]);
+
+struct shim_plan {
+    bool enabled;                     /* false: everything to the main kernel */
+    char reason[SHIM_ERR_SIZE];       /* why disabled (or fallbacks taken) */
+    uint32_t main_cpu_count;
+    uint32_t sidecar_cpu_count;
+    uint32_t reserved_count;          /* memory the sidecar owns from now on */
+    struct shim_range reserved[SIDECAR_MAX_NODES + 2];
+};
+
+/* Chooses main CPUs and sidecar nodes and allocates node memory, the
+ * trampoline page and guest RAM from usable memory in map, avoiding the
+ * in_use ranges; fills params (which then passes sidecar_params_validate).
+ * bsp_apic_id is the CPU running the shim (always a main CPU). */
+int shim_plan_build(const struct shim_topology *topo,
+                    const struct shim_options *opt,
+                    const struct shim_memmap *map,
+                    const struct shim_range *in_use, uint32_t in_use_count,
+                    uint32_t bsp_apic_id,
+                    struct sidecar_params *params, struct shim_plan *plan,
+                    const struct shim_log *log);
+
+/* The hand-off block for the main kernel: the memory map with every
+ * sidecar range reserved (plan->reserved plus the params and output
+ * pages), the command line less sidecar options plus boot_cpus=<list>,
+ * addresses of params and output. */
+int shim_handoff_build(const struct shim_memmap *map,
+                       const struct shim_plan *plan,
+                       const struct sidecar_params *params,
+                       uint64_t params_pa, uint64_t output_pa,
+                       const char *cmdline,
+                       struct sidecar_handoff *handoff,
+                       char err[SHIM_ERR_SIZE]);
+
+#endif
