@@ -5,7 +5,7 @@
 ; here in real mode at CS:IP = page:0, goes through protected mode into long
 ; mode on the shim's page tables (which identity-map the low 4 GiB and map
 ; the kernel), and jumps to sk_ap_entry64 in the kernel. Nothing here
-; needs a stack, so any number of APs may run it at once.
+; needs a stack (there is none), so any number of APs may run it at once.
 
 bits 16
 section .rodata
@@ -18,6 +18,8 @@ sk_trampoline_start:
     cld
     mov ax, cs
     mov ds, ax
+    movzx ebp, ax                   ; ebp = physical base of the trampoline,
+    shl ebp, 4                      ; kept through the mode switches
     lgdt [sk_tramp_gdtr - sk_trampoline_start]
     mov eax, cr0
     or eax, 1                       ; PE
@@ -30,10 +32,6 @@ tramp_pm:
     mov ds, ax
     mov es, ax
     mov ss, ax
-    call .here                      ; ebp = physical base of the trampoline
-.here:
-    pop ebp
-    sub ebp, .here - sk_trampoline_start
     mov eax, cr4
     or eax, 1 << 5                  ; PAE
     mov cr4, eax

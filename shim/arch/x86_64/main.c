@@ -1,0 +1,214 @@
+/* The boot shim on x86-64: reads what the Multiboot loader and the
+ * firmware give it (memory map, command line, ACPI), decides with the
+ * portable core (shim/core.h) which CPUs go where, loads and calls the
+ * sidecar kernel, and hands off to the main kernel. */
+#include <scfree/scfree.h>
+#include <scfree/x86.h>
+#include <shim/core.h>
+#include <sidecar_config.h>
+#include <sidecar/validate.h>
+
+#include "images.h"
+#include "multiboot.h"
+
+#define COM1 0x3f8
+#define KERNEL_LOAD_PA 0x400000ull      /* 2 MiB aligned; the kernel is < 2 MiB */
+#define KERNEL_VBASE 0xffffffff80000000ull
+
+extern uint64_t shim_pml4[512], shim_pdpt_high[512], shim_pd_kernel[512];
+extern const char __shim_start[], __shim_end[];
+extern const uint8_t _binary_sidecar_kernel_bin_start[], _binary_sidecar_kernel_bin_end[];
+extern const uint8_t _binary_sidecar_mainkernel_bin_start[], _binary_sidecar_mainkernel_bin_end[];
+void shim_enter_main_kernel(uint64_t entry, uint64_t handoff_pa, uint64_t stack) __attribute__((noreturn));
+void shim_main(uint32_t magic, uint64_t info_pa);
+
+static struct sidecar_params params __attribute__((aligned(4096)));
+static struct sidecar_output output __attribute__((aligned(4096)));
+static struct sidecar_handoff handoff __attribute__((aligned(4096)));
+static struct shim_topology topo;
+static struct shim_memmap memmap;
+static struct shim_plan plan;
+static char cmdline[SIDECAR_CMDLINE_SIZE];
+static bool logging = true;
+
+static void put(const char *s) { serial_write(COM1, s, sc_strnlen(s, 4096)); }
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    if (!logging)
+        return;
+    char line[200];
+    va_list ap;
+    va_start(ap, fmt);
+    size_t n = sc_vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    put("shim: ");
+    serial_write(COM1, line, n);
+}
+
+static void log_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    say("%s", line);
+}
+
+static const struct shim_log shim_log = { log_line, NULL };
+
+static __attribute__((noreturn)) void die(const char *why)
+{
+    put("shim: FATAL: ");
+    put(why);
+    put("\n");
+    qemu_exit(0xf4, 0x7f);   /* under QEMU with isa-debug-exit: exit 255 */
+    for (;;) {
+        cpu_cli();
+        cpu_hlt();
+    }
+}
+
+/* Everything below 4 GiB is identity mapped; nothing else is readable. */
+static const void *map_phys(void *ctx, uint64_t pa, uint64_t len)
+{
+    (void)ctx;
+    if (len > (1ull << 32) || pa >= (1ull << 32) - len)
+        return NULL;
+    return (const void *)(uintptr_t)pa;
+}
+
+static const struct shim_mem phys = { map_phys, NULL };
+
+static void read_multiboot(uint32_t magic, uint64_t info_pa)
+{
+    if (magic != MULTIBOOT_LOADER_MAGIC)
+        die("not started by a Multiboot loader");
+    const struct mb_info *mb = map_phys(NULL, info_pa, sizeof(*mb));
+    if (!mb)
+        die("Multiboot information unreadable");
+    if (mb->flags & MB_INFO_CMDLINE) {
+        const char *s = map_phys(NULL, mb->cmdline, 1);
+        if (s) {
+            size_t n = 0;
+            while (n + 1 < sizeof(cmdline) && map_phys(NULL, mb->cmdline + n, 1) && s[n])
+                n++;
+            sc_memcpy(cmdline, s, n);
+            cmdline[n] = '\0';
+        }
+    }
+    if (!(mb->flags & MB_INFO_MMAP))
+        die("no memory map from the loader");
+    uint64_t p = mb->mmap_addr, end = (uint64_t)mb->mmap_addr + mb->mmap_length;
+    while (p + sizeof(struct mb_mmap_entry) <= end && memmap.count < SHIM_MAX_RANGES) {
+        const struct mb_mmap_entry *e = map_phys(NULL, p, sizeof(*e));
+        if (!e || e->size < 20)
+            break;
+        if (e->len) {
+            memmap.ranges[memmap.count++] = (struct shim_range){ e->addr, e->len, e->type };
+        }
+        p += (uint64_t)e->size + 4;
+    }
+    if (!memmap.count)
+        die("empty memory map");
+}
+
+static void load_image(struct shim_image *img, uint64_t load_pa)
+{
+    char err[160];
+    if (!shim_image_check(img, err, sizeof(err)))
+        die(err);
+    img->load_pa = load_pa;
+    sc_memcpy((void *)(uintptr_t)load_pa, img->data, img->file_size);
+    sc_memset((void *)(uintptr_t)(load_pa + img->file_size), 0, img->mem_size - img->file_size);
+}
+
+void shim_main(uint32_t magic, uint64_t info_pa)
+{
+    serial_init(COM1);
+    read_multiboot(magic, info_pa);
+    char err[SHIM_ERR_SIZE];
+    struct shim_options opt;
+    shim_options_default(&opt);
+    if (shim_cmdline_parse(cmdline, &opt, err) != SHIM_OK)
+        say("command line: %s (ignored)", err);
+    logging = opt.log;
+    say("sidecar shim %s, command line \"%s\"", SIDECAR_VERSION, cmdline);
+
+    /* The images: sidecar kernel (mapped high), main kernel (at its link address). */
+    struct shim_image kernel = {
+        "sidecar kernel", _binary_sidecar_kernel_bin_start,
+        (uint64_t)(_binary_sidecar_kernel_bin_end - _binary_sidecar_kernel_bin_start), 0, 0, 0 };
+    struct shim_image mk = {
+        "main kernel", _binary_sidecar_mainkernel_bin_start,
+        (uint64_t)(_binary_sidecar_mainkernel_bin_end - _binary_sidecar_mainkernel_bin_start), 0, 0, 0 };
+    if (!shim_image_check(&kernel, err, sizeof(err)) || !shim_image_check(&mk, err, sizeof(err)))
+        die(err);
+    if (kernel.hdr->link_base != KERNEL_VBASE || kernel.mem_size > 0x200000)
+        die("sidecar kernel image: header.link_base: not the kernel base, or larger than 2 MiB");
+    if (mk.hdr->link_base < (uint64_t)(uintptr_t)__shim_end || mk.hdr->link_base + mk.mem_size > 0x1000000 ||
+        (mk.hdr->link_base < KERNEL_LOAD_PA + 0x200000 && mk.hdr->link_base + mk.mem_size > KERNEL_LOAD_PA))
+        die("main kernel image: header.link_base: overlaps the shim or the sidecar kernel");
+    if ((uint64_t)(uintptr_t)__shim_end > KERNEL_LOAD_PA)
+        die("shim image too large");
+    load_image(&kernel, KERNEL_LOAD_PA);
+    load_image(&mk, mk.hdr->link_base);
+    shim_pdpt_high[(KERNEL_VBASE >> 30) & 511] = (uint64_t)(uintptr_t)shim_pd_kernel | 3;
+    shim_pd_kernel[(KERNEL_VBASE >> 21) & 511] = KERNEL_LOAD_PA | 0x83;
+    write_cr3(read_cr3());
+
+    /* Topology and policy. */
+    uint32_t bsp_apic_id = cpuid(1, 0).ebx >> 24;
+    struct cpuid_regs leaf0 = cpuid(0, 0);
+    if (leaf0.eax >= 0xb && cpuid(0xb, 0).ebx)
+        bsp_apic_id = cpuid(0xb, 0).edx;
+    uint64_t rsdp = 0;
+    bool acpi_ok = shim_acpi_find_rsdp(&phys, &rsdp) == SHIM_OK &&
+                   shim_acpi_parse(&phys, rsdp, &topo, err) == SHIM_OK;
+    struct shim_range in_use[] = {
+        { 0, 0x1000, 2 },
+        { (uint64_t)(uintptr_t)__shim_start, (uint64_t)(__shim_end - __shim_start), 2 },
+        { KERNEL_LOAD_PA, kernel.mem_size, 2 },
+        { mk.hdr->link_base, mk.mem_size, 2 },
+    };
+    if (!acpi_ok) {
+        say("ACPI: %s; sidecar disabled", err);
+        plan.enabled = false;
+        sc_snprintf(plan.reason, sizeof(plan.reason), "ACPI: %s", err);
+    } else {
+        say("ACPI: %u CPUs, %u NUMA nodes%s", topo.cpu_count, topo.numa_count,
+            topo.has_srat ? "" : " (no SRAT)");
+        if (shim_plan_build(&topo, &opt, &memmap, in_use, SC_ARRAY_SIZE(in_use), bsp_apic_id,
+                            &params, &plan, &shim_log) != SHIM_OK && plan.enabled) {
+            plan.enabled = false;
+        }
+    }
+
+    if (plan.enabled) {
+        say("starting %u sidecar CPUs in %u nodes (%u main CPUs)", plan.sidecar_cpu_count,
+            params.node_count, plan.main_cpu_count);
+        bool (*entry)(uint64_t, uint64_t) = (bool (*)(uint64_t, uint64_t))(uintptr_t)kernel.hdr->entry;
+        uint64_t t0 = rdtsc();
+        bool ok = entry((uint64_t)(uintptr_t)&params, (uint64_t)(uintptr_t)&output);
+        uint64_t t1 = rdtsc();
+        if (!ok) {
+            size_t n = output.error.len;
+            char text[SIDECAR_ERROR_TEXT_SIZE + 1];
+            sc_memcpy(text, output.error.buf, n);
+            text[n] = '\0';
+            say("sidecar kernel failed (status %#x): %s", output.status, text);
+            plan.enabled = false;
+            sc_snprintf(plan.reason, sizeof(plan.reason), "kernel: %s", text);
+        } else {
+            say("sidecar kernel returned: %u ready, %u failed, %lu TSC ticks", output.ready_count,
+                output.failed_count, t1 - t0);
+        }
+    } else {
+        say("sidecar disabled: %s", plan.reason);
+    }
+
+    if (shim_handoff_build(&memmap, &plan, &params, (uint64_t)(uintptr_t)&params,
+                           (uint64_t)(uintptr_t)&output, cmdline, &handoff, err) != SHIM_OK)
+        die(err);
+    say("entering the main kernel at %lx", mk.hdr->entry);
+    shim_enter_main_kernel(mk.hdr->entry, (uint64_t)(uintptr_t)&handoff, 0x90000);
+}
