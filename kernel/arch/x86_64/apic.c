@@ -58,10 +58,22 @@ void apic_init_bsp(void)
     enable();
 }
 
+#define MSR_TSC_DEADLINE 0x6e0u
+#define LVT_TIMER_TSC_DEADLINE (2u << 17)
+
 void apic_init_ap(void)
 {
     enable();
-    wr(XAPIC_LVT_TIMER, 1u << 16);   /* masked */
+    if (sk_g.tsc_deadline)
+        wr(XAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | SK_WAKE_VECTOR);
+    else
+        wr(XAPIC_LVT_TIMER, 1u << 16);   /* masked */
+}
+
+/* One wake-up at TSC value tsc (0 disarms). */
+void apic_arm_deadline(uint64_t tsc)
+{
+    wrmsr(MSR_TSC_DEADLINE, tsc);
 }
 
 uint32_t apic_read_id(void)

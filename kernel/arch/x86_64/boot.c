@@ -192,13 +192,28 @@ static uint32_t claim(uint32_t own_node)
     }
 }
 
-static bool wait_checkin(struct sk_cpu_entry *e, uint64_t until)
+/* Waits for a started CPU to leave KS_STARTING. An AP sleeps (hlt) until
+ * the CPU's check-in IPI or a TSC-deadline wake-up, so that waiting CPUs do
+ * not take host time from the CPUs they start; the BSP, which keeps the
+ * shim's interrupt state (legacy PIC included), spins. */
+static bool wait_checkin(struct sk_cpu_entry *e, uint64_t until, bool may_sleep)
 {
     while (load32(&e->state) == KS_STARTING) {
-        if (rdtsc() >= until)
+        uint64_t now = rdtsc();
+        if (now >= until)
             return false;
-        cpu_pause();
+        if (may_sleep) {
+            apic_arm_deadline(until);
+            cpu_cli();
+            if (load32(&e->state) == KS_STARTING)
+                cpu_sti_hlt();
+            cpu_cli();
+        } else {
+            cpu_pause();
+        }
     }
+    if (may_sleep)
+        apic_arm_deadline(0);
     return true;
 }
 
@@ -223,9 +238,10 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
     uint64_t sent = rdtsc();
     /* A second SIPI if the first seems lost (a CPU already running ignores
      * it), as the MP start-up sequence prescribes. */
-    if (!wait_checkin(e, sent + sk_g.tsc_khz / 5))
+    bool may_sleep = sk_g.tsc_deadline && starter != sk_g.bsp_cpu;
+    if (!wait_checkin(e, sent + sk_g.tsc_khz / 5, may_sleep))
         apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
-    if (wait_checkin(e, sent + sk_g.timeout_tsc))
+    if (wait_checkin(e, sent + sk_g.timeout_tsc, may_sleep))
         return;
     if (cas32(&e->state, KS_STARTING, KS_ABANDONED)) {
         e->failure = SIDECAR_CPU_FAILURE_NO_ANSWER;
@@ -245,11 +261,14 @@ static void fan_out(uint32_t self, uint32_t own_node, uint8_t round)
 void sk_ap_main(uint32_t cpu)
 {
     struct sk_cpu_entry *e = &sk_cpus[cpu];
-    if (!cas32(&e->state, KS_STARTING, KS_UP))
-        sk_park_forever();   /* our starter gave up on us: stay out of the way */
     struct sk_percpu *pc = this_cpu();
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     apic_init_ap();
+    if (!cas32(&e->state, KS_STARTING, KS_UP))
+        sk_park_forever();   /* our starter gave up on us: stay out of the way */
+    /* Wake the starter if it sleeps (the BSP spins and needs no IPI). */
+    if (e->started_by != sk_g.bsp_cpu && e->started_by < sk_g.cpu_count)
+        apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
     pc->round = e->round;
     fan_out(cpu, pc->node, e->round);
     struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
@@ -335,6 +354,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.x2apic = p->apic_mode == SIDECAR_APIC_MODE_X2APIC ||
                   (p->apic_mode == SIDECAR_APIC_MODE_AUTO && has_x2apic);
     sk_g.use_mwait = p->use_mwait && (f1.ecx & (1u << 3));
+    sk_g.tsc_deadline = f1.ecx & (1u << 24);
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 

@@ -71,8 +71,12 @@ struct sk_globals {
     bool x2apic;
     bool logging;
     bool use_mwait;
-    bool bsp_ready;
+    bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
 };
+
+/* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
+ * sleeps on while it waits for the CPU it started. */
+#define SK_WAKE_VECTOR 0xf0u
 
 extern struct sk_globals sk_g;
 extern struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
@@ -139,6 +143,7 @@ uint32_t apic_read_id(void);
 bool apic_send(uint32_t apic_id, uint32_t icr_low_bits);
 void apic_eoi(void);
 void apic_quiesce(void);
+void apic_arm_deadline(uint64_t tsc);
 uint64_t tsc_calibrate_khz(void);
 void tsc_delay(uint64_t ticks);
 
