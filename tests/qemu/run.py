@@ -23,10 +23,11 @@ import threading
 import time
 
 EXIT_SUCCESS = (0x10 << 1) | 1
+SKIP = 77  # meson's "skipped" exit status
 
 
 def qemu_command(args):
-    cmd = [args.qemu, "-machine", "q35", "-accel", "tcg", "-cpu", args.cpu,
+    cmd = [args.qemu, "-machine", "q35", "-accel", args.accel, "-cpu", args.cpu,
            "-m", args.memory, "-display", "none", "-no-reboot",
            "-serial", "stdio", "-monitor", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -138,8 +139,20 @@ def main():
     ap.add_argument("--expect-ok", action="store_true")
     ap.add_argument("--disabled", action="store_true")
     ap.add_argument("--report-file", help="write the report JSON here")
+    ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--kvm-or-skip", action="store_true",
+                    help="use KVM; exit 77 (skipped) when KVM does not work here")
     args = ap.parse_args()
+    if args.kvm_or_skip:
+        args.accel = "kvm"
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            print("SKIP: /dev/kvm is not usable")
+            return SKIP
     code, report, lines, wall = run(args)
+    if args.kvm_or_skip and not any(l.startswith("shim:") for l in lines):
+        print("\n".join(lines))
+        print("SKIP: QEMU with KVM did not boot the shim (KVM does not work here)")
+        return SKIP
     problems = check(args, code, report, wall)
     if args.report_file and report:
         with open(args.report_file, "w", encoding="utf-8") as fh:

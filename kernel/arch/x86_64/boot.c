@@ -236,10 +236,11 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
         tsc_delay(sk_g.init_delay_tsc);
     apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
     uint64_t sent = rdtsc();
-    /* A second SIPI if the first seems lost (a CPU already running ignores
-     * it), as the MP start-up sequence prescribes. */
+    /* A second SIPI if the CPU has not checked in after 1 ms, as the MP
+     * start-up sequence prescribes (a hypervisor may still be processing
+     * the INIT when the first arrives; a CPU already running ignores it). */
     bool may_sleep = sk_g.tsc_deadline && starter != sk_g.bsp_cpu;
-    if (!wait_checkin(e, sent + sk_g.tsc_khz / 5, may_sleep))
+    if (!wait_checkin(e, sent + sk_g.tsc_khz, may_sleep))
         apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
     if (wait_checkin(e, sent + sk_g.timeout_tsc, may_sleep))
         return;
@@ -272,10 +273,10 @@ void sk_ap_main(uint32_t cpu)
     pc->round = e->round;
     fan_out(cpu, pc->node, e->round);
     struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
-    e->ready_tsc = ticks_since_entry();
-    store32(&e->state, KS_READY);
-    sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
     klog_cpu(cpu, "ready (APIC ID %u, node %u, round %u)", pc->apic_id, pc->node, pc->round);
+    e->ready_tsc = ticks_since_entry();
+    sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
+    store32(&e->state, KS_READY);   /* last: the BSP may return at once */
     sk_dispatch_start(pc);
 }
 

@@ -112,6 +112,29 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
         die("empty memory map");
 }
 
+/* Test hook: "sidecar.test_phantom_apic=ID" adds a CPU with that APIC ID
+ * that does not exist, so the kernel's no-answer path can be exercised in
+ * QEMU. Returns true and sets *id when present. */
+static bool phantom_apic(uint32_t *id)
+{
+    static const char key[] = "sidecar.test_phantom_apic=";
+    for (const char *c = cmdline; *c; c++) {
+        if ((c != cmdline && c[-1] != ' ') || sc_strncmp(c, key, sizeof(key) - 1))
+            continue;
+        const char *v = c + sizeof(key) - 1;
+        uint64_t n = 0;
+        if (*v < '0' || *v > '9')
+            return false;
+        while (*v >= '0' && *v <= '9' && n <= 0xffffffffu)
+            n = n * 10 + (uint64_t)(*v++ - '0');
+        if (n > 0xffffffffu)
+            return false;
+        *id = (uint32_t)n;
+        return true;
+    }
+    return false;
+}
+
 static void load_image(struct shim_image *img, uint64_t load_pa)
 {
     char err[160];
@@ -177,6 +200,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     } else {
         say("ACPI: %u CPUs, %u NUMA nodes%s", topo.cpu_count, topo.numa_count,
             topo.has_srat ? "" : " (no SRAT)");
+        uint32_t phantom;
+        if (phantom_apic(&phantom) && topo.cpu_count < SHIM_MAX_CPUS) {
+            say("test: adding a phantom CPU with APIC ID %u", phantom);
+            topo.cpus[topo.cpu_count++] = (struct shim_cpu){ phantom, phantom, 0 };
+        }
         if (shim_plan_build(&topo, &opt, &memmap, in_use, SC_ARRAY_SIZE(in_use), bsp_apic_id,
                             &params, &plan, &shim_log) != SHIM_OK && plan.enabled) {
             plan.enabled = false;
