@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Bring-up benchmark: sidecar vs Linux 6.1 in the same QEMU configuration.
+
+For each vCPU count N this boots, one after the other in the same run:
+  - sidecar: the shim + sidecar kernel + bare-metal main kernel; the figure
+    is the kernel's bringup_tsc (kernel entry to every sidecar CPU IDLE),
+    converted with the TSC rate the kernel measured;
+  - Linux: the Debian cloud kernel (downloaded with apt-get download and
+    unpacked with dpkg -x into the build directory), with no root file
+    system; the figure is the dmesg time from "smp: Bringing up secondary
+    CPUs" to "smp: Brought up". A run that does not finish within --bound
+    seconds is reported as "> bound" with the CPUs it had started.
+Both in guest time and in host wall-clock time (time from QEMU start to the
+respective last line). Not a test: nothing is asserted. Prints a Markdown
+table for docs/benchmarks.md.
+
+usage: bringup.py BUILD_DIR [--cpus 8,64,255] [--bound 900] [--linux 6.1]
+"""
+
+import argparse
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+
+
+def linux_kernel(build, series):
+    cache = os.path.join(build, "bench", "linux-" + series)
+    found = sorted(glob.glob(os.path.join(cache, "boot", "vmlinuz-*")))
+    if found:
+        return found[-1]
+    os.makedirs(cache, exist_ok=True)
+    out = subprocess.run(["apt-cache", "search", "--names-only",
+                          rf"^linux-image-{re.escape(series)}\.[0-9]+[-+][0-9a-z.+-]*cloud-amd64$"],
+                         capture_output=True, text=True, check=True).stdout
+    names = sorted((l.split()[0] for l in out.splitlines() if "meta" not in l),
+                   key=lambda n: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", n)])
+    if not names:
+        sys.exit(f"no Debian cloud kernel package for Linux {series}")
+    pkg = names[-1]
+    subprocess.run(["apt-get", "download", pkg], cwd=cache, check=True)
+    deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
+    subprocess.run(["dpkg", "-x", deb, cache], check=True)
+    return sorted(glob.glob(os.path.join(cache, "boot", "vmlinuz-*")))[-1]
+
+
+def memory_for(n):
+    return f"{max(512, 256 + 8 * n)}M"
+
+
+def qemu_base(args, n):
+    return [args.qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+            "-m", memory_for(n), "-smp", str(n), "-display", "none",
+            "-no-reboot", "-serial", "stdio", "-monitor", "none"]
+
+
+def stream(cmd, bound, stop):
+    """Runs cmd, yields (wall seconds, line); kills it after bound s or
+    when stop(line) is true."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    os.set_blocking(proc.stdout.fileno(), True)
+    try:
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        buf = b""
+        while True:
+            left = bound - (time.monotonic() - start)
+            if left <= 0:
+                break
+            if not sel.select(timeout=min(left, 1.0)):
+                if proc.poll() is not None:
+                    break
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                yield time.monotonic() - start, line
+                if stop(line):
+                    return
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def run_sidecar(args, n):
+    shim = os.path.join(args.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
+    cmd = qemu_base(args, n) + ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+                                "-kernel", shim]
+    wall_start = wall_ready = None
+    for wall, line in stream(cmd, args.bound, lambda l: l.startswith("SIDECAR-REPORT ")):
+        if line.startswith("shim: starting "):
+            wall_start = wall
+        if line.startswith("shim: sidecar kernel returned") and wall_start is not None:
+            wall_ready = wall - wall_start
+        if line.startswith("SIDECAR-REPORT "):
+            r = json.loads(line[len("SIDECAR-REPORT "):])
+            return {"guest_s": r["bringup_us"] / 1e6, "ready": r["ready"],
+                    "wall_s": wall_ready, "expected": n - r["main_cpus"]}
+    return None
+
+
+TS = re.compile(r"^\[\s*(\d+\.\d+)\]\s*(.*)$")
+
+
+def run_linux(args, n, kernel):
+    cmd = qemu_base(args, n) + ["-kernel", kernel, "-append",
+                                "console=ttyS0 panic=-1 loglevel=7 printk.time=1"]
+    t_begin = w_begin = None
+    started = 0
+    for wall, line in stream(cmd, args.bound, lambda l: "smp: Brought up" in l):
+        m = TS.match(line)
+        if not m:
+            continue
+        t, text = float(m.group(1)), m.group(2)
+        if "smp: Bringing up secondary CPUs" in text:
+            t_begin, w_begin = t, wall
+        elif "x86: Booting SMP configuration" in text or re.search(r"\.\.\.\. node\s+#\d+, CPUs:", text):
+            pass
+        elif "smp: Brought up" in text:
+            return {"guest_s": t - t_begin if t_begin is not None else None,
+                    "wall_s": wall - w_begin if w_begin is not None else None,
+                    "done": True, "started": n - 1}
+        if t_begin is not None:
+            started += len(re.findall(r"#\s*\d+", text)) if "#" in text else 0
+    return {"guest_s": None, "wall_s": None, "done": False, "started": started}
+
+
+def fmt(v, done=True):
+    if v is None:
+        return "-"
+    return f"{v:.3f} s" if done else f"> {v:.0f} s"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("--cpus", default="8,64,255")
+    ap.add_argument("--bound", type=float, default=900.0)
+    ap.add_argument("--linux", default="6.1")
+    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    args = ap.parse_args()
+    kernel = linux_kernel(args.build, args.linux)
+    rows = []
+    for n in [int(x) for x in args.cpus.split(",")]:
+        print(f"N={n}: sidecar ...", file=sys.stderr, flush=True)
+        s = run_sidecar(args, n)
+        print(f"N={n}: Linux {args.linux} ...", file=sys.stderr, flush=True)
+        lx = run_linux(args, n, kernel)
+        rows.append((n, s, lx))
+        print(f"N={n}: sidecar {s} linux {lx}", file=sys.stderr, flush=True)
+    print(f"| vCPUs | sidecar guest | Linux {args.linux} guest | ratio (guest) | "
+          f"sidecar wall | Linux wall | ratio (wall) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for n, s, lx in rows:
+        sg = s["guest_s"] if s else None
+        sw = s["wall_s"] if s else None
+        lg = lx["guest_s"] if lx["done"] else args.bound
+        lw = lx["wall_s"] if lx["done"] else args.bound
+        rg = f"{lg / sg:.0f}x" if sg and lg else "-"
+        rw = f"{lw / sw:.0f}x" if sw and lw else "-"
+        if not lx["done"]:
+            rg, rw = "> " + rg, "> " + rw
+        lg_s = fmt(lx["guest_s"]) if lx["done"] else f"> bound ({lx['started']} CPUs started)"
+        print(f"| {n} | {fmt(sg)} | {lg_s} | {rg} | {fmt(sw)} | {fmt(lw, lx['done'])} | {rw} |")
+
+
+if __name__ == "__main__":
+    main()
