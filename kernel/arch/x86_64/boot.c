@@ -10,6 +10,7 @@
  * INIT-SIPI-SIPI, so N CPUs come up in about log2(N) rounds. A CPU that
  * does not check in within ap_timeout_us is reported and skipped. The kernel
  * returns when every sidecar CPU is IDLE or has failed. */
+#include <scfree/image.h>
 #include <scfree/scfree.h>
 #include <scfree/x86.h>
 #include <sidecar/validate.h>
@@ -32,7 +33,6 @@ struct sk_ap_slot sk_ap_table[SK_MAX_CPUS];
 uint32_t sk_ap_table_count;
 uint64_t sk_percpu_stack_top = PERCPU_STACK_TOP;
 
-extern const char __image_start[], __file_end[], __image_end[];
 extern const char sk_trampoline_start[], sk_trampoline_end[];
 extern const char sk_tramp_gdtr[], sk_tramp_pm_ptr[], sk_tramp_lm_ptr[];
 extern const char sk_tramp_cr3[], sk_tramp_entry[];
@@ -40,17 +40,7 @@ void sk_ap_entry64(void);
 
 bool sk_entry(uint64_t params_pa, uint64_t output_pa);
 
-static const struct sidecar_image_header image_header
-    __attribute__((section(".image_header"), used)) = {
-    .magic = SIDECAR_IMAGE_MAGIC,
-    .abi_major = SIDECAR_ABI_MAJOR,
-    .abi_minor = SIDECAR_ABI_MINOR,
-    .header_size = sizeof(struct sidecar_image_header),
-    .link_base = (uint64_t)(uintptr_t)__image_start,
-    .file_end = (uint64_t)(uintptr_t)__file_end,
-    .mem_end = (uint64_t)(uintptr_t)__image_end,
-    .entry = (uint64_t)(uintptr_t)sk_entry,
-};
+SCFREE_IMAGE_HEADER(sk_entry);
 
 static void *pa_ptr(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
