@@ -1,8 +1,14 @@
 /* The AP's dispatch loop: the arch services (park, IPI, clock, log,
- * quiesce) wrapped around the portable core in kernel/core. */
+ * quiesce) around the portable core in kernel/core (sidecar/kcore.h). */
+#include <scfree/scfree.h>
 #include <scfree/x86.h>
+#include <sidecar/kcore.h>
 
+#include "apic_icr.h"
 #include "kernel.h"
+
+_Static_assert(sizeof(struct sk_cpu) <= sizeof(((struct sk_percpu *)0)->core_space),
+               "struct sk_cpu fits in the per-CPU page");
 
 void sk_park_forever(void)
 {
@@ -12,10 +18,73 @@ void sk_park_forever(void)
     }
 }
 
+static bool has_work(uint8_t s)
+{
+    return s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP ||
+           s == SIDECAR_CPU_STATUS_REMOVE;
+}
+
+/* Sleep until the host writes the status byte and IPIs us. The check and
+ * the hlt are one window with interrupts off (sti takes effect after hlt
+ * starts), so a request that lands in between still wakes us. */
+static void arch_park(void *ctx, const volatile uint8_t *status)
+{
+    (void)ctx;
+    if (sk_g.use_mwait) {
+        __asm__ volatile("monitor" : : "a"(status), "c"(0), "d"(0));
+        if (!has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+            __asm__ volatile("sti; mwait; cli" : : "a"(0), "c"(0) : "memory");
+        return;
+    }
+    cpu_cli();
+    if (!has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+        cpu_sti_hlt();
+    cpu_cli();
+}
+
+static void arch_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
+{
+    (void)ctx;
+    apic_send(apic_id, icr_low(ICR_FIXED, (uint8_t)vector));
+}
+
+static uint64_t arch_now_ns(void *ctx)
+{
+    (void)ctx;
+    uint64_t t = rdtsc();
+    return t / sk_g.tsc_khz * 1000000 + t % sk_g.tsc_khz * 1000000 / sk_g.tsc_khz;
+}
+
+static void arch_log(void *ctx, const char *line)
+{
+    klog_cpu(((struct sk_percpu *)ctx)->cpu_index, "%s", line);
+}
+
+static void arch_quiesce(void *ctx)
+{
+    (void)ctx;
+    cpu_cli();
+    apic_quiesce();
+}
+
+static const struct sk_arch arch_ops = {
+    .ctx = (void *)PERCPU_VA,
+    .park = arch_park,
+    .send_ipi = arch_send_ipi,
+    .now_ns = arch_now_ns,
+    .log = arch_log,
+    .quiesce = arch_quiesce,
+};
+
 void sk_dispatch_start(struct sk_percpu *pc)
 {
-    (void)pc;
-    /* Until the portable core is wired in: park with interrupts on. */
-    for (;;)
-        cpu_sti_hlt();
+    struct sk_cpu *cpu = (struct sk_cpu *)pc->core_space;
+    sk_cpu_init(cpu, (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL),
+                (struct sidecar_command_page *)SLOT_VA(SLOT_COMMAND),
+                (void *)SLOT_VA(SLOT_REGISTER), pc->node_cpu, pc->cpu_index,
+                &arch_ops, &sk_no_backend, NULL);
+    sk_dispatch_loop(cpu);
+    /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI. */
+    klog_cpu(pc->cpu_index, "removed; parked for INIT");
+    sk_park_forever();
 }
