@@ -1,0 +1,157 @@
+/* The hand-off block for the main kernel (protocol: handoff). */
+#include <shim/core.h>
+#include <sidecar/validate.h>
+
+#include "util.h"
+
+#define SIDECAR_MEMORY_TYPE 0x5344u   /* 'SD': memory the sidecar owns */
+
+static int fail(char err[SHIM_ERR_SIZE], const char *msg)
+{
+    shim_fmt(err, SHIM_ERR_SIZE, "handoff: %s", msg);
+    return SHIM_E_INVALID;
+}
+
+static bool push(struct sidecar_handoff *h, uint64_t base, uint64_t size, uint32_t type)
+{
+    if (!size)
+        return true;
+    if (h->memory_range_count >= SIDECAR_MAX_MEMORY_RANGES)
+        return false;
+    struct sidecar_memory_range *r = &h->memory_map[h->memory_range_count++];
+    r->base = base;
+    r->size = size;
+    r->type = type;
+    r->reserved = 0;
+    return true;
+}
+
+static void sort(struct shim_range *r, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        struct shim_range x = r[i];
+        uint32_t j = i;
+        while (j && r[j - 1].base > x.base) {
+            r[j] = r[j - 1];
+            j--;
+        }
+        r[j] = x;
+    }
+}
+
+/* Appends text to the command line; false when it does not fit. */
+static bool append(char *buf, size_t *len, const char *s, size_t n)
+{
+    if (*len + n + 1 > SIDECAR_CMDLINE_SIZE)
+        return false;
+    shim_copy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = 0;
+    return true;
+}
+
+int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *plan,
+                       const struct sidecar_params *params, uint64_t params_pa,
+                       uint64_t output_pa, const char *cmdline,
+                       struct sidecar_handoff *h, char err[SHIM_ERR_SIZE])
+{
+    shim_zero(h, sizeof(*h));
+    h->magic = SIDECAR_HANDOFF_MAGIC;
+    h->abi_major = SIDECAR_ABI_MAJOR;
+    h->abi_minor = SIDECAR_ABI_MINOR;
+    h->sidecar_enabled = plan->enabled;
+    h->params_pa = plan->enabled ? params_pa : 0;
+    h->output_pa = plan->enabled ? output_pa : 0;
+    uint32_t rlen = (uint32_t)shim_strlen(plan->reason, SIDECAR_ERROR_TEXT_SIZE);
+    shim_copy(h->disabled_reason.buf, plan->reason, rlen);
+    h->disabled_reason.len = (uint8_t)rlen;
+
+    /* Reserved ranges, sorted: the plan's plus params and output. */
+    struct shim_range res[SIDECAR_MAX_NODES + 4];
+    uint32_t nres = 0;
+    if (plan->enabled) {
+        for (uint32_t i = 0; i < plan->reserved_count && nres < SIDECAR_MAX_NODES + 2; i++)
+            res[nres++] = plan->reserved[i];
+        res[nres++] = (struct shim_range){ params_pa, sizeof(struct sidecar_params), 0 };
+        res[nres++] = (struct shim_range){ output_pa, sizeof(struct sidecar_output), 0 };
+    }
+    sort(res, nres);
+
+    /* The memory map, sorted, with overlaps clipped, reserved bytes marked. */
+    struct shim_range m[SHIM_MAX_RANGES];
+    uint32_t nm = 0;
+    for (uint32_t i = 0; i < map->count && i < SHIM_MAX_RANGES; i++)
+        if (map->ranges[i].size && map->ranges[i].base + map->ranges[i].size > map->ranges[i].base)
+            m[nm++] = map->ranges[i];
+    sort(m, nm);
+    uint64_t floor = 0;
+    for (uint32_t i = 0; i < nm; i++) {
+        uint64_t b = m[i].base < floor ? floor : m[i].base;
+        uint64_t e = m[i].base + m[i].size;
+        if (b >= e)
+            continue;
+        uint32_t type = m[i].type ? m[i].type : 2;
+        uint64_t cur = b;
+        for (uint32_t k = 0; k < nres && cur < e; k++) {
+            uint64_t rb = res[k].base, re = res[k].base + res[k].size;
+            if (re <= cur || rb >= e)
+                continue;
+            if (rb > cur && !push(h, cur, rb - cur, type))
+                return fail(err, "memory map: too many ranges");
+            uint64_t sb = rb > cur ? rb : cur, se = re < e ? re : e;
+            if (!push(h, sb, se - sb, SIDECAR_MEMORY_TYPE))
+                return fail(err, "memory map: too many ranges");
+            cur = se;
+        }
+        if (cur < e && !push(h, cur, e - cur, type))
+            return fail(err, "memory map: too many ranges");
+        floor = e;
+    }
+
+    /* The command line: the shim's, less the loader's image path and the
+     * sidecar options, plus boot_cpus=<APIC IDs of the main CPUs>. */
+    char *out = (char *)h->cmdline;
+    size_t len = 0;
+    size_t n = shim_strlen(cmdline, SIDECAR_CMDLINE_SIZE);
+    size_t i = 0;
+    bool first_word = true;
+    while (i < n) {
+        while (i < n && cmdline[i] == ' ')
+            i++;
+        size_t s = i;
+        while (i < n && cmdline[i] != ' ')
+            i++;
+        if (i == s)
+            break;
+        bool path = first_word && cmdline[s] == '/';
+        bool ours = i - s >= 7 && cmdline[s] == 's' && shim_strlen(cmdline + s, 8) >= 7 &&
+                    cmdline[s + 1] == 'i' && cmdline[s + 2] == 'd' && cmdline[s + 3] == 'e' &&
+                    cmdline[s + 4] == 'c' && cmdline[s + 5] == 'a' && cmdline[s + 6] == 'r';
+        first_word = false;
+        if (path || ours)
+            continue;
+        if ((len && !append(out, &len, " ", 1)) || !append(out, &len, cmdline + s, i - s))
+            return fail(err, "cmdline: too long for the main kernel");
+    }
+    if (plan->enabled) {
+        if ((len && !append(out, &len, " ", 1)) || !append(out, &len, "boot_cpus=", 10))
+            return fail(err, "cmdline: too long for the main kernel");
+        bool any = false;
+        for (uint32_t c = 0; c < params->cpu_count; c++) {
+            if (params->cpus[c].role != SIDECAR_CPU_ROLE_MAIN)
+                continue;
+            char num[16];
+            size_t k = shim_fmt(num, sizeof(num), "%s%u", any ? "," : "", params->cpus[c].apic_id);
+            if (!append(out, &len, num, k))
+                return fail(err, "cmdline: too long for the main kernel");
+            any = true;
+            h->main_cpu_count++;
+        }
+    }
+    struct sidecar_abi_error e;
+    if (sidecar_handoff_validate(h, &e) != SIDECAR_ABI_OK) {
+        shim_fmt(err, SHIM_ERR_SIZE, "handoff.%s", e.message);
+        return SHIM_E_INVALID;
+    }
+    return SHIM_OK;
+}

@@ -1,0 +1,253 @@
+/* The CPU and memory policy (DESIGN.md section 3):
+ *  - main CPUs: the BSP, the first CPU of each NUMA node, and the APIC IDs
+ *    in sidecar.main_cpus;
+ *  - every other CPU goes to a sidecar node; each NUMA node's sidecar CPUs
+ *    are split into nodes of at most node_size CPUs, as evenly as possible;
+ *  - CPU indices (params.cpus order) run NUMA node by NUMA node, in ACPI
+ *    order within a NUMA node, so every sidecar node is one index range;
+ *  - each node's memory comes from its NUMA node's RAM when SRAT says where
+ *    (else from anywhere, logged), below 4 GiB, never from in-use ranges;
+ *  - sidecar is disabled, with a reason, when it is off, when no NUMA node
+ *    has a second CPU, when memory is short or the topology is invalid. */
+#include <shim/core.h>
+#include <sidecar/validate.h>
+#include <sidecar_config.h>
+
+#include "util.h"
+
+#define LOW_LIMIT 0x100000ull
+#define HIGH_LIMIT 0x100000000ull
+#define TRAMPOLINE_LOW 0x1000ull
+#define TRAMPOLINE_HIGH 0xa0000ull
+
+struct freelist {
+    uint32_t count;
+    struct shim_range r[SHIM_MAX_RANGES * 2];
+};
+
+static void plan_log(const struct shim_log *log, const char *fmt, ...)
+{
+    if (!log || !log->write)
+        return;
+    char line[SHIM_ERR_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    shim_vfmt(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    log->write(log->ctx, line);
+}
+
+static int disable(struct shim_plan *plan, const struct shim_log *log, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    shim_vfmt(plan->reason, sizeof(plan->reason), fmt, ap);
+    va_end(ap);
+    plan->enabled = false;
+    plan_log(log, "sidecar disabled: %s", plan->reason);
+    return SHIM_OK;
+}
+
+/* Removes [base, base+size) from the free list. */
+static void carve(struct freelist *f, uint64_t base, uint64_t size)
+{
+    uint64_t end = base + size;
+    for (uint32_t i = 0; i < f->count; i++) {
+        struct shim_range *r = &f->r[i];
+        uint64_t rend = r->base + r->size;
+        if (end <= r->base || base >= rend)
+            continue;
+        if (base > r->base && end < rend && f->count < SHIM_MAX_RANGES * 2) {
+            f->r[f->count++] = (struct shim_range){ end, rend - end, 1 };
+            r->size = base - r->base;
+        } else if (base <= r->base) {
+            r->size = end >= rend ? 0 : rend - end;
+            r->base = end >= rend ? r->base : end;
+        } else {
+            r->size = base - r->base;
+        }
+    }
+}
+
+static void build_freelist(struct freelist *f, const struct shim_memmap *map,
+                           const struct shim_range *in_use, uint32_t in_use_count,
+                           uint64_t lo, uint64_t hi)
+{
+    f->count = 0;
+    for (uint32_t i = 0; i < map->count && i < SHIM_MAX_RANGES; i++) {
+        const struct shim_range *m = &map->ranges[i];
+        if (m->type != 1 || m->base + m->size < m->base)
+            continue;
+        uint64_t b = m->base < lo ? lo : m->base;
+        uint64_t e = m->base + m->size > hi ? hi : m->base + m->size;
+        if (b < e)
+            f->r[f->count++] = (struct shim_range){ b, e - b, 1 };
+    }
+    /* Usable entries of a bad map may overlap: the in-use carving below
+     * is per entry, and allocation carves every entry again. */
+    for (uint32_t i = 0; i < in_use_count; i++)
+        carve(f, in_use[i].base, in_use[i].size);
+}
+
+/* Lowest aligned block of size bytes inside [lo, hi); carved out. */
+static bool alloc(struct freelist *f, uint64_t size, uint64_t align, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    bool found = false;
+    uint64_t best = 0;
+    for (uint32_t i = 0; i < f->count; i++) {
+        const struct shim_range *r = &f->r[i];
+        uint64_t b = r->base < lo ? lo : r->base;
+        b = (b + align - 1) & ~(align - 1);
+        uint64_t e = r->base + r->size > hi ? hi : r->base + r->size;
+        if (b < e && e - b >= size && (!found || b < best)) {
+            best = b;
+            found = true;
+        }
+    }
+    if (found) {
+        carve(f, best, size);
+        /* the same bytes may appear in another (overlapping) entry */
+        carve(f, best, size);
+        *out = best;
+    }
+    return found;
+}
+
+static bool listed(const struct shim_options *opt, uint32_t apic_id)
+{
+    for (uint32_t i = 0; i < opt->main_cpu_count; i++)
+        if (opt->main_cpus[i] == apic_id)
+            return true;
+    return false;
+}
+
+int shim_plan_build(const struct shim_topology *topo, const struct shim_options *opt,
+                    const struct shim_memmap *map, const struct shim_range *in_use,
+                    uint32_t in_use_count, uint32_t bsp_apic_id,
+                    struct sidecar_params *p, struct shim_plan *plan,
+                    const struct shim_log *log)
+{
+    shim_zero(plan, sizeof(*plan));
+    shim_zero(p, sizeof(*p));
+    plan->enabled = true;
+    uint32_t n = topo->cpu_count;
+    if (!opt->enabled)
+        return disable(plan, log, "sidecar=off");
+    if (n == 0 || n > SHIM_MAX_CPUS || n > SIDECAR_CONFIG_MAX_CPUS || topo->numa_count == 0 ||
+        topo->numa_count > SHIM_MAX_NUMA)
+        return disable(plan, log, "invalid topology (%u CPUs, %u NUMA nodes)", n, topo->numa_count);
+
+    /* CPU order: NUMA node by NUMA node. */
+    uint32_t bsp = SIDECAR_NO_CPU, idx = 0;
+    uint32_t numa_first[SHIM_MAX_NUMA + 1];
+    for (uint32_t d = 0; d < topo->numa_count; d++) {
+        numa_first[d] = idx;
+        bool first = true;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct shim_cpu *c = &topo->cpus[i];
+            if (c->numa_node != d)
+                continue;
+            if (c->numa_node >= topo->numa_count)
+                return disable(plan, log, "invalid topology: CPU %u in NUMA node %u", c->apic_id, c->numa_node);
+            struct sidecar_params_cpu *pc = &p->cpus[idx];
+            pc->apic_id = c->apic_id;
+            pc->numa_node = (uint16_t)topo->numa_domain[d];
+            bool main_cpu = first || c->apic_id == bsp_apic_id || listed(opt, c->apic_id);
+            pc->role = main_cpu ? SIDECAR_CPU_ROLE_MAIN : SIDECAR_CPU_ROLE_SIDECAR;
+            if (c->apic_id == bsp_apic_id)
+                bsp = idx;
+            plan->main_cpu_count += main_cpu;
+            plan->sidecar_cpu_count += !main_cpu;
+            first = false;
+            idx++;
+        }
+    }
+    numa_first[topo->numa_count] = idx;
+    if (idx != n)
+        return disable(plan, log, "invalid topology: a CPU names a NUMA node that does not exist");
+    if (bsp == SIDECAR_NO_CPU)
+        return disable(plan, log, "invalid topology: the boot CPU (APIC ID %u) is not in the MADT", bsp_apic_id);
+    if (plan->sidecar_cpu_count == 0)
+        return disable(plan, log, "nothing to gain: no NUMA node has a CPU besides its main CPUs");
+
+    p->magic = SIDECAR_PARAMS_MAGIC;
+    p->abi_major = SIDECAR_ABI_MAJOR;
+    p->abi_minor = SIDECAR_ABI_MINOR;
+    p->size = sizeof(*p);
+    p->enable_logging = opt->log;
+    p->apic_mode = (uint8_t)opt->apic_mode;
+    p->cpu_count = n;
+    p->bsp_cpu = bsp;
+    p->ap_timeout_us = opt->ap_timeout_us;
+    p->serial_port = 0x3f8;
+
+    struct freelist f;
+    build_freelist(&f, map, in_use, in_use_count, LOW_LIMIT, HIGH_LIMIT);
+
+    /* Nodes: per NUMA node, its sidecar CPUs in chunks of <= node_size. */
+    for (uint32_t d = 0; d < topo->numa_count; d++) {
+        uint32_t sc = 0;
+        for (uint32_t i = numa_first[d]; i < numa_first[d + 1]; i++)
+            sc += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
+        if (!sc)
+            continue;
+        uint32_t chunks = (sc + opt->node_size - 1) / opt->node_size;
+        uint32_t i = numa_first[d];
+        for (uint32_t k = 0; k < chunks; k++) {
+            uint32_t want = sc / chunks + (k < sc % chunks);
+            while (p->cpus[i].role != SIDECAR_CPU_ROLE_SIDECAR)
+                i++;
+            uint32_t base = i, got = 0;
+            while (got < want) {
+                got += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
+                i++;
+            }
+            if (p->node_count >= SIDECAR_MAX_NODES)
+                return disable(plan, log, "more than %u sidecar nodes (raise sidecar.node_size)",
+                               (unsigned)SIDECAR_MAX_NODES);
+            struct sidecar_params_node *nd = &p->nodes[p->node_count];
+            nd->base_cpu = base;
+            nd->cpu_count = i - base;
+            nd->memory_size = ((uint64_t)SIDECAR_NODE_FIXED_PAGES +
+                               (uint64_t)SIDECAR_CPU_PAGES * nd->cpu_count) * SIDECAR_PAGE_SIZE;
+            bool local = false;
+            for (uint32_t a = 0; a < topo->mem_affinity_count && !local; a++) {
+                const struct shim_mem_affinity *ma = &topo->mem_affinity[a];
+                if (ma->numa_node == d)
+                    local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, ma->base,
+                                  ma->base + ma->size, &nd->memory_base);
+            }
+            if (!local) {
+                if (!alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, 0, HIGH_LIMIT, &nd->memory_base))
+                    return disable(plan, log, "memory short: no %lu bytes below 4 GiB for node %u",
+                                   nd->memory_size, p->node_count);
+                if (topo->has_srat)
+                    plan_log(log, "node %u: no free memory in NUMA node %u; using %lx", p->node_count,
+                         topo->numa_domain[d], nd->memory_base);
+            }
+            plan->reserved[plan->reserved_count++] = (struct shim_range){ nd->memory_base, nd->memory_size, 0 };
+            p->node_count++;
+        }
+    }
+
+    /* The trampoline page, below 640 KiB. */
+    struct freelist low;
+    build_freelist(&low, map, in_use, in_use_count, TRAMPOLINE_LOW, TRAMPOLINE_HIGH);
+    if (!alloc(&low, SIDECAR_PAGE_SIZE, SIDECAR_PAGE_SIZE, TRAMPOLINE_LOW, TRAMPOLINE_HIGH, &p->trampoline_page))
+        return disable(plan, log, "memory short: no free page below 640 KiB for the AP trampoline");
+    plan->reserved[plan->reserved_count++] = (struct shim_range){ p->trampoline_page, SIDECAR_PAGE_SIZE, 0 };
+
+    if (opt->guest_ram) {
+        if (!alloc(&f, opt->guest_ram, SIDECAR_LARGE_PAGE_SIZE, 0, HIGH_LIMIT, &p->guest_ram_base))
+            return disable(plan, log, "memory short: no %lu bytes of guest RAM below 4 GiB", opt->guest_ram);
+        p->guest_ram_size = opt->guest_ram;
+        plan->reserved[plan->reserved_count++] = (struct shim_range){ p->guest_ram_base, p->guest_ram_size, 0 };
+    }
+
+    struct sidecar_abi_error e;
+    if (sidecar_params_validate(p, &e) != SIDECAR_ABI_OK)
+        return disable(plan, log, "internal error: params.%s", e.message);
+    plan_log(log, "%u main CPUs, %u sidecar CPUs in %u nodes", plan->main_cpu_count,
+         plan->sidecar_cpu_count, p->node_count);
+    return SHIM_OK;
+}
