@@ -91,6 +91,9 @@ void mk_main(uint64_t handoff_pa)
     }
 
     struct mk_ping_result ping = mk_ping_all(p, o);
+    if (!ping.ok)
+        out("main: ping of cpu %u failed: %s (status byte now %d)\n", ping.first_failed_cpu, ping.error,
+            ping.first_failed_status);
     uint64_t bringup_us = o->bringup_tsc * 1000 / khz;
     out("main: bring-up %lu us, %u/%u sidecar CPUs ready, %u rounds; ping: %s (%u/%u answered)\n",
         bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,

@@ -1,10 +1,71 @@
-/* Pinging the sidecar CPUs, through libsidecar-host's baremetal transport. */
+/* Pinging every ready sidecar CPU with the NONE command, through
+ * libsidecar-host's bare-metal transport (identity-mapped memory, IPIs
+ * from this CPU's local APIC, the TSC as clock). */
+#include <sidecar/host.h>
+
+#include "arch/x86_64/platform.h"
 #include "ping.h"
+
+static uint64_t tsc_khz = 1;
+static struct sidecar_host host;
+
+static void *map(void *ctx, uint64_t pa, uint64_t size)
+{
+    (void)ctx;
+    if (size > (1ull << 32) || pa >= (1ull << 32) - size)
+        return 0;   /* the shim identity-maps 4 GiB */
+    return (void *)(uintptr_t)pa;
+}
+
+static void send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
+{
+    (void)ctx;
+    mk_send_ipi(apic_id, vector);
+}
+
+static uint64_t now_ns(void *ctx)
+{
+    (void)ctx;
+    uint64_t t = mk_rdtsc();
+    return t / tsc_khz * 1000000 + t % tsc_khz * 1000000 / tsc_khz;
+}
+
+static void relax(void *ctx)
+{
+    (void)ctx;
+    mk_pause();
+}
 
 struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o)
 {
-    (void)p;
-    (void)o;
-    struct mk_ping_result r = { false, 0, 0, "hostlib baremetal transport not built yet" };
+    struct mk_ping_result r = { true, 0, 0, "", SIDECAR_NO_CPU, 0 };
+    tsc_khz = o->tsc_khz ? o->tsc_khz : 1;
+    const struct sidecar_host_transport t = { 0, map, send_ipi, now_ns, relax };
+    int rc = sidecar_host_open_baremetal(&host, &t, p, o);
+    if (rc) {
+        r.ok = false;
+        r.error = sidecar_host_strerror(rc);
+        return r;
+    }
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        if (o->cpus[c].status != SIDECAR_CPU_STATUS_IDLE)
+            continue;
+        r.asked++;
+        rc = sidecar_host_acquire(&host, c);
+        if (!rc) {
+            rc = sidecar_host_ping(&host, c, 5000000000ull);
+            sidecar_host_release(&host, c);
+        }
+        if (rc) {
+            if (r.ok) {
+                r.first_failed_cpu = c;
+                r.first_failed_status = sidecar_host_cpu_status(&host, c);
+            }
+            r.ok = false;
+            r.error = sidecar_host_strerror(rc);
+        } else {
+            r.answered++;
+        }
+    }
     return r;
 }

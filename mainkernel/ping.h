@@ -12,6 +12,8 @@ struct mk_ping_result {
     uint32_t asked;
     uint32_t answered;
     const char *error;
+    uint32_t first_failed_cpu;   /* when !ok */
+    int first_failed_status;
 };
 
 struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o);

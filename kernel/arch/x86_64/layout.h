@@ -19,8 +19,8 @@
  * Node memory (params nodes[n].memory_base), in pages:
  *   0                         control page
  *   1 + 2i, 2 + 2i            command page and register page of CPU i
- *   1 + 2c .. 4 + 2c          guest-RAM PDPT and two page directories
- *   5 + 2c + 5i ..            CPU i's private pages: PML4, PDPT, PD, PT, globals+stack
+ *   1 + 2c .. 3 + 2c          guest-RAM PDPT and two page directories
+ *   4 + 2c + 5i ..            CPU i's private pages: PML4, PDPT, PD, PT, globals+stack
  * where c is the node's cpu_count: SIDECAR_NODE_FIXED_PAGES + c *
  * SIDECAR_CPU_PAGES pages in all.
  */
@@ -54,7 +54,7 @@ static inline uint64_t node_register_pa(uint64_t base, uint32_t i) { return base
 static inline uint64_t node_guest_tables_pa(uint64_t base, uint32_t c) { return base + (1 + 2ull * c) * PAGE_SIZE; }
 static inline uint64_t node_private_pa(uint64_t base, uint32_t c, uint32_t i, unsigned which)
 {
-    return base + (5 + 2ull * c + (uint64_t)SIDECAR_CPU_PRIVATE_PAGES * i + which) * PAGE_SIZE;
+    return base + (4 + 2ull * c + (uint64_t)SIDECAR_CPU_PRIVATE_PAGES * i + which) * PAGE_SIZE;
 }
 
 /* Page-table entry bits. */
