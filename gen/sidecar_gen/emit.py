@@ -225,6 +225,7 @@ class _Checks:
             self.emit(1, f"if (p->{r.field.name} {op} p->{r.limit.name}) {{")
             self.emit(2, f"here.name = \"{r.field.name}\";")
             self.emit(2, "here.index = VPATH_NO_INDEX;")
+            self.emit(2, "here.up = at;")
             self.fail(2, "limit", "&here",
                       f"%u is not below {r.limit.name} (%u)"
                       if not r.inclusive else

@@ -1,0 +1,2 @@
+int sidecar_abi_expect_c(void);
+int main(void) { return sidecar_abi_expect_c(); }
