@@ -124,8 +124,9 @@ static void get_set_registers(struct sk_cpu *cpu, bool set)
         uint16_t st = set ? cpu->backend->set_register(cpu, cpu->vp, r->name, &r->value)
                           : cpu->backend->get_register(cpu, cpu->vp, r->name, &r->value);
         if (st != SIDECAR_HV_STATUS_SUCCESS) {
-            req->status = st;   /* the first failing register ends the batch */
-            req->count = i;     /* registers done before it */
+            /* The first failing register ends the batch; the ones before it
+             * are done, later ones untouched (count is left as written). */
+            req->status = st;
             return;
         }
     }
@@ -153,6 +154,9 @@ static void run_command(struct sk_cpu *cpu)
 {
     struct sidecar_command_page *c = cpu->command;
     uint32_t command = __atomic_load_n(&c->command, __ATOMIC_ACQUIRE);
+    /* As OpenHCL's sidecar does: the command is replaced with NONE when it
+     * is taken, and has_error is cleared at the start of every command. */
+    __atomic_store_n(&c->command, SIDECAR_COMMAND_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&c->has_error, 0, __ATOMIC_RELAXED);
     c->error.len = 0;
     cpu->counters.commands++;

@@ -149,7 +149,8 @@ Test(dispatch, get_registers_through_the_backend)
     sk_dispatch_poll(&cpu);
     cr_assert_eq(cmd->has_error, 0);
     cr_assert_eq(req->status, SIDECAR_HV_STATUS_INVALID_PARAMETER);
-    cr_assert_eq(req->count, 2, "two registers done before the failing one");
+    cr_assert_eq(req->count, 3, "count is left as the host wrote it");
+    cr_assert_eq(cmd->command, SIDECAR_COMMAND_NONE, "the command is replaced with NONE when taken");
     uint32_t got;
     memcpy(&got, &req->regs[1].value, sizeof(got));
     cr_assert_eq(got, 0x20001);
