@@ -79,16 +79,16 @@ static int map_table(const struct shim_mem *m, uint64_t pa, const uint8_t **out,
 {
     const uint8_t *h = m->map(m->ctx, pa, SDT_HEADER);
     if (!h)
-        return fail(err, SHIM_E_MALFORMED, "table at %lx: unreadable", pa);
+        return fail(err, SHIM_E_MALFORMED, "table at 0x%lx: unreadable", pa);
     uint32_t n = rd32(h + 4);
     char name[5] = { (char)h[0], (char)h[1], (char)h[2], (char)h[3], 0 };
     if (n < SDT_HEADER || n > MAX_TABLE_SIZE)
-        return fail(err, SHIM_E_MALFORMED, "%s at %lx: length %u out of range", name, pa, n);
+        return fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: length %u out of range", name, pa, n);
     const uint8_t *t = m->map(m->ctx, pa, n);
     if (!t)
-        return fail(err, SHIM_E_MALFORMED, "%s at %lx: %u bytes unreadable", name, pa, n);
+        return fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: %u bytes unreadable", name, pa, n);
     if (checksum(t, n) != 0)
-        return fail(err, SHIM_E_CHECKSUM, "%s at %lx: bad checksum", name, pa);
+        return fail(err, SHIM_E_CHECKSUM, "%s at 0x%lx: bad checksum", name, pa);
     *out = t;
     *len = n;
     return SHIM_OK;
@@ -194,7 +194,7 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
 {
     shim_zero(topo, sizeof(*topo));
     if (!rsdp_at(m, rsdp_pa))
-        return fail(err, SHIM_E_CHECKSUM, "RSDP at %lx: bad signature or checksum", rsdp_pa);
+        return fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
     const uint8_t *r = m->map(m->ctx, rsdp_pa, 36);
     bool xsdt = r[15] >= 2 && rd64(r + 24) != 0;
     uint64_t root_pa = xsdt ? rd64(r + 24) : rd32(r + 16);

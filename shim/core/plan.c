@@ -222,7 +222,7 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
                     return disable(plan, log, "memory short: no %lu bytes below 4 GiB for node %u",
                                    nd->memory_size, p->node_count);
                 if (topo->has_srat)
-                    plan_log(log, "node %u: no free memory in NUMA node %u; using %lx", p->node_count,
+                    plan_log(log, "node %u: no free memory in NUMA node %u; using 0x%lx", p->node_count,
                          topo->numa_domain[d], nd->memory_base);
             }
             plan->reserved[plan->reserved_count++] = (struct shim_range){ nd->memory_base, nd->memory_size, 0 };

@@ -1,4 +1,4 @@
-/* Small helpers of the shim core (no libc). */
+/* Small helpers of the shim core (no libc): scfree's, and little-endian reads. */
 #ifndef SHIM_UTIL_H
 #define SHIM_UTIL_H
 
@@ -6,12 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-void shim_zero(void *p, size_t n);
-void shim_copy(void *dst, const void *src, size_t n);
-size_t shim_strlen(const char *s, size_t max);
-/* Bounded formatting: %s %u %x %lu %lx (64-bit with l). Always terminated. */
-size_t shim_vfmt(char *buf, size_t size, const char *fmt, va_list ap);
-size_t shim_fmt(char *buf, size_t size, const char *fmt, ...);
+#include <scfree/scfree.h>
+
+#define shim_zero(p, n) sc_memset((p), 0, (n))
+#define shim_copy(d, s, n) sc_memcpy((d), (s), (n))
+#define shim_strlen(s, max) sc_strnlen((s), (max))
+#define shim_vfmt sc_vsnprintf
+#define shim_fmt sc_snprintf
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
