@@ -129,3 +129,73 @@ Test(request, register_count_over_capacity)
     cr_assert_eq(rc, SIDECAR_ABI_E_RANGE, "%s", err.message);
     cr_assert_str_eq(err.message, "count: out of range [0, 31] (32)");
 }
+
+Test(handoff, valid_then_unsorted_map_and_count)
+{
+    struct sidecar_handoff *h = aligned_alloc(4096, sizeof(*h));
+    memset(h, 0, sizeof(*h));
+    h->magic = SIDECAR_HANDOFF_MAGIC;
+    h->abi_major = SIDECAR_ABI_MAJOR;
+    h->sidecar_enabled = 1;
+    h->params_pa = 0x200000;
+    h->output_pa = 0x300000;
+    h->memory_range_count = 2;
+    h->memory_map[0] = (struct sidecar_memory_range){ 0, 0x9f000, 1, 0 };
+    h->memory_map[1] = (struct sidecar_memory_range){ 0x100000, 0x1000000, 1, 0 };
+    cr_assert_eq(sidecar_handoff_validate(h, &err), SIDECAR_ABI_OK, "%s", err.message);
+
+    h->memory_map[1].base = 0x9e000;
+    cr_assert_eq(sidecar_handoff_validate(h, &err), SIDECAR_ABI_E_OVERLAP, "%s", err.message);
+    cr_assert_str_eq(err.message, "memory_map[1].base: 0x9e000 overlaps memory_map[0], which ends at 0x9f000");
+
+    h->memory_map[1].base = 0x100000;
+    h->memory_range_count = SIDECAR_MAX_MEMORY_RANGES + 1;
+    cr_assert_eq(sidecar_handoff_validate(h, &err), SIDECAR_ABI_E_COUNT, "%s", err.message);
+    cr_assert(strstr(err.message, "memory_range_count") == err.message, "%s", err.message);
+
+    h->memory_range_count = 2;
+    h->output_pa = 0x300010;
+    cr_assert_eq(sidecar_handoff_validate(h, &err), SIDECAR_ABI_E_ALIGN, "%s", err.message);
+    cr_assert_str_eq(err.message, "output_pa: not aligned to 0x1000 (0x300010)");
+    free(h);
+}
+
+Test(output, valid_then_bad_magic_and_status)
+{
+    struct sidecar_output *o = aligned_alloc(4096, sizeof(*o));
+    memset(o, 0, sizeof(*o));
+    o->magic = SIDECAR_OUTPUT_MAGIC;
+    o->abi_major = SIDECAR_ABI_MAJOR;
+    o->node_count = 1;
+    o->cpu_count = 2;
+    o->apic_mode = SIDECAR_APIC_MODE_XAPIC;
+    o->nodes[0] = (struct sidecar_output_node){ 0x1000000, 0x1001000, 0x4000 };
+    o->cpus[1].status = SIDECAR_CPU_STATUS_IDLE;
+    cr_assert_eq(sidecar_output_validate(o, &err), SIDECAR_ABI_OK, "%s", err.message);
+    o->cpus[1].status = 0x42;
+    cr_assert_eq(sidecar_output_validate(o, &err), SIDECAR_ABI_E_ENUM, "%s", err.message);
+    cr_assert_str_eq(err.message, "cpus[1].status: not a valid cpu_status (0x42)");
+    o->cpus[1].status = SIDECAR_CPU_STATUS_IDLE;
+    o->nodes[0].control_page = 0x1000800;
+    cr_assert_eq(sidecar_output_validate(o, &err), SIDECAR_ABI_E_ALIGN, "%s", err.message);
+    cr_assert_str_eq(err.message, "nodes[0].control_page: not aligned to 0x1000 (0x1000800)");
+    o->nodes[0].control_page = 0x1000000;
+    o->magic = 0;
+    cr_assert_eq(sidecar_output_validate(o, &err), SIDECAR_ABI_E_MISMATCH, "%s", err.message);
+    free(o);
+}
+
+Test(command_page, valid_then_bad_fields)
+{
+    struct sidecar_command_page *c = aligned_alloc(4096, sizeof(*c));
+    memset(c, 0, sizeof(*c));
+    cr_assert_eq(sidecar_command_page_validate(c, &err), SIDECAR_ABI_OK, "%s", err.message);
+    c->command = 77;
+    cr_assert_eq(sidecar_command_page_validate(c, &err), SIDECAR_ABI_E_ENUM, "%s", err.message);
+    cr_assert_str_eq(err.message, "command: not a valid command (0x4d)");
+    c->command = SIDECAR_COMMAND_NONE;
+    c->has_error = 3;
+    cr_assert_eq(sidecar_command_page_validate(c, &err), SIDECAR_ABI_E_BOOL, "%s", err.message);
+    cr_assert_str_eq(err.message, "has_error: not a boolean (0x3)");
+    free(c);
+}
