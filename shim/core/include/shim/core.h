@@ -77,8 +77,8 @@ struct shim_options {
     bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
     uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
     uint64_t guest_ram;          /* sidecar.guest_ram=SIZE (K/M/G; 0 = none; default 64M) */
-    uint32_t ap_timeout_us;      /* sidecar.ap_timeout_us=N (default 5000000) */
-    uint32_t main_cpu_count;     /* sidecar.main_cpus=LIST: CPU indices, ranges a-b */
+    uint32_t ap_timeout_us;      /* sidecar.ap_timeout_us=N (1000..60000000, default 5000000) */
+    uint32_t main_cpu_count;     /* sidecar.main_cpus=LIST: APIC IDs, ranges a-b */
     uint32_t main_cpus[64];
     uint32_t apic_mode;          /* sidecar.apic=auto|xapic|x2apic */
 };
@@ -93,7 +93,9 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
 
 /* Defaults, then every option found in cmdline. Unknown words are left
  * for the main kernel. Bad values: error naming the option; opt keeps the
- * defaults for that option. */
+ * defaults for that option. Parsing goes on after a bad value (the other
+ * options still apply); the return code and err are those of the first
+ * bad value. */
 void shim_options_default(struct shim_options *opt);
 int shim_cmdline_parse(const char *cmdline, struct shim_options *opt,
                        char err[SHIM_ERR_SIZE]);
