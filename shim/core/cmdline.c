@@ -134,7 +134,7 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
             return bad(err, "sidecar.guest_ram", v, vn, "is not a multiple of 2M up to 1G");
         opt->guest_ram = x;
     } else if (eq(k, kn, "sidecar.main_cpus")) {
-        if (!has_v)
+        if (!has_v || vn == 0)
             return bad(err, "sidecar.main_cpus", v, vn, "needs a list");
         return parse_list(v, vn, opt, err);
     } else if (eq(k, kn, "sidecar.apic")) {

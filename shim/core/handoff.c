@@ -39,6 +39,18 @@ static void sort(struct shim_range *r, uint32_t n)
     }
 }
 
+/* sidecar, sidecar=..., sidecar.anything: the shim's own words. */
+static bool is_sidecar_word(const char *w, size_t n)
+{
+    static const char p[] = "sidecar";
+    if (n < 7)
+        return false;
+    for (size_t i = 0; i < 7; i++)
+        if (w[i] != p[i])
+            return false;
+    return n == 7 || w[7] == '=' || w[7] == '.';
+}
+
 /* Appends text to the command line; false when it does not fit. */
 static bool append(char *buf, size_t *len, const char *s, size_t n)
 {
@@ -90,7 +102,7 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
         uint64_t e = m[i].base + m[i].size;
         if (b >= e)
             continue;
-        uint32_t type = m[i].type ? m[i].type : 2;
+        uint32_t type = m[i].type && m[i].type <= 0xffff ? m[i].type : 2;
         uint64_t cur = b;
         for (uint32_t k = 0; k < nres && cur < e; k++) {
             uint64_t rb = res[k].base, re = res[k].base + res[k].size;
@@ -124,9 +136,7 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
         if (i == s)
             break;
         bool path = first_word && cmdline[s] == '/';
-        bool ours = i - s >= 7 && cmdline[s] == 's' && shim_strlen(cmdline + s, 8) >= 7 &&
-                    cmdline[s + 1] == 'i' && cmdline[s + 2] == 'd' && cmdline[s + 3] == 'e' &&
-                    cmdline[s + 4] == 'c' && cmdline[s + 5] == 'a' && cmdline[s + 6] == 'r';
+        bool ours = is_sidecar_word(cmdline + s, i - s);
         first_word = false;
         if (path || ours)
             continue;
@@ -136,14 +146,34 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     if (plan->enabled) {
         if ((len && !append(out, &len, " ", 1)) || !append(out, &len, "boot_cpus=", 10))
             return fail(err, "cmdline: too long for the main kernel");
-        bool any = false;
-        for (uint32_t c = 0; c < params->cpu_count; c++) {
-            if (params->cpus[c].role != SIDECAR_CPU_ROLE_MAIN)
-                continue;
-            char num[16];
-            size_t k = shim_fmt(num, sizeof(num), "%s%u", any ? "," : "", params->cpus[c].apic_id);
-            if (!append(out, &len, num, k))
-                return fail(err, "cmdline: too long for the main kernel");
+        /* APIC IDs of the main CPUs, ascending, runs written a-b. */
+        uint32_t prev = 0, start = 0;
+        bool any = false, first = true;
+        for (;;) {
+            /* the next main APIC ID above prev (params has no duplicates) */
+            bool found = false;
+            uint32_t next = 0;
+            for (uint32_t c = 0; c < params->cpu_count && c < SIDECAR_MAX_CPUS; c++) {
+                uint32_t id = params->cpus[c].apic_id;
+                if (params->cpus[c].role == SIDECAR_CPU_ROLE_MAIN && (!any || id > prev) &&
+                    (!found || id < next)) {
+                    next = id;
+                    found = true;
+                }
+            }
+            if (any && (!found || next != prev + 1)) {
+                char num[32];
+                size_t k = start == prev ? shim_fmt(num, sizeof(num), "%s%u", first ? "" : ",", start)
+                                         : shim_fmt(num, sizeof(num), "%s%u-%u", first ? "" : ",", start, prev);
+                if (!append(out, &len, num, k))
+                    return fail(err, "cmdline: too long for the main kernel");
+                first = false;
+            }
+            if (!found)
+                break;
+            if (!any || next != prev + 1)
+                start = next;
+            prev = next;
             any = true;
             h->main_cpu_count++;
         }

@@ -133,6 +133,8 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     uint32_t n = topo->cpu_count;
     if (!opt->enabled)
         return disable(plan, log, "sidecar=off");
+    if (opt->node_size == 0 || opt->node_size > SIDECAR_MAX_NODE_CPUS)
+        return disable(plan, log, "invalid sidecar.node_size %u", opt->node_size);
     if (n == 0 || n > SHIM_MAX_CPUS || n > SIDECAR_CONFIG_MAX_CPUS || topo->numa_count == 0 ||
         topo->numa_count > SHIM_MAX_NUMA)
         return disable(plan, log, "invalid topology (%u CPUs, %u NUMA nodes)", n, topo->numa_count);
