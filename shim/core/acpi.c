@@ -195,9 +195,16 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
     shim_zero(topo, sizeof(*topo));
     if (!rsdp_at(m, rsdp_pa))
         return fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
-    const uint8_t *r = m->map(m->ctx, rsdp_pa, 36);
-    bool xsdt = r[15] >= 2 && rd64(r + 24) != 0;
-    uint64_t root_pa = xsdt ? rd64(r + 24) : rd32(r + 16);
+    const uint8_t *r = m->map(m->ctx, rsdp_pa, 20);
+    bool xsdt = false;
+    uint64_t root_pa = rd32(r + 16);
+    if (r[15] >= 2) {   /* rsdp_at has read all 36 bytes of a revision 2 RSDP */
+        const uint8_t *x = m->map(m->ctx, rsdp_pa, 36);
+        if (x && rd64(x + 24) != 0) {
+            xsdt = true;
+            root_pa = rd64(x + 24);
+        }
+    }
     const uint8_t *root;
     uint32_t root_len;
     int rc = map_table(m, root_pa, &root, &root_len, err);

@@ -16,6 +16,13 @@ static bool push(struct sidecar_handoff *h, uint64_t base, uint64_t size, uint32
 {
     if (!size)
         return true;
+    if (h->memory_range_count) {   /* adjacent and of the same type: one range */
+        struct sidecar_memory_range *last = &h->memory_map[h->memory_range_count - 1];
+        if (last->type == type && last->base + last->size == base) {
+            last->size += size;
+            return true;
+        }
+    }
     if (h->memory_range_count >= SIDECAR_MAX_MEMORY_RANGES)
         return false;
     struct sidecar_memory_range *r = &h->memory_map[h->memory_range_count++];

@@ -15,12 +15,13 @@
 #define SRAT_PA 0x140000u
 
 static uint8_t fake_mem[FAKE_MEM_SIZE];
-static uint64_t unreadable_from = ~0ull;   /* reads at or past this fail */
+static uint64_t unreadable_from = ~0ull;   /* reads touching [from, to) fail */
+static uint64_t unreadable_to = ~0ull;
 
 static const void *fake_map(void *ctx, uint64_t pa, uint64_t len)
 {
     (void)ctx;
-    if (pa > FAKE_MEM_SIZE || len > FAKE_MEM_SIZE - pa || pa + len > unreadable_from)
+    if (pa > FAKE_MEM_SIZE || len > FAKE_MEM_SIZE - pa || (pa + len > unreadable_from && pa < unreadable_to))
         return NULL;
     return fake_mem + pa;
 }
@@ -145,6 +146,7 @@ static void fake_reset(void)
 {
     memset(fake_mem, 0, sizeof(fake_mem));
     unreadable_from = ~0ull;
+    unreadable_to = ~0ull;
 }
 
 #endif

@@ -283,3 +283,14 @@ Test(acpi, truncated_srat)
     cr_assert_eq(parse(), SHIM_E_MALFORMED);
     cr_assert(strstr(err, "SRAT"), "%s", err);
 }
+
+Test(acpi, revision_0_rsdp_at_the_end_of_readable_memory)
+{
+    machine(2, 1, false);
+    memset(fake_mem + RSDP_PA, 0, 36);
+    put_rsdp(0xfffd0, 0, XSDT_PA, 0);
+    unreadable_from = 0xfffe4;   /* 20 bytes readable, not 36 */
+    unreadable_to = 0x100000;
+    cr_assert_eq(shim_acpi_parse(&fake, 0xfffd0, topo, err), SHIM_OK, "%s", err);
+    cr_assert_eq(topo->cpu_count, 2);
+}

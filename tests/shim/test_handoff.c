@@ -139,10 +139,10 @@ Test(handoff, too_many_ranges)
     /* 128 usable ranges, three of them split in three by a reserved page */
     map.count = SHIM_MAX_RANGES;
     for (uint32_t i = 0; i < SHIM_MAX_RANGES; i++)
-        map.ranges[i] = (struct shim_range){ 0x100000000ull + i * 0x10000, 0x10000, 1 };
+        map.ranges[i] = (struct shim_range){ 0x100000000ull + i * 0x20000, 0x10000, 1 };
     plan.reserved_count = 0;
     for (uint32_t i = 0; i < 3; i++)
-        plan.reserved[plan.reserved_count++] = (struct shim_range){ 0x100000000ull + i * 0x10000 + 0x4000, 0x1000, 0 };
+        plan.reserved[plan.reserved_count++] = (struct shim_range){ 0x100000000ull + i * 0x20000 + 0x4000, 0x1000, 0 };
     cr_assert_eq(build(""), SHIM_E_INVALID);
     cr_assert(strstr(err, "memory map"), "%s", err);
 }
@@ -160,4 +160,22 @@ Test(handoff, cmdline_overflow)
     plan.enabled = false;
     cr_assert_eq(build(line), SHIM_OK, "%s", err);
     cr_assert_eq(strlen((const char *)h->cmdline), SIDECAR_CMDLINE_SIZE - 5);
+}
+
+Test(handoff, adjacent_ranges_of_one_type_merge)
+{
+    cpus(8, 1);
+    cr_assert_eq(run(""), SHIM_OK);
+    cr_assert(plan.enabled, "%s", plan.reason);
+    map.count = 0;
+    map.ranges[map.count++] = (struct shim_range){ 0, 0x9fc00, 1 };
+    for (uint32_t i = 0; i < 64; i++)
+        map.ranges[map.count++] = (struct shim_range){ 0x100000 + i * 0x1000000ull, 0x1000000, 1 };
+    cr_assert_eq(build(""), SHIM_OK, "%s", err);
+    check_map();
+    for (uint32_t i = 1; i < h->memory_range_count; i++)
+        cr_assert(h->memory_map[i].type != h->memory_map[i - 1].type ||
+                  h->memory_map[i - 1].base + h->memory_map[i - 1].size != h->memory_map[i].base,
+                  "ranges %u and %u not merged", i - 1, i);
+    cr_assert_leq(h->memory_range_count, 2 * (plan.reserved_count + 2) + 2);
 }
