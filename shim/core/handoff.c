@@ -81,7 +81,9 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     h->sidecar_enabled = plan->enabled;
     h->params_pa = plan->enabled ? params_pa : 0;
     h->output_pa = plan->enabled ? output_pa : 0;
-    uint32_t rlen = (uint32_t)shim_strlen(plan->reason, SIDECAR_ERROR_TEXT_SIZE);
+    /* Only a disabled sidecar has a reason (an enabled plan's reason notes
+     * fallbacks, which the log already has). */
+    uint32_t rlen = plan->enabled ? 0 : (uint32_t)shim_strlen(plan->reason, SIDECAR_ERROR_TEXT_SIZE);
     shim_copy(h->disabled_reason.buf, plan->reason, rlen);
     h->disabled_reason.len = (uint8_t)rlen;
 

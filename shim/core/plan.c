@@ -165,6 +165,13 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
         }
     }
     numa_first[topo->numa_count] = idx;
+    for (uint32_t k = 0; k < opt->main_cpu_count && k < 64; k++) {
+        bool known = false;
+        for (uint32_t i = 0; i < n && !known; i++)
+            known = topo->cpus[i].apic_id == opt->main_cpus[k];
+        if (!known)
+            plan_log(log, "sidecar.main_cpus: no CPU has APIC ID %u", opt->main_cpus[k]);
+    }
     if (idx != n)
         return disable(plan, log, "invalid topology: a CPU names a NUMA node that does not exist");
     if (bsp == SIDECAR_NO_CPU)
@@ -184,7 +191,9 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     p->serial_port = 0x3f8;
 
     struct freelist f;
-    build_freelist(&f, map, in_use, in_use_count, LOW_LIMIT, HIGH_LIMIT);
+    /* One free list for everything: the trampoline below 640 KiB, the rest
+     * above 1 MiB (the bounds are passed to alloc). */
+    build_freelist(&f, map, in_use, in_use_count, TRAMPOLINE_LOW, HIGH_LIMIT);
 
     /* Nodes: per NUMA node, its sidecar CPUs in chunks of <= node_size. */
     for (uint32_t d = 0; d < topo->numa_count; d++) {
@@ -215,17 +224,22 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
             bool local = false;
             for (uint32_t a = 0; a < topo->mem_affinity_count && !local; a++) {
                 const struct shim_mem_affinity *ma = &topo->mem_affinity[a];
-                if (ma->numa_node == d)
-                    local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, ma->base,
-                                  ma->base + ma->size, &nd->memory_base);
+                uint64_t lo = ma->base < LOW_LIMIT ? LOW_LIMIT : ma->base;
+                uint64_t hi = ma->base + ma->size < ma->base ? ~0ull : ma->base + ma->size;
+                if (ma->numa_node == d && lo < hi)
+                    local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, lo, hi, &nd->memory_base);
             }
             if (!local) {
-                if (!alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, 0, HIGH_LIMIT, &nd->memory_base))
+                if (!alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, LOW_LIMIT, HIGH_LIMIT, &nd->memory_base))
                     return disable(plan, log, "memory short: no %lu bytes below 4 GiB for node %u",
                                    nd->memory_size, p->node_count);
-                if (topo->has_srat)
+                if (topo->has_srat) {
                     plan_log(log, "node %u: no free memory in NUMA node %u; using 0x%lx", p->node_count,
-                         topo->numa_domain[d], nd->memory_base);
+                             topo->numa_domain[d], nd->memory_base);
+                    if (!plan->reason[0])
+                        shim_fmt(plan->reason, sizeof(plan->reason),
+                                 "fallback: node %u memory is not NUMA-local", p->node_count);
+                }
             }
             plan->reserved[plan->reserved_count++] = (struct shim_range){ nd->memory_base, nd->memory_size, 0 };
             p->node_count++;
@@ -233,14 +247,12 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     }
 
     /* The trampoline page, below 640 KiB. */
-    struct freelist low;
-    build_freelist(&low, map, in_use, in_use_count, TRAMPOLINE_LOW, TRAMPOLINE_HIGH);
-    if (!alloc(&low, SIDECAR_PAGE_SIZE, SIDECAR_PAGE_SIZE, TRAMPOLINE_LOW, TRAMPOLINE_HIGH, &p->trampoline_page))
+    if (!alloc(&f, SIDECAR_PAGE_SIZE, SIDECAR_PAGE_SIZE, TRAMPOLINE_LOW, TRAMPOLINE_HIGH, &p->trampoline_page))
         return disable(plan, log, "memory short: no free page below 640 KiB for the AP trampoline");
     plan->reserved[plan->reserved_count++] = (struct shim_range){ p->trampoline_page, SIDECAR_PAGE_SIZE, 0 };
 
     if (opt->guest_ram) {
-        if (!alloc(&f, opt->guest_ram, SIDECAR_LARGE_PAGE_SIZE, 0, HIGH_LIMIT, &p->guest_ram_base))
+        if (!alloc(&f, opt->guest_ram, SIDECAR_LARGE_PAGE_SIZE, LOW_LIMIT, HIGH_LIMIT, &p->guest_ram_base))
             return disable(plan, log, "memory short: no %lu bytes of guest RAM below 4 GiB", opt->guest_ram);
         p->guest_ram_size = opt->guest_ram;
         plan->reserved[plan->reserved_count++] = (struct shim_range){ p->guest_ram_base, p->guest_ram_size, 0 };

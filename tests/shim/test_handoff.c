@@ -71,6 +71,7 @@ Test(handoff, reserves_sidecar_memory_and_lists_boot_cpus)
     cr_assert(h->sidecar_enabled);
     cr_assert_eq(h->params_pa, PARAMS_PA);
     cr_assert_eq(h->output_pa, OUTPUT_PA);
+    cr_assert_eq(h->disabled_reason.len, 0);
     cr_assert_eq(h->magic, SIDECAR_HANDOFF_MAGIC);
     check_map();
     /* bytes around the reserved ranges stay usable */

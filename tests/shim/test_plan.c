@@ -205,6 +205,8 @@ Test(plan, numa_memory_fallback_is_logged)
     cr_assert_eq(run_log("", &log), SHIM_OK);
     check_plan();
     cr_assert_eq(logged_fallback.size, 1, "last log: %s", last_log);
+    cr_assert(strstr(plan.reason, "fallback"), "%s", plan.reason);
+    cr_assert_leq(params->nodes[1].memory_base, 0x40000000ull);
 }
 
 Test(plan, main_cpus_override)
@@ -332,4 +334,16 @@ Test(plan, params_always_validate)
             }
         }
     }
+}
+
+Test(plan, unknown_main_cpu_is_logged)
+{
+    cpus(8, 1);
+    log_lines = 0;
+    struct shim_log log = { log_line, NULL };
+    last_log[0] = 0;
+    cr_assert_eq(run_log("sidecar.main_cpus=99", &log), SHIM_OK);
+    check_plan();
+    cr_assert_eq(plan.main_cpu_count, 1);
+    cr_assert_geq(log_lines, 2);
 }

@@ -102,7 +102,7 @@ int shim_cmdline_parse(const char *cmdline, struct shim_options *opt,
 
 struct shim_plan {
     bool enabled;                     /* false: everything to the main kernel */
-    char reason[SHIM_ERR_SIZE];       /* why disabled (or fallbacks taken) */
+    char reason[SHIM_ERR_SIZE];       /* why disabled (enabled: first fallback taken, or empty) */
     uint32_t main_cpu_count;
     uint32_t sidecar_cpu_count;
     uint32_t reserved_count;          /* memory the sidecar owns from now on */
