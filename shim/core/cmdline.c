@@ -123,10 +123,13 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
         if (!has_v || !number(v, vn, 1ull << 40, &x, &used))
             return bad(err, "sidecar.guest_ram", v, vn, "is not a size (e.g. 64M)");
         if (used + 1 == vn) {
-            char s = v[used];
-            x <<= s == 'K' || s == 'k' ? 10 : s == 'M' || s == 'm' ? 20 : s == 'G' || s == 'g' ? 30 : 64;
-            if (!(s == 'K' || s == 'k' || s == 'M' || s == 'm' || s == 'G' || s == 'g'))
+            char c = v[used];
+            unsigned shift = c == 'K' || c == 'k' ? 10 : c == 'M' || c == 'm' ? 20 : c == 'G' || c == 'g' ? 30 : 0;
+            if (!shift)
                 return bad(err, "sidecar.guest_ram", v, vn, "has an unknown suffix (K, M or G)");
+            if (x > (SIDECAR_MAX_GUEST_RAM >> shift))
+                return bad(err, "sidecar.guest_ram", v, vn, "is not a multiple of 2M up to 1G");
+            x <<= shift;
         } else if (used != vn) {
             return bad(err, "sidecar.guest_ram", v, vn, "is not a size (e.g. 64M)");
         }

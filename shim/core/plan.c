@@ -51,7 +51,7 @@ static int disable(struct shim_plan *plan, const struct shim_log *log, const cha
 /* Removes [base, base+size) from the free list. */
 static void carve(struct freelist *f, uint64_t base, uint64_t size)
 {
-    uint64_t end = base + size;
+    uint64_t end = base + size < base ? ~0ull : base + size;
     for (uint32_t i = 0; i < f->count; i++) {
         struct shim_range *r = &f->r[i];
         uint64_t rend = r->base + r->size;
@@ -87,6 +87,10 @@ static void build_freelist(struct freelist *f, const struct shim_memmap *map,
      * is per entry, and allocation carves every entry again. */
     for (uint32_t i = 0; i < in_use_count; i++)
         carve(f, in_use[i].base, in_use[i].size);
+    /* A byte that any entry calls not usable is not usable. */
+    for (uint32_t i = 0; i < map->count && i < SHIM_MAX_RANGES; i++)
+        if (map->ranges[i].type != 1)
+            carve(f, map->ranges[i].base, map->ranges[i].size);
 }
 
 /* Lowest aligned block of size bytes inside [lo, hi); carved out. */

@@ -294,3 +294,56 @@ Test(acpi, revision_0_rsdp_at_the_end_of_readable_memory)
     cr_assert_eq(shim_acpi_parse(&fake, 0xfffd0, topo, err), SHIM_OK, "%s", err);
     cr_assert_eq(topo->cpu_count, 2);
 }
+
+/* Random byte changes (with checksums fixed up, so the parser sees them)
+ * never crash the parser and never give an inconsistent topology. */
+Test(acpi, mutated_tables_never_crash)
+{
+    uint32_t seed = 12345;
+    for (int iter = 0; iter < 3000; iter++) {
+        fake_reset();
+        struct tb m = madt_cpus(16, 17);
+        tb_end(&m);
+        struct tb s = tb_begin(SRAT_PA, "SRAT", 12);
+        for (uint32_t i = 0; i < 16; i++) {
+            if (i * 17 < 255)
+                srat_apic(&s, (uint8_t)(i * 17), i % 3);
+            else
+                srat_x2apic(&s, i * 17, i % 3);
+        }
+        srat_mem(&s, 0, 0, 0x40000000u, 1);
+        srat_mem(&s, 5, 0x40000000u, 0x40000000u, 1);
+        with_srat(&s);
+        struct tb *t = iter % 2 ? &m : &s;
+        int changes = 1 + iter % 4;
+        for (int c = 0; c < changes; c++) {
+            seed = seed * 1103515245u + 12345u;
+            uint32_t off = (seed >> 8) % t->len;
+            seed = seed * 1103515245u + 12345u;
+            fake_mem[t->pa + off] = (uint8_t)(seed >> 16);
+        }
+        if (iter % 5) {   /* keep the checksum right, length as mutated */
+            uint32_t len;
+            memcpy(&len, fake_mem + t->pa + 4, 4);
+            if (len >= 36 && len <= t->len + 64) {
+                fake_mem[t->pa + 9] = 0;
+                fake_mem[t->pa + 9] = (uint8_t)-sum(t->pa, len);
+            }
+        }
+        int rc = parse();
+        cr_assert(rc <= 0 && rc >= SHIM_E_MEMORY, "iteration %d: rc %d", iter, rc);
+        if (rc != SHIM_OK)
+            continue;
+        cr_assert_geq(topo->cpu_count, 1);
+        cr_assert_leq(topo->cpu_count, SHIM_MAX_CPUS);
+        cr_assert_geq(topo->numa_count, 1);
+        cr_assert_leq(topo->numa_count, SHIM_MAX_NUMA);
+        for (uint32_t i = 0; i < topo->cpu_count; i++) {
+            cr_assert_lt(topo->cpus[i].numa_node, topo->numa_count);
+            for (uint32_t k = 0; k < i; k++)
+                cr_assert_neq(topo->cpus[i].apic_id, topo->cpus[k].apic_id);
+        }
+        for (uint32_t i = 0; i < topo->mem_affinity_count; i++)
+            cr_assert_lt(topo->mem_affinity[i].numa_node, topo->numa_count);
+    }
+}

@@ -85,6 +85,8 @@ Test(cmdline, bad_values_name_the_option_and_keep_defaults)
     rejected("sidecar.guest_ram=M", "sidecar.guest_ram:");
     rejected("sidecar.guest_ram=4MM", "sidecar.guest_ram:");
     rejected("sidecar.guest_ram=99999999999999999999G", "sidecar.guest_ram:");
+    rejected("sidecar.guest_ram=17179869184G", "sidecar.guest_ram:");   /* 2^34 G wraps to 0 */
+    rejected("sidecar.guest_ram=1099511627776K", "sidecar.guest_ram:");
     rejected("sidecar.ap_timeout_us=999", "sidecar.ap_timeout_us:");
     rejected("sidecar.ap_timeout_us=60000001", "sidecar.ap_timeout_us:");
     rejected("sidecar.ap_timeout_us=-5", "sidecar.ap_timeout_us:");

@@ -54,6 +54,10 @@ static void check_plan(void)
             usable |= map.ranges[k].type == 1 && r->base >= map.ranges[k].base &&
                       r->base + r->size <= map.ranges[k].base + map.ranges[k].size;
         cr_assert(usable, "reserved %u in usable RAM", i);
+        for (uint32_t k = 0; k < map.count; k++)
+            cr_assert(map.ranges[k].type == 1 || r->base + r->size <= map.ranges[k].base ||
+                      r->base >= map.ranges[k].base + map.ranges[k].size, "reserved %u in a type %u range", i,
+                      map.ranges[k].type);
         for (uint32_t k = 0; k < in_use_count; k++)
             cr_assert(r->base + r->size <= in_use[k].base || r->base >= in_use[k].base + in_use[k].size,
                       "reserved %u avoids in_use %u", i, k);
@@ -346,4 +350,56 @@ Test(plan, unknown_main_cpu_is_logged)
     check_plan();
     cr_assert_eq(plan.main_cpu_count, 1);
     cr_assert_geq(log_lines, 2);
+}
+
+/* Random topologies, maps and in-use ranges: an enabled plan always keeps
+ * every invariant; otherwise it is disabled with a reason. */
+static uint32_t seed = 777;
+static uint32_t rnd(void)
+{
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+}
+
+Test(plan, random_inputs_keep_invariants)
+{
+    int enabled = 0, disabled = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        plan_setup();
+        uint32_t n = 1 + rnd() % 300, numa = 1 + rnd() % 6;
+        cpus(n, numa);
+        for (uint32_t i = 0; i < n; i++) {
+            topo.cpus[i].numa_node = rnd() % numa;
+            topo.cpus[i].apic_id = i * 3 + rnd() % 3;   /* distinct */
+        }
+        topo.has_srat = rnd() % 2;
+        topo.mem_affinity_count = topo.has_srat ? numa : 0;
+        for (uint32_t d = 0; d < topo.mem_affinity_count; d++)
+            topo.mem_affinity[d] = (struct shim_mem_affinity){ (uint64_t)d << 28, 1ull << 28, d };
+        map.count = 1 + rnd() % 40;
+        map.ranges[0] = (struct shim_range){ 0x1000 * (rnd() % 4), 0x9e000, 1 };
+        for (uint32_t i = 1; i < map.count; i++)
+            map.ranges[i] = (struct shim_range){ 0x100000ull + (uint64_t)(rnd() % 0x4000) * 0x10000,
+                                                 (uint64_t)(1 + rnd() % 0x8000) * 0x1000, 1 + rnd() % 3 };
+        in_use_count = 1 + rnd() % 4;
+        for (uint32_t i = 1; i < in_use_count; i++)
+            in_use[i] = (struct shim_range){ (uint64_t)(rnd() % 0x40000) * 0x1000, (uint64_t)(rnd() % 0x800) * 0x1000, 2 };
+        bsp_apic_id = topo.cpus[rnd() % n].apic_id;
+        char line[96];
+        uint32_t ns = 1 + rnd() % 40, ram = 2 * (rnd() % 8), lo = rnd() % 600, hi = lo + rnd() % 40;
+        snprintf(line, sizeof(line), "sidecar.node_size=%u sidecar.guest_ram=%uM sidecar.main_cpus=%u-%u",
+                 ns, ram, lo, hi);
+        cr_assert_eq(run(line), SHIM_OK, "%s", line);
+        if (plan.enabled) {
+            check_plan();
+            enabled++;
+        } else {
+            cr_assert(plan.reason[0], "disabled without a reason");
+            disabled++;
+        }
+        plan_teardown();
+    }
+    cr_log_info("%d enabled, %d disabled", enabled, disabled);
+    cr_assert_gt(enabled, 100);
+    cr_assert_gt(disabled, 10);
 }
