@@ -46,6 +46,19 @@ static void sort(struct shim_range *r, uint32_t n)
     }
 }
 
+static void sort_u64(uint64_t *v, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        uint64_t x = v[i];
+        uint32_t j = i;
+        while (j && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 /* sidecar, sidecar=..., sidecar.anything: the shim's own words. */
 static bool is_sidecar_word(const char *w, size_t n)
 {
@@ -98,35 +111,48 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     }
     sort(res, nres);
 
-    /* The memory map, sorted, with overlaps clipped, reserved bytes marked. */
-    struct shim_range m[SHIM_MAX_RANGES];
-    uint32_t nm = 0;
-    for (uint32_t i = 0; i < map->count && i < SHIM_MAX_RANGES; i++)
-        if (map->ranges[i].size && map->ranges[i].base + map->ranges[i].size > map->ranges[i].base)
-            m[nm++] = map->ranges[i];
-    sort(m, nm);
-    uint64_t floor = 0;
-    for (uint32_t i = 0; i < nm; i++) {
-        uint64_t b = m[i].base < floor ? floor : m[i].base;
-        uint64_t e = m[i].base + m[i].size;
-        if (b >= e)
+    /* The memory map: cut at every boundary of every entry, each piece
+     * typed by what covers it. Sidecar memory wins over everything; where
+     * firmware entries overlap, a non-usable type wins over usable (the
+     * first such entry in map order). Pieces nothing covers are left out;
+     * sidecar memory outside the firmware map is not added. */
+    uint64_t cut[2 * (SHIM_MAX_RANGES + SIDECAR_MAX_NODES + 4)];
+    uint32_t ncut = 0;
+    uint32_t nmap = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
+    for (uint32_t i = 0; i < nmap; i++) {
+        const struct shim_range *r = &map->ranges[i];
+        if (!r->size || r->base + r->size < r->base)
             continue;
-        uint32_t type = m[i].type && m[i].type <= 0xffff ? m[i].type : 2;
-        uint64_t cur = b;
-        for (uint32_t k = 0; k < nres && cur < e; k++) {
-            uint64_t rb = res[k].base, re = res[k].base + res[k].size;
-            if (re <= cur || rb >= e)
+        cut[ncut++] = r->base;
+        cut[ncut++] = r->base + r->size;
+    }
+    for (uint32_t k = 0; k < nres; k++) {
+        if (!res[k].size || res[k].base + res[k].size < res[k].base)
+            continue;
+        cut[ncut++] = res[k].base;
+        cut[ncut++] = res[k].base + res[k].size;
+    }
+    sort_u64(cut, ncut);
+    for (uint32_t c = 0; c + 1 < ncut; c++) {
+        uint64_t b = cut[c], e = cut[c + 1];
+        if (b == e)
+            continue;
+        uint32_t type = 0;
+        for (uint32_t i = 0; i < nmap; i++) {
+            const struct shim_range *r = &map->ranges[i];
+            if (!r->size || r->base + r->size < r->base || r->base > b || r->base + r->size < e)
                 continue;
-            if (rb > cur && !push(h, cur, rb - cur, type))
-                return fail(err, "memory map: too many ranges");
-            uint64_t sb = rb > cur ? rb : cur, se = re < e ? re : e;
-            if (!push(h, sb, se - sb, SIDECAR_MEMORY_TYPE))
-                return fail(err, "memory map: too many ranges");
-            cur = se;
+            uint32_t t = r->type && r->type <= 0xffff ? r->type : 2;
+            if (!type || (type == 1 && t != 1))
+                type = t;
         }
-        if (cur < e && !push(h, cur, e - cur, type))
+        if (!type)
+            continue;
+        for (uint32_t k = 0; k < nres; k++)
+            if (res[k].size && res[k].base <= b && res[k].base + res[k].size >= e)
+                type = SIDECAR_MEMORY_TYPE;
+        if (!push(h, b, e - b, type))
             return fail(err, "memory map: too many ranges");
-        floor = e;
     }
 
     /* The command line: the shim's, less the loader's image path and the

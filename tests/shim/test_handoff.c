@@ -131,6 +131,18 @@ Test(handoff, unsorted_overlapping_input_map)
     map.ranges[map.count++] = (struct shim_range){ 0x50000000, 0, 1 };
     cr_assert_eq(build(""), SHIM_OK, "%s", err);
     check_map();
+    /* the bad-typed entry inside usable RAM stays reserved (type 2) */
+    bool seen = false;
+    for (uint32_t i = 0; i < h->memory_range_count; i++) {
+        const struct sidecar_memory_range *r = &h->memory_map[i];
+        if (r->base <= 0x200000 && r->base + r->size > 0x200000) {
+            cr_assert_eq(r->type, 2);
+            cr_assert_eq(r->base, 0x200000);
+            cr_assert_eq(r->size, 0x100000);
+            seen = true;
+        }
+    }
+    cr_assert(seen);
 }
 
 Test(handoff, too_many_ranges)
@@ -179,4 +191,37 @@ Test(handoff, adjacent_ranges_of_one_type_merge)
                   h->memory_map[i - 1].base + h->memory_map[i - 1].size != h->memory_map[i].base,
                   "ranges %u and %u not merged", i - 1, i);
     cr_assert_leq(h->memory_range_count, 2 * (plan.reserved_count + 2) + 2);
+}
+
+/* Random, unsorted, overlapping maps: the hand-off map is always valid and
+ * marks every sidecar byte, or the build fails with an error. */
+Test(handoff, random_maps)
+{
+    uint32_t seed = 4242;
+    int ok = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        cpus(8 + iter % 50, 1 + iter % 3);
+        map.count = 2 + iter % 60;
+        for (uint32_t i = 2; i < map.count; i++) {
+            seed = seed * 1103515245u + 12345u;
+            uint64_t base = (uint64_t)(seed >> 12) * 0x1000;
+            seed = seed * 1103515245u + 12345u;
+            map.ranges[i] = (struct shim_range){ base, (uint64_t)(1 + (seed >> 16) % 0x4000) * 0x100,
+                                                 (seed >> 8) % 6 };
+        }
+        cr_assert_eq(run(""), SHIM_OK);
+        int rc = build("console=ttyS0");
+        if (rc != SHIM_OK) {
+            cr_assert(strstr(err, "memory map"), "%s", err);
+            continue;
+        }
+        ok++;
+        if (plan.enabled)
+            check_map();
+        else {
+            struct sidecar_abi_error e;
+            cr_assert_eq(sidecar_handoff_validate(h, &e), SIDECAR_ABI_OK, "%s", e.message);
+        }
+    }
+    cr_assert_gt(ok, 250);
 }
