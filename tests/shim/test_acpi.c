@@ -347,3 +347,23 @@ Test(acpi, mutated_tables_never_crash)
             cr_assert_lt(topo->mem_affinity[i].numa_node, topo->numa_count);
     }
 }
+
+Test(acpi, too_many_proximity_domains)
+{
+    /* more memory ranges than kept: the extra ones are ignored */
+    struct tb m = madt_cpus(SHIM_MAX_NUMA + 1, 1);
+    tb_end(&m);
+    struct tb s = tb_begin(SRAT_PA, "SRAT", 12);
+    for (uint32_t d = 0; d <= SHIM_MAX_MEM_AFFINITY; d++)
+        srat_mem(&s, 0, (uint64_t)d << 30, 1u << 30, 1);
+    with_srat(&s);
+    cr_assert_eq(parse(), SHIM_OK, "%s", err);
+    cr_assert_eq(topo->mem_affinity_count, SHIM_MAX_MEM_AFFINITY);
+    /* more proximity domains than supported: an error */
+    s = tb_begin(SRAT_PA, "SRAT", 12);
+    for (uint32_t d = 0; d <= SHIM_MAX_NUMA; d++)
+        srat_apic(&s, (uint8_t)d, d);
+    with_srat(&s);
+    cr_assert_eq(parse(), SHIM_E_LIMIT);
+    cr_assert(strstr(err, "SRAT"), "%s", err);
+}

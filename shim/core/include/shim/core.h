@@ -112,7 +112,17 @@ struct shim_plan {
 /* Chooses main CPUs and sidecar nodes and allocates node memory, the
  * trampoline page and guest RAM from usable memory in map, avoiding the
  * in_use ranges; fills params (which then passes sidecar_params_validate).
- * bsp_apic_id is the CPU running the shim (always a main CPU). */
+ * bsp_apic_id is the CPU running the shim (always a main CPU).
+ *
+ * CPU indices (params.cpus order) run NUMA node by NUMA node, topology
+ * (MADT) order inside each, so every sidecar node is one index range even
+ * when the MADT interleaves NUMA nodes; params.cpus[i].apic_id names the
+ * CPU. A node's range starts and ends with sidecar CPUs but may contain
+ * main CPUs named by sidecar.main_cpus (role main). Main CPUs: the BSP, the
+ * first CPU of each NUMA node, the APIC IDs in opt->main_cpus.
+ *
+ * Returns SHIM_OK with plan->enabled false and plan->reason set when
+ * sidecar cannot or should not run (params is then unused). */
 int shim_plan_build(const struct shim_topology *topo,
                     const struct shim_options *opt,
                     const struct shim_memmap *map,
@@ -123,8 +133,12 @@ int shim_plan_build(const struct shim_topology *topo,
 
 /* The hand-off block for the main kernel: the memory map with every
  * sidecar range reserved (plan->reserved plus the params and output
- * pages), the command line less sidecar options plus boot_cpus=<list>,
- * addresses of params and output. */
+ * pages; type 0x5344), the command line less the leading image path and
+ * the sidecar options plus boot_cpus=<APIC IDs, ascending, runs as a-b>,
+ * addresses of params and output. When the plan is disabled: no reserved
+ * ranges, no boot_cpus=, params_pa = output_pa = 0, disabled_reason =
+ * plan->reason. SHIM_E_INVALID (err says which) when the map or the
+ * command line does not fit. */
 int shim_handoff_build(const struct shim_memmap *map,
                        const struct shim_plan *plan,
                        const struct sidecar_params *params,
