@@ -1,6 +1,8 @@
 ; Kernel entry points in assembly: the AP's first 64-bit code, the interrupt
 ; stubs, and descriptor-table loading.
 
+%include "scfree/segments.inc"
+
 bits 64
 default rel
 
@@ -134,13 +136,7 @@ global sk_load_tables
 sk_load_tables:
     lgdt [rdi]
     lidt [rsi]
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    xor eax, eax
-    mov fs, ax
-    mov gs, ax
+    LOAD_DATA_SEGMENTS 0x10
     ltr dx
     pop rax                          ; far return into the new code segment
     push 0x08

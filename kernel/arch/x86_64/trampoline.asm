@@ -7,6 +7,8 @@
 ; the kernel), and jumps to sk_ap_entry64 in the kernel. Nothing here
 ; needs a stack (there is none), so any number of APs may run it at once.
 
+%include "scfree/segments.inc"
+
 bits 16
 section .rodata
 align 16
@@ -48,13 +50,7 @@ tramp_pm:
 
 bits 64
 tramp_lm:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    xor eax, eax
-    mov fs, ax
-    mov gs, ax
+    LOAD_DATA_SEGMENTS 0x10
     mov rax, [rel sk_tramp_entry]
     jmp rax
 

@@ -3,6 +3,8 @@
 ; 2 MiB pages (the shim, the sidecar kernel's bring-up and the main kernel
 ; all run on them), then calls shim_main(multiboot magic, info address).
 
+%include "scfree/segments.inc"
+
 %define MB_MAGIC 0x1badb002
 %define MB_FLAGS 0x00000003          ; page-align modules, memory info + map
 %define STACK_SIZE 0x8000
@@ -103,13 +105,7 @@ no_long_mode:
 bits 64
 extern shim_main
 long_mode:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    xor eax, eax
-    mov fs, ax
-    mov gs, ax
+    LOAD_DATA_SEGMENTS 0x10
     mov rsp, stack_top
     ; rdi = magic, rsi = info (zero-extended by the 32-bit moves above)
     mov edi, edi
