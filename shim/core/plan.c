@@ -160,6 +160,10 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
             pc->numa_node = (uint16_t)topo->numa_domain[d];
             bool main_cpu = first || c->apic_id == bsp_apic_id || listed(opt, c->apic_id);
             pc->role = main_cpu ? SIDECAR_CPU_ROLE_MAIN : SIDECAR_CPU_ROLE_SIDECAR;
+            pc->reason = c->apic_id == bsp_apic_id ? SIDECAR_CPU_REASON_BOOT_CPU
+                         : listed(opt, c->apic_id) ? SIDECAR_CPU_REASON_MAIN_CPUS
+                         : first                   ? SIDECAR_CPU_REASON_NUMA_FIRST
+                                                   : SIDECAR_CPU_REASON_SIDECAR_NODE;
             if (c->apic_id == bsp_apic_id)
                 bsp = idx;
             plan->main_cpu_count += main_cpu;

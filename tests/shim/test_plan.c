@@ -26,6 +26,14 @@ static void check_plan(void)
     cr_assert_eq(sidecars, plan.sidecar_cpu_count);
     cr_assert_eq(params->cpus[params->bsp_cpu].apic_id, bsp_apic_id);
     cr_assert_eq(params->cpus[params->bsp_cpu].role, SIDECAR_CPU_ROLE_MAIN);
+    cr_assert_eq(params->cpus[params->bsp_cpu].reason, SIDECAR_CPU_REASON_BOOT_CPU);
+    for (uint32_t i = 0; i < params->cpu_count; i++) {
+        /* The reason agrees with the role, and a NUMA-first CPU is first. */
+        bool is_main = params->cpus[i].role == SIDECAR_CPU_ROLE_MAIN;
+        cr_assert_eq(is_main, params->cpus[i].reason != SIDECAR_CPU_REASON_SIDECAR_NODE, "cpu %u", i);
+        if (params->cpus[i].reason == SIDECAR_CPU_REASON_NUMA_FIRST)
+            cr_assert(i == 0 || params->cpus[i - 1].numa_node != params->cpus[i].numa_node, "cpu %u", i);
+    }
     for (uint32_t n = 0; n < params->node_count; n++) {
         const struct sidecar_params_node *nd = &params->nodes[n];
         uint16_t numa = params->cpus[nd->base_cpu].numa_node;
@@ -147,6 +155,7 @@ Test(plan, uneven_numa_nodes_interleaved)
     cr_assert_eq(params->cpus[4].apic_id, 8);
     cr_assert_eq(params->cpus[5].apic_id, 1);
     cr_assert_eq(params->cpus[5].role, SIDECAR_CPU_ROLE_MAIN);
+    cr_assert_eq(params->cpus[5].reason, SIDECAR_CPU_REASON_NUMA_FIRST);
     cr_assert_eq(params->cpus[10].apic_id, 10);
     cr_assert_eq(params->node_count, 2);
     cr_assert_eq(params->nodes[0].cpu_count, 4);
@@ -221,6 +230,8 @@ Test(plan, main_cpus_override)
     cr_assert_eq(plan.main_cpu_count, 3);
     cr_assert_eq(params->cpus[3].role, SIDECAR_CPU_ROLE_MAIN);
     cr_assert_eq(params->cpus[5].role, SIDECAR_CPU_ROLE_MAIN);
+    cr_assert_eq(params->cpus[3].reason, SIDECAR_CPU_REASON_MAIN_CPUS);
+    cr_assert_eq(params->cpus[5].reason, SIDECAR_CPU_REASON_MAIN_CPUS);
     cr_assert_eq(plan.sidecar_cpu_count, 5);
 }
 
