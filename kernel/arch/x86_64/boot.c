@@ -12,6 +12,7 @@
  * returns when every sidecar CPU is IDLE or has failed. */
 #include <scfree/image.h>
 #include <scfree/scfree.h>
+#include <scfree/trampoline.h>
 #include <scfree/x86.h>
 #include <sidecar/validate.h>
 
@@ -33,9 +34,6 @@ struct sk_ap_slot sk_ap_table[SK_MAX_CPUS];
 uint32_t sk_ap_table_count;
 uint64_t sk_percpu_stack_top = PERCPU_STACK_TOP;
 
-extern const char sk_trampoline_start[], sk_trampoline_end[];
-extern const char sk_tramp_gdtr[], sk_tramp_pm_ptr[], sk_tramp_lm_ptr[];
-extern const char sk_tramp_cr3[], sk_tramp_entry[];
 void sk_ap_entry64(void);
 
 bool sk_entry(uint64_t params_pa, uint64_t output_pa);
@@ -393,18 +391,10 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         out->nodes[n].shmem_pages_size = (uint64_t)nd->cpu_count * 2 * PAGE_SIZE;
     }
 
-    /* The trampoline, patched for its page. */
-    uint64_t tp = p->trampoline_page;
-    size_t tsize = (size_t)(sk_trampoline_end - sk_trampoline_start);
-    char *t = pa_ptr(tp);
-    sc_memcpy(t, sk_trampoline_start, tsize);
-#define TOFF(sym) ((size_t)((sym) - sk_trampoline_start))
-    *(uint32_t *)(t + TOFF(sk_tramp_gdtr) + 2) += (uint32_t)tp;
-    *(uint32_t *)(t + TOFF(sk_tramp_pm_ptr)) += (uint32_t)tp;
-    *(uint32_t *)(t + TOFF(sk_tramp_lm_ptr)) += (uint32_t)tp;
-    *(uint64_t *)(t + TOFF(sk_tramp_cr3)) = read_cr3();
-    *(uint64_t *)(t + TOFF(sk_tramp_entry)) = (uint64_t)(uintptr_t)sk_ap_entry64;
-#undef TOFF
+    /* The trampoline, patched for its page (the page and CR3 were checked
+     * at entry, so this cannot fail). */
+    scfree_trampoline_install(pa_ptr(p->trampoline_page), p->trampoline_page, read_cr3(),
+                              (uint64_t)(uintptr_t)sk_ap_entry64);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     /* Fan out, then wait for everyone started to be ready or failed. */
