@@ -101,10 +101,11 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     h->disabled_reason.len = (uint8_t)rlen;
 
     /* Reserved ranges, sorted: the plan's plus params and output. */
-    struct shim_range res[SIDECAR_MAX_NODES + 4];
+    const uint32_t plan_max = sizeof(plan->reserved) / sizeof(plan->reserved[0]);
+    struct shim_range res[sizeof(plan->reserved) / sizeof(plan->reserved[0]) + 2];
     uint32_t nres = 0;
     if (plan->enabled) {
-        for (uint32_t i = 0; i < plan->reserved_count && nres < SIDECAR_MAX_NODES + 2; i++)
+        for (uint32_t i = 0; i < plan->reserved_count && nres < plan_max; i++)
             res[nres++] = plan->reserved[i];
         res[nres++] = (struct shim_range){ params_pa, sizeof(struct sidecar_params), 0 };
         res[nres++] = (struct shim_range){ output_pa, sizeof(struct sidecar_output), 0 };
@@ -116,7 +117,7 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
      * firmware entries overlap, a non-usable type wins over usable (the
      * first such entry in map order). Pieces nothing covers are left out;
      * sidecar memory outside the firmware map is not added. */
-    uint64_t cut[2 * (SHIM_MAX_RANGES + SIDECAR_MAX_NODES + 4)];
+    uint64_t cut[2 * (SHIM_MAX_RANGES + sizeof(res) / sizeof(res[0]))];
     uint32_t ncut = 0;
     uint32_t nmap = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
     for (uint32_t i = 0; i < nmap; i++) {

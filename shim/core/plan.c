@@ -273,3 +273,12 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
          plan->sidecar_cpu_count, p->node_count);
     return SHIM_OK;
 }
+
+bool shim_plan_reserve(struct shim_plan *plan, uint64_t base, uint64_t size)
+{
+    if (plan->reserved_count >= sizeof(plan->reserved) / sizeof(plan->reserved[0]) || !size ||
+        base + size < base)
+        return false;
+    plan->reserved[plan->reserved_count++] = (struct shim_range){ base, size, 0 };
+    return true;
+}

@@ -225,3 +225,22 @@ Test(handoff, random_maps)
     }
     cr_assert_gt(ok, 250);
 }
+
+/* The sidecar kernel image, appended by the caller after the kernel ran,
+ * is reserved like node memory; a full list refuses more. */
+Test(handoff, kernel_image_reserved)
+{
+    cpus(8, 1);
+    cr_assert_eq(run(""), SHIM_OK);
+    cr_assert(shim_plan_reserve(&plan, 0x400000, 0x31000));
+    cr_assert_eq(build(""), SHIM_OK, "%s", err);
+    check_map();
+    cr_assert(covered_as_sidecar(0x400000, 0x31000));
+    cr_assert_not(shim_plan_reserve(&plan, 0x1000000, 0));
+    cr_assert_not(shim_plan_reserve(&plan, ~0ull - 10, 0x1000));
+    while (plan.reserved_count < sizeof(plan.reserved) / sizeof(plan.reserved[0]))
+        cr_assert(shim_plan_reserve(&plan, 0x2000000 + plan.reserved_count * 0x1000ull, 0x1000));
+    cr_assert_not(shim_plan_reserve(&plan, 0x8000000, 0x1000));
+    cr_assert_eq(build(""), SHIM_OK, "%s", err);
+    check_map();
+}

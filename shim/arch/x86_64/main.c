@@ -229,6 +229,10 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         } else {
             say("sidecar kernel returned: %u ready, %u failed, %lu TSC ticks", output.ready_count,
                 output.failed_count, t1 - t0);
+            /* The kernel's code and shared tables stay in use by every
+             * sidecar CPU: reserved like the rest of sidecar memory. */
+            if (!shim_plan_reserve(&plan, KERNEL_LOAD_PA, kernel.mem_size))
+                die("no room to reserve the sidecar kernel image");
         }
     } else {
         say("sidecar disabled: %s", plan.reason);

@@ -105,8 +105,12 @@ struct shim_plan {
     char reason[SHIM_ERR_SIZE];       /* why disabled (enabled: first fallback taken, or empty) */
     uint32_t main_cpu_count;
     uint32_t sidecar_cpu_count;
-    uint32_t reserved_count;          /* memory the sidecar owns from now on */
-    struct shim_range reserved[SIDECAR_MAX_NODES + 2];
+    /* Memory the sidecar owns from now on: node memory, the trampoline
+     * page and guest RAM (shim_plan_build), then the sidecar kernel image,
+     * which the caller appends with shim_plan_reserve (it runs on every
+     * sidecar CPU, so the main kernel must never reuse it). */
+    uint32_t reserved_count;
+    struct shim_range reserved[SIDECAR_MAX_NODES + 3];
 };
 
 /* Chooses main CPUs and sidecar nodes and allocates node memory, the
@@ -139,6 +143,9 @@ int shim_plan_build(const struct shim_topology *topo,
  * ranges, no boot_cpus=, params_pa = output_pa = 0, disabled_reason =
  * plan->reason. SHIM_E_INVALID (err says which) when the map or the
  * command line does not fit. */
+/* Appends [base, base + size) to plan->reserved; false when full. */
+bool shim_plan_reserve(struct shim_plan *plan, uint64_t base, uint64_t size);
+
 int shim_handoff_build(const struct shim_memmap *map,
                        const struct shim_plan *plan,
                        const struct sidecar_params *params,
