@@ -221,6 +221,15 @@ enum sk_step sk_dispatch_poll(struct sk_cpu *cpu)
     }
 }
 
+void sk_cpu_failed(struct sk_cpu *cpu, const char *text)
+{
+    sk_command_fail(cpu, text);
+    if (cpu->arch && cpu->arch->quiesce)
+        cpu->arch->quiesce(cpu->arch->ctx);
+    sidecar_control_page_cpu_status_store(cpu->control, cpu->node_cpu, SIDECAR_CPU_STATUS_REMOVED);
+    raise_attention(cpu);
+}
+
 void sk_dispatch_loop(struct sk_cpu *cpu)
 {
     for (;;) {

@@ -211,3 +211,24 @@ Test(dispatch, other_cpus_status_untouched)
     cr_assert_eq(cp->cpu_status[1], SIDECAR_CPU_STATUS_RUN);
     cr_assert_eq(cp->cpu_status[3], SIDECAR_CPU_STATUS_REMOVE);
 }
+
+/* A CPU that faults while serving (or waiting for) a command leaves as if
+ * removed, with the reason in its command page, and tells the host. */
+Test(dispatch, failed_cpu_reports_and_becomes_removed)
+{
+    cp->response_vector = 0xf7;
+    cp->response_cpu = 3;
+    request(SIDECAR_COMMAND_RUN_VP);
+    sk_cpu_failed(&cpu, "exception #GP at rip 1234");
+    cr_assert_eq(cp->cpu_status[2], SIDECAR_CPU_STATUS_REMOVED);
+    cr_assert_eq(cmd->has_error, 1);
+    cr_assert_str_eq(error_text(), "exception #GP at rip 1234");
+    cr_assert_eq(fk.quiesced, 1);
+    cr_assert_eq(cp->needs_attention, 1);
+    cr_assert_eq(fk.ipis, 1);
+    cr_assert_eq(fk.ipi_dest, 3);
+    cr_assert_eq(cp->cpu_status[1], 0);
+    cr_assert_eq(cp->cpu_status[3], 0);
+    /* nothing more happens for it */
+    cr_assert_eq(sk_dispatch_poll(&cpu), SK_STEP_NOTHING);
+}

@@ -262,6 +262,8 @@ void sk_ap_main(uint32_t cpu)
     fan_out(cpu, pc->node, e->round);
     struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
     klog_cpu(cpu, "ready (APIC ID %u, node %u, round %u)", pc->apic_id, pc->node, pc->round);
+    if (sk_g.test_fault_cpu == cpu + 1)
+        __asm__ volatile("ud2");   /* params.test_fault_cpu: the exception report, tested */
     e->ready_tsc = ticks_since_entry();
     sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
     store32(&e->state, KS_READY);   /* last: the BSP may return at once */
@@ -357,6 +359,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
     sk_g.trampoline_pa = p->trampoline_page;
+    sk_g.test_fault_cpu = p->test_fault_cpu;
     sk_g.cpu_count = p->cpu_count;
     sk_g.node_count = p->node_count;
     sk_g.bsp_cpu = p->bsp_cpu;

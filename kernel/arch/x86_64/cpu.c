@@ -7,6 +7,8 @@
 #include <scfree/scfree.h>
 #include <scfree/x86.h>
 
+#include <sidecar/kcore.h>
+
 #include "kernel.h"
 
 struct __attribute__((packed)) dtr {
@@ -119,6 +121,13 @@ void sk_trap(struct trap_frame *f)
         }
     }
     struct sk_cpu_entry *e = &sk_cpus[cpu];
+    if (load32(&e->state) == KS_READY) {
+        /* It was serving commands: tell the host (sidecar/kcore.h). */
+        char text[96];
+        sc_snprintf(text, sizeof(text), "sidecar CPU %u: exception %s (vector %u) at rip %lx", cpu,
+                    exc_names[f->vector], (unsigned)f->vector, f->rip);
+        sk_cpu_failed((struct sk_cpu *)this_cpu()->core_space, text);
+    }
     e->vector = (uint8_t)f->vector;
     e->failure = SIDECAR_CPU_FAILURE_EXCEPTION;
     store32(&e->state, KS_FAILED);

@@ -66,6 +66,7 @@ struct sk_globals {
     uint32_t node_count;
     uint32_t bsp_cpu;
     uint32_t kick_cursor;   /* atomic: first node that may still need a kick */
+    uint32_t test_fault_cpu; /* params.test_fault_cpu */
     uint32_t log_lock;
     uint16_t serial_port;
     bool x2apic;

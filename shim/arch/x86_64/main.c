@@ -112,24 +112,28 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
         die("empty memory map");
 }
 
-/* Test hook: "sidecar.test_phantom_apic=ID" adds a CPU with that APIC ID
- * that does not exist, so the kernel's no-answer path can be exercised in
- * QEMU. Returns true and sets *id when present. */
-static bool phantom_apic(uint32_t *id)
+/* Test hooks on the shim's command line, for the QEMU tests:
+ *   sidecar.test_phantom_apic=ID  add a CPU with this APIC ID that does not
+ *                                 exist (the kernel's no-answer path);
+ *   sidecar.test_fault_cpu=N      sidecar CPU index N takes a deliberate #UD
+ *                                 before it reports IDLE (the exception
+ *                                 report).
+ * Returns true and sets *value when the option is present with a number. */
+static bool test_option(const char *key, uint32_t *value)
 {
-    static const char key[] = "sidecar.test_phantom_apic=";
+    size_t klen = sc_strnlen(key, 64);
     for (const char *c = cmdline; *c; c++) {
-        if ((c != cmdline && c[-1] != ' ') || sc_strncmp(c, key, sizeof(key) - 1))
+        if ((c != cmdline && c[-1] != ' ') || sc_strncmp(c, key, klen) || c[klen] != '=')
             continue;
-        const char *v = c + sizeof(key) - 1;
+        const char *v = c + klen + 1;
         uint64_t n = 0;
         if (*v < '0' || *v > '9')
             return false;
         while (*v >= '0' && *v <= '9' && n <= 0xffffffffu)
             n = n * 10 + (uint64_t)(*v++ - '0');
-        if (n > 0xffffffffu)
+        if (n > 0xffffffffu || (*v && *v != ' '))
             return false;
-        *id = (uint32_t)n;
+        *value = (uint32_t)n;
         return true;
     }
     return false;
@@ -201,7 +205,7 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("ACPI: %u CPUs, %u NUMA nodes%s", topo.cpu_count, topo.numa_count,
             topo.has_srat ? "" : " (no SRAT)");
         uint32_t phantom;
-        if (phantom_apic(&phantom) && topo.cpu_count < SHIM_MAX_CPUS) {
+        if (test_option("sidecar.test_phantom_apic", &phantom) && topo.cpu_count < SHIM_MAX_CPUS) {
             say("test: adding a phantom CPU with APIC ID %u", phantom);
             topo.cpus[topo.cpu_count++] = (struct shim_cpu){ phantom, phantom, 0 };
         }
@@ -209,6 +213,12 @@ void shim_main(uint32_t magic, uint64_t info_pa)
                             &params, &plan, &shim_log) != SHIM_OK && plan.enabled) {
             plan.enabled = false;
         }
+    }
+
+    uint32_t fault_cpu;
+    if (plan.enabled && test_option("sidecar.test_fault_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will take a deliberate exception", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
     }
 
     if (plan.enabled) {

@@ -89,6 +89,14 @@ void sk_dispatch_loop(struct sk_cpu *cpu);
 /* For a backend's run loop: the host asked to stop this run. */
 bool sk_stop_requested(const struct sk_cpu *cpu);
 
+/* After an unexpected exception on a CPU in its dispatch loop: the error
+ * text goes to the command page (has_error = 1), the CPU is quiesced and
+ * its status becomes REMOVED whatever it was, and attention is raised. The
+ * host then sees a removed CPU instead of one that never answers, and the
+ * main kernel may restart it with INIT-SIPI-SIPI like any removed CPU. The
+ * caller then parks the CPU with interrupts off. */
+void sk_cpu_failed(struct sk_cpu *cpu, const char *text);
+
 /* Sets has_error and the error text of the current command. */
 void sk_command_fail(struct sk_cpu *cpu, const char *text);
 
