@@ -1,20 +1,30 @@
 /* The bare-metal main kernel: what runs on the BSP after the shim. It
  * validates the hand-off block and the kernel's output, prints the bring-up
  * report (a table, then one JSON line prefixed "SIDECAR-REPORT "), pings
- * every sidecar CPU through libsidecar-host's baremetal transport, and
- * exits QEMU through isa-debug-exit: success when every sidecar CPU the
- * shim planned is IDLE and answered. */
+ * every sidecar CPU through libsidecar-host's bare-metal transport, runs
+ * what its options ask (options.h: converting CPUs, the memory canary
+ * check), and exits QEMU through isa-debug-exit. "ok" in the report is
+ * true when every sidecar CPU the shim planned came up and answered and
+ * every requested step worked. */
 #include <stdarg.h>
 
 #include <scfree/scfree.h>
 #include <sidecar/validate.h>
 
 #include "arch/x86_64/platform.h"
+#include "canary.h"
+#include "convert.h"
+#include "options.h"
 #include "ping.h"
 
 void mk_main(uint64_t handoff_pa);
 
 static char line[512];
+static struct sidecar_handoff handoff __attribute__((aligned(4096)));
+static struct mk_options opt;
+static bool converted[SIDECAR_MAX_CPUS];
+static struct mk_conversion conv[SIDECAR_MAX_CPUS];
+static uint32_t conv_count;
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void out(const char *fmt, ...)
@@ -33,26 +43,55 @@ static __attribute__((noreturn)) void fatal(const char *what, const char *msg)
     mk_exit(MK_EXIT_FAILURE);
 }
 
-static const char *failure_name(uint8_t f)
+static const char *name_or(const char *n, const char *fallback) { return n ? n : fallback; }
+
+/* Converts one batch and records it. */
+static void convert(const struct mk_convert_env *env, const uint32_t *cpus, uint32_t n, const char *what)
 {
-    const char *n = sidecar_cpu_failure_name(f);
-    return n ? n : "unknown";
+    if (conv_count + n > SIDECAR_MAX_CPUS)
+        n = SIDECAR_MAX_CPUS - conv_count;
+    struct mk_conversion *c = &conv[conv_count];
+    uint64_t t0 = mk_rdtsc();
+    uint32_t good = mk_convert_batch(env, cpus, n, c);
+    uint64_t us = (mk_rdtsc() - t0) * 1000 / env->tsc_khz;
+    for (uint32_t k = 0; k < n; k++) {
+        if (c[k].cpu < SIDECAR_MAX_CPUS && !c[k].remove_rc)
+            converted[c[k].cpu] = true;
+        out("main: convert cpu %u (apic %u): %s%s", c[k].cpu, c[k].apic_id,
+            c[k].error[0] ? "FAILED: " : "ok", c[k].error);
+        if (c[k].online)
+            out(", now a main-kernel CPU reporting APIC ID %u", c[k].reported_apic_id);
+        out("\n");
+    }
+    conv_count += n;
+    out("main: %s: %u/%u CPUs converted and working, %lu us\n", what, good, n, us);
 }
 
-/* The JSON report is long (one entry per failed CPU); it is written in
- * pieces, never buffered whole. */
+/* The other sidecar CPUs still serve commands. */
+static bool ping_rest(const struct sidecar_params *p, const struct sidecar_output *o, const char *when)
+{
+    struct mk_ping_result r = mk_ping_all(p, o, converted);
+    out("main: ping %s: %s (%u/%u answered)\n", when, r.ok ? "ok" : r.error, r.answered, r.asked);
+    return r.ok;
+}
+
 void mk_main(uint64_t handoff_pa)
 {
     mk_platform_init();
     out("main: bare-metal main kernel, hand-off at %lx\n", handoff_pa);
-    const struct sidecar_handoff *h = (const void *)(uintptr_t)handoff_pa;
     struct sidecar_abi_error err;
-    if (!handoff_pa || sidecar_handoff_validate(h, &err) != SIDECAR_ABI_OK)
+    if (!handoff_pa || sidecar_handoff_validate((const void *)(uintptr_t)handoff_pa, &err) != SIDECAR_ABI_OK)
         fatal("handoff", handoff_pa ? err.message : "null address");
+    /* Ours from now on: the shim's memory is usable RAM to us. */
+    sc_memcpy(&handoff, (const void *)(uintptr_t)handoff_pa, sizeof(handoff));
+    const struct sidecar_handoff *h = &handoff;
     char reason[SIDECAR_ERROR_TEXT_SIZE + 1];
     sc_memcpy(reason, h->disabled_reason.buf, h->disabled_reason.len);
     reason[h->disabled_reason.len] = '\0';
     out("main: command line \"%s\"\n", (const char *)h->cmdline);
+    char oerr[96];
+    if (!mk_options_parse((const char *)h->cmdline, &opt, oerr, sizeof(oerr)))
+        fatal("command line", oerr);
     if (!h->sidecar_enabled) {
         out("main: sidecar disabled: %s\n", reason);
         out("SIDECAR-REPORT {\"ok\":true,\"sidecar\":false,\"reason\":\"%s\",\"cpus\":0,\"ready\":0,\"failed\":[],\"ping_ok\":false}\n",
@@ -73,52 +112,143 @@ void mk_main(uint64_t handoff_pa)
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;
     out("main: %u CPUs, %u sidecar nodes, %s, TSC %lu kHz\n", p->cpu_count, p->node_count,
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz);
-    out("main:  cpu  apic  node  round  from   status   ready_us  failure\n");
+    out("main:  cpu  apic  numa  node  round  from   status   ready_us  why / failure\n");
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
+        const char *why = name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?");
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR) {
             main_cpus++;
-            out("main: %4u %5u     -      -     -     main         -  -\n", c, oc->apic_id);
+            out("main: %4u %5u %5u     -      -     -     main         -  %s\n", c, oc->apic_id,
+                p->cpus[c].numa_node, why);
             continue;
         }
         sidecars++;
         if (oc->round > max_round)
             max_round = oc->round;
-        const char *st = sidecar_cpu_status_name(oc->status);
-        out("main: %4u %5u %5u %6u %5d %8s %9lu  %s\n", c, oc->apic_id, oc->node, oc->round,
-            oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by, st ? st : "?",
-            oc->ready_tsc * 1000 / khz, oc->failure ? failure_name(oc->failure) : "-");
+        out("main: %4u %5u %5u %5u %6u %5d %8s %9lu  %s\n", c, oc->apic_id, p->cpus[c].numa_node,
+            oc->node, oc->round, oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by,
+            name_or(sidecar_cpu_status_name(oc->status), "?"), oc->ready_tsc * 1000 / khz,
+            oc->failure ? name_or(sidecar_cpu_failure_name(oc->failure), "unknown") : why);
     }
 
-    struct mk_ping_result ping = mk_ping_all(p, o);
-    if (!ping.ok)
+    int hrc = mk_host_open(p, o);
+    struct mk_ping_result ping = { false, 0, 0, sidecar_host_strerror(hrc), SIDECAR_NO_CPU, 0 };
+    if (!hrc)
+        ping = mk_ping_all(p, o, 0);
+    if (!ping.ok && ping.first_failed_cpu != SIDECAR_NO_CPU)
         out("main: ping of cpu %u failed: %s (status byte now %d)\n", ping.first_failed_cpu, ping.error,
             ping.first_failed_status);
     uint64_t bringup_us = o->bringup_tsc * 1000 / khz;
     out("main: bring-up %lu us, %u/%u sidecar CPUs ready, %u rounds; ping: %s (%u/%u answered)\n",
         bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,
         ping.answered, ping.asked);
+    bool ok = o->ready_count == sidecars && ping.ok;
+
+    /* The canary check, then the sidecar still answers. */
+    struct mk_canary_result canary = { true, 0, 0, 0, 0, 0 };
+    bool after_canary = true;
+    if (opt.canary && !hrc) {
+        canary = mk_canary_check(h, mk_image_start(), mk_image_end(),
+                                 opt.touch_sidecar ? p->trampoline_page + SIDECAR_PAGE_SIZE - 8 : 0);
+        out("main: canary: %s; %lu bytes of sidecar memory in %u ranges unchanged after filling %lu bytes\n",
+            canary.ok ? "ok" : "FAILED", canary.ok ? canary.sidecar_bytes : 0, canary.ranges,
+            canary.filled_bytes);
+        if (!canary.ok)
+            out("main: canary: sidecar memory range at %lx changed\n", canary.bad_base);
+        after_canary = ping_rest(p, o, "after the canary fill");
+        ok = ok && canary.ok && after_canary;
+    }
+
+    /* Conversions. */
+    bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE;
+    bool convert_ok = true, again_ok = true, ping_after = true, work_again = true;
+    uint32_t work_count = 0;
+    if (want_convert && !hrc) {
+        struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
+        if (!env.trampoline_pa || !mk_ap_install(env.trampoline_pa))
+            fatal("convert", "no usable page below 640 KiB for the AP trampoline");
+        out("main: AP trampoline at %lx\n", env.trampoline_pa);
+        if (opt.convert.count)
+            convert(&env, opt.convert.cpu, opt.convert.count, "mk.convert");
+        if (opt.convert_node != MK_NO_NODE) {
+            static uint32_t list[SIDECAR_MAX_NODE_CPUS];
+            uint32_t n = 0;
+            if (opt.convert_node >= p->node_count)
+                fatal("mk.convert_node", "no such sidecar node");
+            const struct sidecar_params_node *nd = &p->nodes[opt.convert_node];
+            for (uint32_t c = nd->base_cpu; c < nd->base_cpu + nd->cpu_count; c++)
+                if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && !converted[c])
+                    list[n++] = c;
+            convert(&env, list, n, "mk.convert_node");
+        }
+        for (uint32_t k = 0; k < conv_count; k++)
+            convert_ok = convert_ok && conv[k].work_ok;
+        ping_after = ping_rest(p, o, "of the CPUs not converted");
+        work_again = mk_converted_work_all(&env, &work_count);
+        out("main: all %u converted CPUs ran more work: %s\n", work_count, work_again ? "ok" : "FAILED");
+        if (opt.convert_again && conv_count) {
+            uint32_t c = conv[0].cpu;
+            int rc = sidecar_host_acquire(mk_host(), c);
+            if (!rc) {
+                rc = sidecar_host_remove(mk_host(), c, 2000000000ull);
+                sidecar_host_release(mk_host(), c);
+            }
+            again_ok = rc == SIDECAR_HOST_E_REMOVED;
+            out("main: converting cpu %u again: %s (%s)\n", c, sidecar_host_strerror(rc),
+                again_ok ? "refused, as it must be" : "WRONG");
+        }
+        ok = ok && convert_ok && ping_after && work_again && again_ok;
+    }
 
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
-        (o->ready_count == sidecars && ping.ok) ? "true" : "false", p->cpu_count, main_cpus, sidecars);
+        ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
     out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,\"pages_per_cpu\":%u,",
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
         o->bringup_tsc, max_round, o->pages_per_cpu);
-    out("\"nodes\":[");
-    for (uint32_t n = 0; n < p->node_count; n++)
-        out("%s{\"index\":%u,\"base_cpu\":%u,\"cpu_count\":%u}", n ? "," : "", n,
-            p->nodes[n].base_cpu, p->nodes[n].cpu_count);
+    out("\"main\":[");
+    for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
+        if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        out("%s{\"cpu\":%u,\"apic_id\":%u,\"numa\":%u,\"why\":\"%s\"}", first ? "" : ",", c,
+            p->cpus[c].apic_id, p->cpus[c].numa_node, name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?"));
+        first = 0;
+    }
+    out("],\"nodes\":[");
+    for (uint32_t n = 0; n < p->node_count; n++) {
+        const struct sidecar_params_node *nd = &p->nodes[n];
+        uint32_t sc = 0;
+        for (uint32_t c = nd->base_cpu; c < nd->base_cpu + nd->cpu_count; c++)
+            sc += p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR;
+        out("%s{\"index\":%u,\"base_cpu\":%u,\"cpu_count\":%u,\"sidecar_cpus\":%u,\"numa\":%u,\"memory_base\":%lu}",
+            n ? "," : "", n, nd->base_cpu, nd->cpu_count, sc, p->cpus[nd->base_cpu].numa_node,
+            nd->memory_base);
+    }
     out("],\"ready\":%u,\"failed\":[", o->ready_count);
-    bool first = true;
-    for (uint32_t c = 0; c < p->cpu_count; c++) {
+    for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR || oc->status == SIDECAR_CPU_STATUS_IDLE)
             continue;
         out("%s{\"cpu\":%u,\"apic_id\":%u,\"reason\":\"%s\",\"vector\":%u}", first ? "" : ",", c,
-            oc->apic_id, failure_name(oc->failure), oc->vector);
-        first = false;
+            oc->apic_id, name_or(sidecar_cpu_failure_name(oc->failure), "unknown"), oc->vector);
+        first = 0;
     }
-    out("],\"ping_ok\":%s,\"ping_answered\":%u,\"ping_error\":\"%s\"}\n", ping.ok ? "true" : "false",
+    out("],\"ping_ok\":%s,\"ping_answered\":%u,\"ping_error\":\"%s\"", ping.ok ? "true" : "false",
         ping.answered, ping.ok ? "" : ping.error);
+    if (opt.canary)
+        out(",\"canary\":{\"ok\":%s,\"sidecar_bytes\":%lu,\"filled_bytes\":%lu,\"ping_after\":%s}",
+            canary.ok ? "true" : "false", canary.sidecar_bytes, canary.filled_bytes,
+            after_canary ? "true" : "false");
+    if (want_convert) {
+        out(",\"converted\":[");
+        for (uint32_t k = 0; k < conv_count; k++)
+            out("%s{\"cpu\":%u,\"apic_id\":%u,\"reported_apic_id\":%d,\"ok\":%s,\"error\":\"%s\"}", k ? "," : "",
+                conv[k].cpu, conv[k].apic_id, conv[k].online ? (int)conv[k].reported_apic_id : -1,
+                conv[k].work_ok ? "true" : "false", conv[k].error);
+        out("],\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
+            convert_ok ? "true" : "false", ping_after ? "true" : "false", work_again ? "true" : "false");
+        if (opt.convert_again)
+            out(",\"convert_again_refused\":%s", again_ok ? "true" : "false");
+    }
+    out("}\n");
     mk_exit(MK_EXIT_SUCCESS);
 }

@@ -36,22 +36,24 @@ static void relax(void *ctx)
     mk_pause();
 }
 
-struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o)
+int mk_host_open(const struct sidecar_params *p, const struct sidecar_output *o)
+{
+    tsc_khz = o->tsc_khz ? o->tsc_khz : 1;
+    const struct sidecar_host_transport t = { .map = map, .send_ipi = send_ipi, .now_ns = now_ns, .relax = relax };
+    return sidecar_host_open_baremetal(&host, &t, p, o);
+}
+
+struct sidecar_host *mk_host(void) { return &host; }
+
+struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o,
+                                  const bool *skip)
 {
     struct mk_ping_result r = { true, 0, 0, "", SIDECAR_NO_CPU, 0 };
-    tsc_khz = o->tsc_khz ? o->tsc_khz : 1;
-    const struct sidecar_host_transport t = { 0, map, send_ipi, now_ns, relax };
-    int rc = sidecar_host_open_baremetal(&host, &t, p, o);
-    if (rc) {
-        r.ok = false;
-        r.error = sidecar_host_strerror(rc);
-        return r;
-    }
     for (uint32_t c = 0; c < p->cpu_count; c++) {
-        if (o->cpus[c].status != SIDECAR_CPU_STATUS_IDLE)
+        if (o->cpus[c].status != SIDECAR_CPU_STATUS_IDLE || (skip && skip[c]))
             continue;
         r.asked++;
-        rc = sidecar_host_acquire(&host, c);
+        int rc = sidecar_host_acquire(&host, c);
         if (!rc) {
             rc = sidecar_host_ping(&host, c, 5000000000ull);
             sidecar_host_release(&host, c);

@@ -1,11 +1,12 @@
-/* Pinging every ready sidecar CPU with the NONE command. */
+/* The main kernel's libsidecar-host instance (bare-metal transport) and
+ * pinging sidecar CPUs with the NONE command through it. */
 #ifndef MK_PING_H
 #define MK_PING_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <sidecar/abi.h>
+#include <sidecar/host.h>
 
 struct mk_ping_result {
     bool ok;
@@ -16,6 +17,14 @@ struct mk_ping_result {
     int first_failed_status;
 };
 
-struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o);
+/* Opens the host over the bare-metal transport (identity-mapped memory,
+ * this CPU's local APIC, the TSC as clock). 0 or a sidecar_host code. */
+int mk_host_open(const struct sidecar_params *p, const struct sidecar_output *o);
+struct sidecar_host *mk_host(void);
+
+/* Pings every CPU that reached IDLE at boot, except those with skip[cpu]
+ * set (converted ones); skip may be NULL. */
+struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o,
+                                  const bool *skip);
 
 #endif

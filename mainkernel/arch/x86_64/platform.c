@@ -1,3 +1,8 @@
+/* The bare-metal main kernel's hardware layer: serial, TSC, page tables,
+ * GDT/IDT, the local APIC, and starting CPUs (INIT-SIPI-SIPI into the
+ * shared trampoline). */
+#include <scfree/scfree.h>
+#include <scfree/trampoline.h>
 #include <scfree/x86.h>
 
 #include "platform.h"
@@ -5,43 +10,215 @@
 #define COM1 0x3f8
 #define DEBUG_EXIT_PORT 0xf4
 
+#define APIC_ID_REG 0x20
+#define APIC_EOI_REG 0xb0
+#define APIC_SVR_REG 0xf0
+#define APIC_ICR_LOW 0x300
+#define APIC_ICR_HIGH 0x310
+#define X2APIC_MSR(reg) (0x800u + ((reg) >> 4))
+#define APIC_BASE_ENABLE (1ull << 11)
+#define APIC_BASE_EXTD (1ull << 10)
+
+#define ICR_INIT 0x500u
+#define ICR_STARTUP 0x600u
+#define ICR_ASSERT (1u << 14)
+#define ICR_PENDING (1u << 12)
+
+extern const char __image_start[], __image_end[];
+extern const uint64_t mk_ap_exception_stubs[32];
+void mk_ap_entry64(void);
+void mk_ap_wake_handler(void);
+void mk_ap_spurious_handler(void);
+void mk_ap_boot(uint32_t slot) __attribute__((noreturn));
+void mk_ap_exception(uint32_t vector, uint64_t error, uint64_t rip) __attribute__((noreturn));
+void mk_ap_eoi(void);
+
+const uint32_t mk_ap_max = MK_MAX_APS;
+
 static bool x2apic;
 static uint64_t apic_base;
+static uint32_t serial_lock;
+
+/* Identity map of 0-4 GiB with 2 MiB pages; the top 32 MiB (local and I/O
+ * APIC, firmware) uncached. */
+static uint64_t pml4[512] __attribute__((aligned(4096)));
+static uint64_t pdpt[512] __attribute__((aligned(4096)));
+static uint64_t pd[4][512] __attribute__((aligned(4096)));
+
+static const uint64_t gdt[3] = { 0, 0x00af9a000000ffffull, 0x00cf92000000ffffull };
+
+struct __attribute__((packed)) table_ptr {
+    uint16_t limit;
+    uint64_t base;
+};
+
+struct idt_gate {
+    uint16_t off0, sel;
+    uint8_t ist, type;
+    uint16_t off1;
+    uint32_t off2, zero;
+};
+static struct idt_gate idt[256] __attribute__((aligned(16)));
+
+static void set_gate(unsigned v, uint64_t handler)
+{
+    idt[v] = (struct idt_gate){ (uint16_t)handler, 0x08, 0, 0x8e, (uint16_t)(handler >> 16),
+                                (uint32_t)(handler >> 32), 0 };
+}
+
+static void paging_init(void)
+{
+    for (uint64_t g = 0; g < 4; g++) {
+        for (uint64_t i = 0; i < 512; i++) {
+            uint64_t pa = (g << 30) | (i << 21);
+            uint64_t flags = 0x83;                       /* present, writable, 2 MiB */
+            if (pa >= 0xfe000000ull)
+                flags |= 0x18;                           /* PCD | PWT */
+            pd[g][i] = pa | flags;
+        }
+        pdpt[g] = (uint64_t)(uintptr_t)pd[g] | 3;
+    }
+    pml4[0] = (uint64_t)(uintptr_t)pdpt | 3;
+    write_cr3((uint64_t)(uintptr_t)pml4);
+
+    struct table_ptr g = { sizeof(gdt) - 1, (uint64_t)(uintptr_t)gdt };
+    __asm__ volatile("lgdt %0\n\t"
+                     "mov $0x10, %%eax\n\t"
+                     "mov %%eax, %%ds\n\t"
+                     "mov %%eax, %%es\n\t"
+                     "mov %%eax, %%ss\n\t"
+                     "pushq $0x08\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:"
+                     : : "m"(g) : "rax", "memory");
+
+    for (unsigned v = 0; v < 32; v++)
+        set_gate(v, mk_ap_exception_stubs[v]);
+    set_gate(MK_WAKE_VECTOR, (uint64_t)(uintptr_t)mk_ap_wake_handler);
+    set_gate(0xff, (uint64_t)(uintptr_t)mk_ap_spurious_handler);
+}
 
 void mk_platform_init(void)
 {
     serial_init(COM1);
     apic_base = rdmsr(MSR_APIC_BASE) & 0xffffff000ull;
+    paging_init();
 }
+
+uint64_t mk_image_start(void) { return (uint64_t)(uintptr_t)__image_start; }
+uint64_t mk_image_end(void) { return (uint64_t)(uintptr_t)__image_end; }
 
 void mk_set_x2apic(bool on) { x2apic = on; }
 
-void mk_write(const char *s, unsigned long len) { serial_write(COM1, s, len); }
+void mk_write(const char *s, unsigned long len)
+{
+    while (__atomic_exchange_n(&serial_lock, 1, __ATOMIC_ACQUIRE))
+        cpu_pause();
+    serial_write(COM1, s, len);
+    __atomic_store_n(&serial_lock, 0, __ATOMIC_RELEASE);
+}
 
 uint64_t mk_rdtsc(void) { return rdtsc(); }
 
 void mk_pause(void) { cpu_pause(); }
 
+static volatile uint32_t *apic_reg(uint32_t reg)
+{
+    return (volatile uint32_t *)(uintptr_t)(apic_base + reg);
+}
+
 uint32_t mk_apic_id(void)
 {
     if (x2apic)
-        return (uint32_t)rdmsr(0x802);
-    return *(volatile uint32_t *)(uintptr_t)(apic_base + 0x20) >> 24;
+        return (uint32_t)rdmsr(X2APIC_MSR(APIC_ID_REG));
+    return *apic_reg(APIC_ID_REG) >> 24;
 }
 
-void mk_send_ipi(uint32_t apic_id, uint32_t vector)
+static void icr_send(uint32_t apic_id, uint32_t low)
 {
-    uint32_t low = (1u << 14) | (vector & 0xff);   /* fixed, assert, physical */
     if (x2apic) {
-        wrmsr(0x830, ((uint64_t)apic_id << 32) | low);
+        wrmsr(X2APIC_MSR(APIC_ICR_LOW), ((uint64_t)apic_id << 32) | low);
         return;
     }
-    volatile uint32_t *icr_high = (volatile uint32_t *)(uintptr_t)(apic_base + 0x310);
-    volatile uint32_t *icr_low = (volatile uint32_t *)(uintptr_t)(apic_base + 0x300);
-    *icr_high = apic_id << 24;
-    *icr_low = low;
-    for (unsigned spin = 0; spin < 1000000 && (*icr_low & (1u << 12)); spin++)
+    *apic_reg(APIC_ICR_HIGH) = apic_id << 24;
+    *apic_reg(APIC_ICR_LOW) = low;
+    for (unsigned spin = 0; spin < 1000000 && (*apic_reg(APIC_ICR_LOW) & ICR_PENDING); spin++)
         cpu_pause();
+}
+
+void mk_send_ipi(uint32_t apic_id, uint32_t vector) { icr_send(apic_id, ICR_ASSERT | (vector & 0xff)); }
+
+void mk_send_init(uint32_t apic_id) { icr_send(apic_id, ICR_ASSERT | ICR_INIT); }
+
+void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa)
+{
+    icr_send(apic_id, ICR_ASSERT | ICR_STARTUP | (uint32_t)((trampoline_pa >> 12) & 0xff));
+}
+
+bool mk_ap_install(uint64_t trampoline_pa)
+{
+    return scfree_trampoline_install((void *)(uintptr_t)trampoline_pa, trampoline_pa,
+                                     (uint64_t)(uintptr_t)pml4, (uint64_t)(uintptr_t)mk_ap_entry64);
+}
+
+extern uint8_t mk_ap_stacks[];
+
+/* A started CPU's slot, from where its stack is (ap.asm). */
+static uint32_t current_slot(void)
+{
+    uint8_t here;
+    return (uint32_t)((uint64_t)(uintptr_t)&here - (uint64_t)(uintptr_t)mk_ap_stacks) / 8192u;
+}
+
+/* A started CPU's own set-up: the IDT, its local APIC software-enabled (in
+ * the mode it is in: INIT leaves x2APIC mode as it was), then the portable
+ * part. */
+void mk_ap_boot(uint32_t slot)
+{
+    struct table_ptr i = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+    __asm__ volatile("lidt %0" : : "m"(i));
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if (!(base & APIC_BASE_ENABLE))
+        wrmsr(MSR_APIC_BASE, base | APIC_BASE_ENABLE);
+    bool x2 = (base & APIC_BASE_EXTD) != 0;
+    if (x2 != x2apic)   /* one mode for every CPU: reported as a fault */
+        mk_ap_exception(0xffffffffu, base, 0);
+    uint32_t id;
+    if (x2) {
+        wrmsr(X2APIC_MSR(APIC_SVR_REG), 0x1ff);      /* enabled, spurious vector 0xff */
+        id = (uint32_t)rdmsr(X2APIC_MSR(APIC_ID_REG));
+    } else {
+        *apic_reg(APIC_SVR_REG) = 0x1ff;
+        id = *apic_reg(APIC_ID_REG) >> 24;
+    }
+    mk_ap_main(slot, id);
+}
+
+void mk_ap_eoi(void)
+{
+    if (x2apic)
+        wrmsr(X2APIC_MSR(APIC_EOI_REG), 0);
+    else
+        *apic_reg(APIC_EOI_REG) = 0;
+}
+
+void mk_ap_exception(uint32_t vector, uint64_t error, uint64_t rip)
+{
+    mk_ap_fault(current_slot(), vector, error, rip);
+    for (;;) {
+        cpu_cli();
+        cpu_hlt();
+    }
+}
+
+void mk_ap_wait(const uint32_t *word, uint32_t value)
+{
+    cpu_cli();
+    if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
+        cpu_sti_hlt();
+    cpu_cli();
 }
 
 void mk_exit(uint32_t code)

@@ -8,14 +8,42 @@
 #define MK_EXIT_SUCCESS 0x10u   /* QEMU exits with (0x10 << 1) | 1 = 33 */
 #define MK_EXIT_FAILURE 0x11u   /* 35 */
 
+/* The IPI that wakes a converted CPU parked in mk_ap_wait. */
+#define MK_WAKE_VECTOR 0xf1u
+/* Most CPUs the main kernel can take over (slots, stacks). */
+#define MK_MAX_APS 256u
+
+/* Serial console, the TSC, and the main kernel's own page tables (identity
+ * map of 0-4 GiB) and GDT: after this nothing of the shim's is in use. */
 void mk_platform_init(void);
 void mk_write(const char *s, unsigned long len);
 uint64_t mk_rdtsc(void);
-/* Sends a fixed IPI; apic_mode is the mode the sidecar kernel chose. */
-void mk_send_ipi(uint32_t apic_id, uint32_t vector);
+void mk_pause(void);
+void mk_exit(uint32_t code) __attribute__((noreturn));
+
+/* [start, end) of the main kernel's image in physical memory. */
+uint64_t mk_image_start(void);
+uint64_t mk_image_end(void);
+
+/* The local APIC of the BSP, in the mode the sidecar kernel chose. */
 void mk_set_x2apic(bool on);
 uint32_t mk_apic_id(void);
-void mk_exit(uint32_t code) __attribute__((noreturn));
-void mk_pause(void);
+void mk_send_ipi(uint32_t apic_id, uint32_t vector);
+void mk_send_init(uint32_t apic_id);
+void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa);
+
+/* Installs the AP trampoline in the low page trampoline_pa, pointed at the
+ * main kernel's AP entry. */
+bool mk_ap_install(uint64_t trampoline_pa);
+
+/* On a CPU the main kernel started: sleep (interrupts enabled) while
+ * *word == value; returns after a wake-up IPI or a change. */
+void mk_ap_wait(const uint32_t *word, uint32_t value);
+
+/* Where a started CPU ends up after its own set-up (portable code, in
+ * convert.c): slot is its private index, apic_id what its APIC says. */
+void mk_ap_main(uint32_t slot, uint32_t apic_id) __attribute__((noreturn));
+/* Called when a started CPU takes an exception (then it parks). */
+void mk_ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip);
 
 #endif

@@ -52,6 +52,20 @@ size_t sc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         }
         while (*p >= '0' && *p <= '9' && width < 64)
             width = width * 10 + (unsigned)(*p++ - '0');
+        /* Precision: only for %s (at most that many characters). */
+        size_t prec = (size_t)-1;
+        if (*p == '.') {
+            p++;
+            if (*p == '*') {
+                int v = va_arg(ap, int);
+                prec = v < 0 ? (size_t)-1 : (size_t)v;
+                p++;
+            } else {
+                prec = 0;
+                while (*p >= '0' && *p <= '9' && prec < 4096)
+                    prec = prec * 10 + (size_t)(*p++ - '0');
+            }
+        }
         while (*p == 'l' || *p == 'z') {
             lng = *p == 'z' ? 2 : lng + 1;
             p++;
@@ -84,7 +98,7 @@ size_t sc_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             const char *s = va_arg(ap, const char *);
             if (!s)
                 s = "(null)";
-            size_t n = sc_strnlen(s, 4096);
+            size_t n = sc_strnlen(s, prec < 4096 ? prec : 4096);
             for (size_t k = n; k < width; k++)
                 put(&o, ' ');
             for (size_t k = 0; k < n; k++)

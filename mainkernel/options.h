@@ -1,0 +1,43 @@
+/* The bare-metal main kernel's command-line options (the hand-off block's
+ * cmdline: what the shim was given, less its sidecar options, plus
+ * boot_cpus=). Words that are not "mk." options are ignored.
+ *
+ *   mk.convert=LIST        convert these sidecar CPUs (CPU indices, e.g.
+ *                          3,5-9) in one batch
+ *   mk.convert_node=N      convert every sidecar CPU of sidecar node N
+ *   mk.convert_again       afterwards, convert an already converted CPU
+ *                          again (must fail at once with "removed")
+ *   mk.canary              fill all usable memory, then check that no
+ *                          byte of sidecar memory changed
+ *   mk.test_touch_sidecar  (test of the test) also write one word of
+ *                          sidecar memory, which the canary check must see
+ *
+ * Portable C: unit-tested natively. */
+#ifndef MK_OPTIONS_H
+#define MK_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MK_LIST_MAX 256u
+#define MK_NO_NODE 0xffffffffu
+
+struct mk_cpu_list {
+    uint32_t count;
+    uint32_t cpu[MK_LIST_MAX];
+};
+
+struct mk_options {
+    struct mk_cpu_list convert;
+    uint32_t convert_node;          /* MK_NO_NODE: none */
+    bool convert_again;
+    bool canary;
+    bool touch_sidecar;
+};
+
+/* Parses cmdline into *opt (defaults first). Returns false and writes a
+ * message naming the option to err on the first bad value; the options
+ * parsed before it are kept, the bad one keeps its default. */
+bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, unsigned long err_size);
+
+#endif

@@ -1,0 +1,73 @@
+/* The main kernel's option parser (mainkernel/options.h), and the bounded
+ * formatter's %.*s it uses for messages. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <scfree/scfree.h>
+
+#include "options.h"
+
+static struct mk_options opt;
+static char err[96];
+
+Test(options, defaults_and_foreign_words)
+{
+    cr_assert(mk_options_parse("console=ttyS0 boot_cpus=0-3 mkfoo quiet", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.convert.count, 0);
+    cr_assert_eq(opt.convert_node, MK_NO_NODE);
+    cr_assert_not(opt.canary || opt.convert_again || opt.touch_sidecar);
+    cr_assert(mk_options_parse("", &opt, err, sizeof(err)));
+}
+
+Test(options, lists_and_flags)
+{
+    cr_assert(mk_options_parse("a mk.convert=3,5-7,10 mk.convert_node=2 mk.canary mk.convert_again b", &opt, err,
+                               sizeof(err)), "%s", err);
+    uint32_t want[] = { 3, 5, 6, 7, 10 };
+    cr_assert_eq(opt.convert.count, 5);
+    cr_assert_arr_eq(opt.convert.cpu, want, sizeof(want));
+    cr_assert_eq(opt.convert_node, 2);
+    cr_assert(opt.canary && opt.convert_again);
+    cr_assert_not(opt.touch_sidecar);
+    cr_assert(mk_options_parse("mk.test_touch_sidecar", &opt, err, sizeof(err)));
+    cr_assert(opt.touch_sidecar);
+    cr_assert(mk_options_parse("mk.convert=0-255", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.convert.count, MK_LIST_MAX);
+}
+
+Test(options, bad_values_name_the_option)
+{
+    static const char *bad[][2] = {
+        { "mk.convert=", "mk.convert" },        { "mk.convert=3,", "mk.convert" },
+        { "mk.convert=5-3", "mk.convert" },     { "mk.convert=1,1", "mk.convert" },
+        { "mk.convert=x", "mk.convert" },       { "mk.convert=1234567890", "mk.convert" },
+        { "mk.convert=0-256", "mk.convert" },   { "mk.convert_node=1x", "mk.convert_node" },
+        { "mk.convert_node", "mk.convert_node" }, { "mk.canary=1", "mk.canary" },
+        { "mk.bogus", "mk.bogus" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "x %s mk.canary", bad[i][0]);
+        err[0] = 0;
+        cr_assert_not(mk_options_parse(line, &opt, err, sizeof(err)), "%s accepted", bad[i][0]);
+        cr_assert(strncmp(err, bad[i][1], strlen(bad[i][1])) == 0, "%s: message \"%s\"", bad[i][0], err);
+        /* the rest of the line still applies; the bad option keeps its default */
+        cr_assert(opt.canary, "%s", bad[i][0]);
+    }
+    cr_assert_not(mk_options_parse("mk.convert=3,x", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.convert.count, 0);
+}
+
+Test(fmt, precision)
+{
+    char b[32];
+    sc_snprintf(b, sizeof(b), "[%.*s]", 3, "abcdef");
+    cr_assert_str_eq(b, "[abc]");
+    sc_snprintf(b, sizeof(b), "[%.2s|%s]", "xyz", "q");
+    cr_assert_str_eq(b, "[xy|q]");
+    sc_snprintf(b, sizeof(b), "[%.*s]", -1, "all");
+    cr_assert_str_eq(b, "[all]");
+    sc_snprintf(b, sizeof(b), "[%.*s]", 0, "none");
+    cr_assert_str_eq(b, "[]");
+}
