@@ -10,7 +10,12 @@ meson test log keeps it.
 
 Expectations (all optional): --ready N (sidecar CPUs that must be IDLE),
 --failed N, --failed-apic ID (repeatable), --ping, --main N, --nodes N,
---disabled (sidecar must be off).
+--disabled (sidecar must be off), --expect PATH=VALUE (a report value:
+PATH is dotted keys and list indices such as canary.ok or main.1.why,
+VALUE is JSON or a bare string), --expect PATH~TEXT (the value contains
+TEXT), --console TEXT (a serial line contains TEXT), --numa-mem SIZE (NUMA
+node d owns [d*SIZE, (d+1)*SIZE): every sidecar node's memory must lie in
+its own NUMA node's range).
 """
 
 import argparse
@@ -78,7 +83,46 @@ def run(args):
     return code, report, lines, wall
 
 
-def check(args, code, report, wall):
+def lookup(report, path):
+    """The value at a dotted path (keys and list indices), or KeyError."""
+    v = report
+    for part in path.split("."):
+        if isinstance(v, list):
+            v = v[int(part)]
+        elif isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
+            raise KeyError(path)
+    return v
+
+
+def check_expect(r, spec):
+    """One --expect: PATH=VALUE or PATH~TEXT; returns a problem or None."""
+    sep = min((i for i in (spec.find("="), spec.find("~")) if i >= 0), default=-1)
+    if sep < 0:
+        return f"bad --expect {spec!r}"
+    path, op, want = spec[:sep], spec[sep], spec[sep + 1:]
+    try:
+        got = lookup(r, path)
+    except (KeyError, IndexError, ValueError):
+        return f"{path}: not in the report"
+    if op == "~":
+        return None if want in str(got) else f"{path}: {got!r} does not contain {want!r}"
+    try:
+        want_v = json.loads(want)
+    except json.JSONDecodeError:
+        want_v = want
+    return None if got == want_v else f"{path}: {got!r}, expected {want_v!r}"
+
+
+def size_bytes(text):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if text and text[-1].upper() in units:
+        return int(text[:-1]) * units[text[-1].upper()]
+    return int(text)
+
+
+def check(args, code, report, wall, lines=()):
     problems = []
     if code is None:
         return [f"QEMU did not finish within {args.timeout} s"]
@@ -90,6 +134,13 @@ def check(args, code, report, wall):
         r = json.loads(report)
     except json.JSONDecodeError as exc:
         return problems + [f"SIDECAR-REPORT is not JSON: {exc}"]
+    for spec in args.expect or []:
+        p = check_expect(r, spec)
+        if p:
+            problems.append(p)
+    for text in args.console or []:
+        if not any(text in line for line in lines):
+            problems.append(f"no serial line contains {text!r}")
     if args.disabled:
         if r.get("sidecar") is not False:
             problems.append("sidecar should have been disabled")
@@ -109,6 +160,12 @@ def check(args, code, report, wall):
         problems.append(f"main_cpus: {r.get('main_cpus')}, expected {args.main}")
     if args.nodes is not None and len(r.get("nodes", [])) != args.nodes:
         problems.append(f"nodes: {len(r.get('nodes', []))}, expected {args.nodes}")
+    if args.numa_mem:
+        span = size_bytes(args.numa_mem)
+        for n in r.get("nodes", []):
+            base, numa = n.get("memory_base", -1), n.get("numa", -1)
+            if not numa * span <= base < (numa + 1) * span:
+                problems.append(f"node {n.get('index')}: memory at {base:#x} is not in NUMA node {numa}")
     if args.ping and not r.get("ping_ok"):
         problems.append(f"ping failed: {r.get('ping_error')}")
     if args.expect_ok and not r.get("ok"):
@@ -138,6 +195,9 @@ def main():
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--expect-ok", action="store_true")
     ap.add_argument("--disabled", action="store_true")
+    ap.add_argument("--expect", action="append", help="PATH=VALUE or PATH~TEXT (repeatable)")
+    ap.add_argument("--console", action="append", help="a serial line must contain this (repeatable)")
+    ap.add_argument("--numa-mem", help="bytes per NUMA node (e.g. 128M), for the node memory check")
     ap.add_argument("--report-file", help="write the report JSON here")
     ap.add_argument("--accel", default="tcg")
     ap.add_argument("--kvm-or-skip", action="store_true",
@@ -153,7 +213,7 @@ def main():
         print("\n".join(lines))
         print("SKIP: QEMU with KVM did not boot the shim (KVM does not work here)")
         return SKIP
-    problems = check(args, code, report, wall)
+    problems = check(args, code, report, wall, lines)
     if args.report_file and report:
         with open(args.report_file, "w", encoding="utf-8") as fh:
             fh.write(report + "\n")
