@@ -25,7 +25,8 @@
  *     and IRETQ to vp->cs:rip with vp->ss. On the next trap out of CPL3,
  *     save all of it back (CR2 is NOT saved back: the guest never saw the
  *     #PF, the fault address goes to vp->exit.fault_address), fill vp->exit
- *     (vector, error code, and for #PF the CR2 value) and return 0. Return
+ *     (vector, has_error_code/error_code, and fault_address = CR2 for #PF,
+ *     DR6 for #DB) and return 0. Return
  *     negative if the VP cannot run (sk_vp_run then fails the command).
  *     Interrupts (vector >= 32, NMI) are returned the same way; sk_vp_run
  *     then checks for STOP and re-enters.
@@ -108,7 +109,7 @@ struct sk_vp_exit {
     uint8_t has_error_code;     /* 1: error_code is valid */
     uint16_t reserved;
     uint32_t error_code;
-    uint64_t fault_address;     /* CR2 after a #PF; 0 otherwise */
+    uint64_t fault_address;     /* CR2 after a #PF, DR6 after a #DB; else 0 */
 };
 
 /* Exception vectors the classifier names. */
@@ -404,8 +405,13 @@ uint32_t sk_vp_fetch_limit(const struct sk_vp *vp, uint64_t rip);
  *   #GP(0) on HLT                -> x64 halt
  *   #GP(0) on RDMSR/WRMSR        -> MSR intercept
  *   #GP(0) on CPUID (faulting)   -> x64 CPUID intercept
- *   #PF outside guest RAM        -> unmapped GPA (GVA = GPA = CR2)
- *   anything else                -> exception intercept
+ *   #PF outside guest RAM        -> unmapped GPA (GVA = GPA = CR2; the
+ *                                   instruction length when decodable; no
+ *                                   bytes for an instruction fetch)
+ *   anything else                -> exception intercept (parameter: CR2 for
+ *                                   #PF, DR6 for #DB, from fault_address)
+ * The instruction bytes given are copied as they are (up to 16) into the
+ * messages that carry them.
  * RIP is never advanced: the host emulates and sets RIP. */
 enum sk_vp_exit_action sk_vp_handle_exit(struct sk_vp *vp, const uint8_t *bytes, uint32_t nbytes,
                                          const uint32_t cpuid_defaults[4],
