@@ -92,8 +92,21 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
             size_t n = 0;
             while (n + 1 < sizeof(cmdline) && map_phys(NULL, mb->cmdline + n, 1) && s[n])
                 n++;
-            sc_memcpy(cmdline, s, n);
-            cmdline[n] = '\0';
+            /* Multiboot loaders (GRUB, QEMU -kernel) put the image's path
+             * first: drop that word (a first word with '=' is an option). */
+            size_t w = 0;
+            while (w < n && s[w] == ' ')
+                w++;
+            size_t e = w;
+            bool option = false;
+            while (e < n && s[e] != ' ')
+                option |= s[e++] == '=';
+            if (e > w && !option)
+                w = e;
+            while (w < n && s[w] == ' ')
+                w++;
+            sc_memcpy(cmdline, s + w, n - w);
+            cmdline[n - w] = '\0';
         }
     }
     if (!(mb->flags & MB_INFO_MMAP))
