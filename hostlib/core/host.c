@@ -1,9 +1,36 @@
-/* libsidecar-host's portable core (no libc, no allocation). */
+/* libsidecar-host's portable core (no libc, no allocation).
+ *
+ * Per CPU the host side does: check IDLE, write the command and its request
+ * bytes with plain stores, compare-exchange IDLE -> RUN (release: the
+ * sidecar's acquire load of the status sees the request), send the request
+ * IPI, then wait until the status is IDLE again (acquire: the response is
+ * visible). Nothing read from a shared page is trusted. */
 #include <sidecar/host.h>
 #include <sidecar/validate.h>
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
+
+/* The longest single sleep in the transport's wait hook: a sidecar that
+ * forgets to raise attention costs at most this much latency. */
+#define WAIT_SLICE_NS 50000000ull
+
+/* Byte loops through volatile pointers so that the compiler emits no calls
+ * to memcpy/memset (this file is also built freestanding). */
+static void copy_bytes(void *dst, const volatile void *src, uint32_t n)
+{
+    volatile uint8_t *d = dst;
+    const volatile uint8_t *s = src;
+    while (n--)
+        *d++ = *s++;
+}
+
+static void zero_bytes(volatile void *dst, uint32_t n)
+{
+    volatile uint8_t *d = dst;
+    while (n--)
+        *d++ = 0;
+}
 
 const char *sidecar_host_version(void)
 {
@@ -16,25 +43,29 @@ const char *sidecar_host_strerror(int code)
     case SIDECAR_HOST_OK: return "success";
     case SIDECAR_HOST_E_INVALID: return "invalid argument";
     case SIDECAR_HOST_E_ABI: return "sidecar ABI mismatch";
-    case SIDECAR_HOST_E_BUSY: return "CPU already acquired";
+    case SIDECAR_HOST_E_BUSY: return "CPU busy (acquired elsewhere or a command in flight)";
     case SIDECAR_HOST_E_TIMEOUT: return "the sidecar did not answer in time";
     case SIDECAR_HOST_E_REMOVED: return "not a sidecar CPU (removed or main)";
-    case SIDECAR_HOST_E_STATE: return "impossible CPU status";
+    case SIDECAR_HOST_E_STATE: return "impossible CPU status or response";
     case SIDECAR_HOST_E_COMMAND: return "the command failed";
     case SIDECAR_HOST_E_NOT_ACQUIRED: return "CPU not acquired";
+    case SIDECAR_HOST_E_HV_STATUS: return "the hypervisor call failed (HvStatus)";
+    case SIDECAR_HOST_E_NOTHING: return "nothing to wait for or read";
+    case SIDECAR_HOST_E_NOMEM: return "out of memory";
     default: return "unknown error";
     }
 }
 
-int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_host_transport *t,
-                                const struct sidecar_params *params,
-                                const struct sidecar_output *output)
+/* ---- open, close, enumerate ------------------------------------------ */
+
+int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                      const struct sidecar_params *params, const struct sidecar_output *output)
 {
     if (!h || !t || !t->map || !t->send_ipi || !t->now_ns || !params || !output)
         return SIDECAR_HOST_E_INVALID;
-    volatile uint8_t *z = (volatile uint8_t *)h;
-    for (uint64_t i = 0; i < sizeof(*h); i++)
-        z[i] = 0;
+    if ((t->epoch == 0) != (t->wait == 0))
+        return SIDECAR_HOST_E_INVALID;
+    zero_bytes(h, sizeof(*h));
     struct sidecar_abi_error e;
     if (params->magic != SIDECAR_PARAMS_MAGIC || params->abi_major != SIDECAR_ABI_MAJOR ||
         output->magic != SIDECAR_OUTPUT_MAGIC || output->abi_major != SIDECAR_ABI_MAJOR)
@@ -45,7 +76,6 @@ int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_hos
         return SIDECAR_HOST_E_INVALID;
     h->t = *t;
     h->params = params;
-    h->cpu_count = params->cpu_count;
     for (uint32_t n = 0; n < params->node_count; n++) {
         const struct sidecar_output_node *on = &output->nodes[n];
         struct sidecar_host_node *hn = &h->nodes[n];
@@ -65,12 +95,58 @@ int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_hos
             return SIDECAR_HOST_E_INVALID;
     }
     h->node_count = params->node_count;
+    h->cpu_count = params->cpu_count;
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                                const struct sidecar_params *params,
+                                const struct sidecar_output *output)
+{
+    return sidecar_host_open(h, t, params, output);
+}
+
+void sidecar_host_close(struct sidecar_host *h)
+{
+    if (!h)
+        return;
+    void (*close)(void *) = h->cpu_count ? h->t.close : 0;
+    void *ctx = h->t.ctx;
+    h->node_count = 0;
+    h->cpu_count = 0;
+    h->params = 0;
+    zero_bytes(&h->t, sizeof(h->t));
+    if (close)
+        close(ctx);
+}
+
+uint32_t sidecar_host_node_count(const struct sidecar_host *h)
+{
+    return h ? h->node_count : 0;
+}
+
+uint32_t sidecar_host_cpu_count(const struct sidecar_host *h)
+{
+    return h ? h->cpu_count : 0;
+}
+
+int sidecar_host_node_info(const struct sidecar_host *h, uint32_t node, struct sidecar_host_node_info *info)
+{
+    if (!h || !info || node >= h->node_count)
+        return SIDECAR_HOST_E_INVALID;
+    const struct sidecar_host_node *hn = &h->nodes[node];
+    info->index = node;
+    info->base_cpu = hn->base_cpu;
+    info->cpu_count = hn->cpu_count;
+    info->sidecar_cpus = 0;
+    for (uint32_t i = 0; i < hn->cpu_count; i++)
+        info->sidecar_cpus += h->params->cpus[hn->base_cpu + i].role == SIDECAR_CPU_ROLE_SIDECAR;
     return SIDECAR_HOST_OK;
 }
 
 int sidecar_host_locate(const struct sidecar_host *h, uint32_t cpu, uint32_t *node, uint32_t *index)
 {
-    if (!h || cpu >= h->cpu_count)
+    if (!h || cpu >= h->cpu_count || !node || !index)
         return SIDECAR_HOST_E_INVALID;
     if (h->params->cpus[cpu].role != SIDECAR_CPU_ROLE_SIDECAR)
         return SIDECAR_HOST_E_REMOVED;
@@ -85,14 +161,21 @@ int sidecar_host_locate(const struct sidecar_host *h, uint32_t cpu, uint32_t *no
     return SIDECAR_HOST_E_REMOVED;
 }
 
+static uint8_t status_of(const struct sidecar_host *h, uint32_t n, uint32_t i)
+{
+    return sidecar_control_page_cpu_status_load(h->nodes[n].control, i);
+}
+
 int sidecar_host_cpu_status(const struct sidecar_host *h, uint32_t cpu)
 {
     uint32_t n, i;
     int rc = sidecar_host_locate(h, cpu, &n, &i);
     if (rc)
         return rc;
-    return sidecar_control_page_cpu_status_load(h->nodes[n].control, i);
+    return status_of(h, n, i);
 }
+
+/* ---- ownership ------------------------------------------------------- */
 
 int sidecar_host_acquire(struct sidecar_host *h, uint32_t cpu)
 {
@@ -119,53 +202,159 @@ struct sidecar_command_page *sidecar_host_command_page(const struct sidecar_host
     return (struct sidecar_command_page *)(h->nodes[n].shmem + (uint64_t)i * 2 * SIDECAR_PAGE_SIZE);
 }
 
-/* Moves IDLE -> to, rings the doorbell, waits until the status leaves
- * `to` for `done`. */
-static int transact(struct sidecar_host *h, uint32_t cpu, uint8_t to, uint8_t done, uint64_t timeout_ns)
+/* ---- waiting ----------------------------------------------------------- */
+
+static uint64_t pending_bit(uint32_t cpu)
 {
-    uint32_t n, i;
-    int rc = sidecar_host_locate(h, cpu, &n, &i);
+    return 1ull << (cpu % 64);
+}
+
+static bool is_pending(const struct sidecar_host *h, uint32_t cpu)
+{
+    return (__atomic_load_n(&h->async_pending[cpu / 64], __ATOMIC_ACQUIRE) & pending_bit(cpu)) != 0;
+}
+
+/* A condition: > 0 met, 0 not yet, < 0 failed with that code. */
+typedef int (*wait_check)(struct sidecar_host *h, void *arg);
+
+/* Looks at check until it is met, fails, or timeout_ns passes; sleeps in
+ * the transport's wait hook between looks when there is one. */
+static int wait_for(struct sidecar_host *h, uint64_t timeout_ns, wait_check check, void *arg)
+{
+    uint64_t start = h->t.now_ns(h->t.ctx);
+    for (;;) {
+        /* The epoch is read before the condition: an attention raised after
+         * the look changes it, and the wait returns at once. */
+        uint32_t epoch = h->t.epoch ? h->t.epoch(h->t.ctx) : 0;
+        int r = check(h, arg);
+        if (r != 0)
+            return r;
+        uint64_t elapsed = h->t.now_ns(h->t.ctx) - start;
+        if (elapsed >= timeout_ns)
+            return SIDECAR_HOST_E_TIMEOUT;
+        if (h->t.wait) {
+            uint64_t left = timeout_ns - elapsed;
+            h->t.wait(h->t.ctx, epoch, left < WAIT_SLICE_NS ? left : WAIT_SLICE_NS);
+        } else if (h->t.relax) {
+            h->t.relax(h->t.ctx);
+        }
+    }
+}
+
+struct status_wait {
+    uint32_t node, index;
+    uint8_t done, busy1, busy2;
+};
+
+static int check_status(struct sidecar_host *h, void *arg)
+{
+    const struct status_wait *w = arg;
+    uint8_t s = status_of(h, w->node, w->index);
+    if (s == w->done)
+        return 1;
+    if (s == w->busy1 || s == w->busy2)
+        return 0;
+    /* A CPU that failed while serving leaves as REMOVED (its command page
+     * says why). */
+    return s == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_HOST_E_REMOVED : SIDECAR_HOST_E_STATE;
+}
+
+/* Waits until the CPU's status is IDLE (the command ended). */
+static int wait_idle(struct sidecar_host *h, uint32_t n, uint32_t i, uint64_t timeout_ns)
+{
+    struct status_wait w = { n, i, SIDECAR_CPU_STATUS_IDLE, SIDECAR_CPU_STATUS_RUN, SIDECAR_CPU_STATUS_STOP };
+    int rc = wait_for(h, timeout_ns, check_status, &w);
+    return rc > 0 ? SIDECAR_HOST_OK : rc;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static int busy_code(uint8_t status)
+{
+    if (status == SIDECAR_CPU_STATUS_REMOVED)
+        return SIDECAR_HOST_E_REMOVED;
+    if (status == SIDECAR_CPU_STATUS_RUN || status == SIDECAR_CPU_STATUS_STOP ||
+        status == SIDECAR_CPU_STATUS_REMOVE)
+        return SIDECAR_HOST_E_BUSY;
+    return SIDECAR_HOST_E_STATE;
+}
+
+static void ring(struct sidecar_host *h, uint32_t cpu, uint32_t n)
+{
+    uint32_t vector = sidecar_control_page_request_vector_load(h->nodes[n].control);
+    if (vector != 0 && vector <= 0xff)
+        h->t.send_ipi(h->t.ctx, h->params->cpus[cpu].apic_id, vector);
+}
+
+/* Locates an acquired CPU with no command in flight. */
+static int owner_cpu(struct sidecar_host *h, uint32_t cpu, uint32_t *n, uint32_t *i)
+{
+    int rc = sidecar_host_locate(h, cpu, n, i);
     if (rc)
         return rc;
     if (!__atomic_load_n(&h->acquired[cpu], __ATOMIC_ACQUIRE))
         return SIDECAR_HOST_E_NOT_ACQUIRED;
-    struct sidecar_control_page *cp = h->nodes[n].control;
+    return SIDECAR_HOST_OK;
+}
+
+/* Writes the command, then IDLE -> RUN and the request IPI. The caller has
+ * written the request bytes. */
+static int start(struct sidecar_host *h, uint32_t cpu, uint32_t n, uint32_t i, uint32_t command)
+{
+    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    if (is_pending(h, cpu))
+        return SIDECAR_HOST_E_BUSY;
+    uint8_t s = status_of(h, n, i);
+    if (s != SIDECAR_CPU_STATUS_IDLE)
+        return busy_code(s);
+    __atomic_store_n(&c->command, command, __ATOMIC_RELAXED);
+    if (command == SIDECAR_COMMAND_RUN_VP)
+        c->request_data[0] = 0xff;   /* not a valid answer: the sidecar must write it */
+    h->last_command[cpu] = command > 0xff ? 0xff : (uint8_t)command;
+    h->intercept_valid[cpu] = 0;
     sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_IDLE;
-    if (!sidecar_control_page_cpu_status_compare_exchange(cp, i, &expected, to)) {
-        if (expected == SIDECAR_CPU_STATUS_REMOVED)
-            return SIDECAR_HOST_E_REMOVED;
-        return expected > SIDECAR_CPU_STATUS_REMOVE ? SIDECAR_HOST_E_STATE : SIDECAR_HOST_E_BUSY;
+    if (!sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
+                                                          SIDECAR_CPU_STATUS_RUN))
+        return busy_code(expected);
+    ring(h, cpu, n);
+    return SIDECAR_HOST_OK;
+}
+
+/* The result of the CPU's last command, once it is IDLE. */
+static int finish(struct sidecar_host *h, uint32_t cpu)
+{
+    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    if (h->last_command[cpu] != SIDECAR_COMMAND_NONE &&
+        __atomic_load_n(&c->command, __ATOMIC_ACQUIRE) != SIDECAR_COMMAND_NONE) {
+        /* The sidecar never took the command (it replaces it with NONE when
+         * it does): a STOP reached it first and it went straight back to
+         * IDLE (OpenHCL runs the command anyway; our kernel does not).
+         * has_error and the response are left from an earlier command. */
+        __atomic_store_n(&c->command, SIDECAR_COMMAND_NONE, __ATOMIC_RELAXED);
+        return h->last_command[cpu] == SIDECAR_COMMAND_RUN_VP ? SIDECAR_HOST_RUN_STOPPED
+                                                              : SIDECAR_HOST_E_STATE;
     }
-    uint32_t vector = sidecar_control_page_request_vector_load(cp);
-    if (vector)
-        h->t.send_ipi(h->t.ctx, h->params->cpus[cpu].apic_id, vector);
-    uint64_t start = h->t.now_ns(h->t.ctx);
-    for (;;) {
-        uint8_t s = sidecar_control_page_cpu_status_load(cp, i);
-        if (s == done)
-            return SIDECAR_HOST_OK;
-        if (s != to && s != SIDECAR_CPU_STATUS_STOP)
-            return SIDECAR_HOST_E_STATE;
-        if (h->t.now_ns(h->t.ctx) - start > timeout_ns)
-            return SIDECAR_HOST_E_TIMEOUT;
-        if (h->t.relax)
-            h->t.relax(h->t.ctx);
+    if (__atomic_load_n(&c->has_error, __ATOMIC_ACQUIRE))
+        return SIDECAR_HOST_E_COMMAND;
+    if (h->last_command[cpu] != SIDECAR_COMMAND_RUN_VP)
+        return SIDECAR_HOST_OK;
+    uint8_t intercept = *(const volatile uint8_t *)&c->request_data[0];
+    if (intercept == 1) {
+        h->intercept_valid[cpu] = 1;
+        return SIDECAR_HOST_RUN_INTERCEPT;
     }
+    return intercept == 0 ? SIDECAR_HOST_RUN_STOPPED : SIDECAR_HOST_E_STATE;
 }
 
 int sidecar_host_run_command(struct sidecar_host *h, uint32_t cpu, uint32_t command, uint64_t timeout_ns)
 {
-    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
-    if (!c)
-        return h && cpu < h->cpu_count ? SIDECAR_HOST_E_REMOVED : SIDECAR_HOST_E_INVALID;
-    if (sidecar_host_cpu_status(h, cpu) != SIDECAR_CPU_STATUS_IDLE)
-        return sidecar_host_cpu_status(h, cpu) == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_HOST_E_REMOVED
-                                                                             : SIDECAR_HOST_E_BUSY;
-    __atomic_store_n(&c->command, command, __ATOMIC_RELAXED);
-    int rc = transact(h, cpu, SIDECAR_CPU_STATUS_RUN, SIDECAR_CPU_STATUS_IDLE, timeout_ns);
-    if (rc == SIDECAR_HOST_OK && __atomic_load_n(&c->has_error, __ATOMIC_ACQUIRE))
-        return SIDECAR_HOST_E_COMMAND;
-    return rc;
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (!rc)
+        rc = start(h, cpu, n, i, command);
+    if (!rc)
+        rc = wait_idle(h, n, i, timeout_ns);
+    return rc ? rc : finish(h, cpu);
 }
 
 int sidecar_host_ping(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
@@ -173,9 +362,127 @@ int sidecar_host_ping(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
     return sidecar_host_run_command(h, cpu, SIDECAR_COMMAND_NONE, timeout_ns);
 }
 
+int sidecar_host_run_vp(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
+{
+    return sidecar_host_run_command(h, cpu, SIDECAR_COMMAND_RUN_VP, timeout_ns);
+}
+
+int sidecar_host_run_vp_start(struct sidecar_host *h, uint32_t cpu)
+{
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (!rc)
+        rc = start(h, cpu, n, i, SIDECAR_COMMAND_RUN_VP);
+    if (rc)
+        return rc;
+    /* Only after RUN is published: a waiter that sees the bit and IDLE
+     * sees the end of this run, never the IDLE before it. */
+    __atomic_fetch_or(&h->async_pending[cpu / 64], pending_bit(cpu), __ATOMIC_RELEASE);
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_wait(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
+{
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    rc = wait_idle(h, n, i, timeout_ns);
+    if (rc == SIDECAR_HOST_E_TIMEOUT)
+        return rc;
+    __atomic_fetch_and(&h->async_pending[cpu / 64], ~pending_bit(cpu), __ATOMIC_ACQ_REL);
+    return rc ? rc : finish(h, cpu);
+}
+
+struct any_wait {
+    struct sidecar_host_completion *done;
+};
+
+static int check_any(struct sidecar_host *h, void *arg)
+{
+    struct any_wait *w = arg;
+    uint32_t words = (h->cpu_count + 63) / 64;
+    uint32_t first = __atomic_load_n(&h->scan_start, __ATOMIC_RELAXED) % (words * 64);
+    uint32_t w0 = first / 64, b0 = first % 64;
+    bool any = false;
+    /* words + 1 looks: the first word from bit b0, the others whole, the
+     * first word again below b0. */
+    for (uint32_t k = 0; k <= words; k++) {
+        uint32_t wi = (w0 + k) % words;
+        uint64_t bits = __atomic_load_n(&h->async_pending[wi], __ATOMIC_ACQUIRE);
+        if (k == 0)
+            bits &= ~0ull << b0;
+        else if (k == words)
+            bits &= b0 ? (1ull << b0) - 1 : 0;
+        while (bits) {
+            uint32_t b = (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uint32_t cpu = wi * 64 + b, n, i;
+            any = true;
+            if (sidecar_host_locate(h, cpu, &n, &i))
+                continue;   /* cannot happen: only started CPUs have a bit */
+            uint8_t s = status_of(h, n, i);
+            if (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP)
+                continue;
+            uint64_t old = __atomic_fetch_and(&h->async_pending[wi], ~pending_bit(cpu), __ATOMIC_ACQ_REL);
+            if (!(old & pending_bit(cpu)))
+                continue;   /* another waiter claimed it */
+            __atomic_store_n(&h->scan_start, cpu + 1, __ATOMIC_RELAXED);
+            w->done->cpu = cpu;
+            w->done->command = SIDECAR_COMMAND_RUN_VP;
+            w->done->result = s == SIDECAR_CPU_STATUS_IDLE      ? finish(h, cpu)
+                              : s == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_HOST_E_REMOVED
+                                                                : SIDECAR_HOST_E_STATE;
+            return 1;
+        }
+    }
+    return any ? 0 : SIDECAR_HOST_E_NOTHING;
+}
+
+int sidecar_host_wait_any(struct sidecar_host *h, uint64_t timeout_ns, struct sidecar_host_completion *done)
+{
+    if (!h || !done || !h->cpu_count)
+        return SIDECAR_HOST_E_INVALID;
+    struct any_wait w = { done };
+    int rc = wait_for(h, timeout_ns, check_any, &w);
+    return rc > 0 ? SIDECAR_HOST_OK : rc;
+}
+
+int sidecar_host_stop(struct sidecar_host *h, uint32_t cpu)
+{
+    uint32_t n, i;
+    int rc = sidecar_host_locate(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_RUN;
+    if (sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
+                                                         SIDECAR_CPU_STATUS_STOP)) {
+        ring(h, cpu, n);
+        return SIDECAR_HOST_OK;
+    }
+    if (expected == SIDECAR_CPU_STATUS_IDLE || expected == SIDECAR_CPU_STATUS_STOP)
+        return SIDECAR_HOST_OK;
+    return busy_code(expected);
+}
+
 int sidecar_host_remove(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
 {
-    return transact(h, cpu, SIDECAR_CPU_STATUS_REMOVE, SIDECAR_CPU_STATUS_REMOVED, timeout_ns);
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    if (is_pending(h, cpu))
+        return SIDECAR_HOST_E_BUSY;
+    sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_IDLE;
+    if (!sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
+                                                          SIDECAR_CPU_STATUS_REMOVE))
+        return busy_code(expected);
+    h->intercept_valid[cpu] = 0;
+    ring(h, cpu, n);
+    struct status_wait w = { n, i, SIDECAR_CPU_STATUS_REMOVED, SIDECAR_CPU_STATUS_REMOVE,
+                             SIDECAR_CPU_STATUS_REMOVE };
+    rc = wait_for(h, timeout_ns, check_status, &w);
+    return rc > 0 ? SIDECAR_HOST_OK : rc;
 }
 
 uint32_t sidecar_host_error_text(const struct sidecar_host *h, uint32_t cpu, char *buf, uint32_t size)
@@ -184,15 +491,246 @@ uint32_t sidecar_host_error_text(const struct sidecar_host *h, uint32_t cpu, cha
     if (!buf || !size)
         return 0;
     uint32_t n = 0;
-    if (c && c->has_error) {
-        n = c->error.len;
+    if (c && __atomic_load_n(&c->has_error, __ATOMIC_ACQUIRE)) {
+        n = *(const volatile uint8_t *)&c->error.len;
         if (n > SIDECAR_ERROR_TEXT_SIZE)
             n = SIDECAR_ERROR_TEXT_SIZE;
         if (n > size - 1)
             n = size - 1;
-        for (uint32_t i = 0; i < n; i++)
-            buf[i] = (char)c->error.buf[i];
+        copy_bytes(buf, c->error.buf, n);
     }
     buf[n] = 0;
     return n;
+}
+
+/* ---- registers, translation ------------------------------------------ */
+
+/* One GET/SET command of n <= SIDECAR_MAX_GET_SET_VP_REGISTERS registers.
+ * OK with *status the batch's HvStatus; GET copies every value back only
+ * when the batch succeeded. */
+static int register_batch(struct sidecar_host *h, uint32_t cpu, bool set, uint8_t vtl,
+                          struct sidecar_hv_register_assoc *regs, uint32_t n,
+                          uint64_t timeout_ns, uint16_t *status)
+{
+    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    struct sidecar_get_set_vp_registers_request *req = (void *)c->request_data;
+    zero_bytes(req, 16 + n * (uint32_t)sizeof(req->regs[0]));
+    req->count = (uint16_t)n;
+    req->target_vtl = vtl;
+    req->status = SIDECAR_HV_STATUS_SUCCESS;
+    for (uint32_t k = 0; k < n; k++) {
+        req->regs[k].name = regs[k].name;
+        if (set)
+            copy_bytes(&req->regs[k].value, &regs[k].value, sizeof(regs[k].value));
+    }
+    int rc = sidecar_host_run_command(h, cpu, set ? SIDECAR_COMMAND_SET_VP_REGISTERS
+                                                  : SIDECAR_COMMAND_GET_VP_REGISTERS, timeout_ns);
+    if (rc)
+        return rc;
+    *status = *(volatile uint16_t *)&req->status;
+    if (!set && *status == SIDECAR_HV_STATUS_SUCCESS) {
+        for (uint32_t k = 0; k < n; k++)
+            copy_bytes(&regs[k].value, &req->regs[k].value, sizeof(regs[k].value));
+    }
+    return SIDECAR_HOST_OK;
+}
+
+static int get_set(struct sidecar_host *h, uint32_t cpu, bool set, uint8_t vtl,
+                   struct sidecar_hv_register_assoc *regs, uint32_t count,
+                   uint64_t timeout_ns, struct sidecar_host_hv_error *err)
+{
+    struct sidecar_host_hv_error dummy;
+    if (!err)
+        err = &dummy;
+    err->status = SIDECAR_HV_STATUS_SUCCESS;
+    err->index = 0;
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    if (!regs && count)
+        return SIDECAR_HOST_E_INVALID;
+    for (uint32_t off = 0; off < count;) {
+        uint32_t chunk = count - off;
+        if (chunk > SIDECAR_MAX_GET_SET_VP_REGISTERS)
+            chunk = SIDECAR_MAX_GET_SET_VP_REGISTERS;
+        uint16_t st = 0;
+        err->index = off;
+        rc = register_batch(h, cpu, set, vtl, regs + off, chunk, timeout_ns, &st);
+        if (rc)
+            return rc;
+        if (st == SIDECAR_HV_STATUS_SUCCESS) {
+            off += chunk;
+            continue;
+        }
+        /* Which one failed: the batch again, one register at a time. */
+        uint32_t bad = 0;
+        uint16_t bad_st = st;
+        if (chunk > 1) {
+            for (uint32_t k = 0; k < chunk; k++) {
+                uint16_t one = 0;
+                err->index = off + k;
+                rc = register_batch(h, cpu, set, vtl, regs + off + k, 1, timeout_ns, &one);
+                if (rc)
+                    return rc;
+                if (one != SIDECAR_HV_STATUS_SUCCESS) {
+                    bad = k;
+                    bad_st = one;
+                    break;
+                }
+            }
+        }
+        err->status = bad_st;
+        err->index = off + bad;
+        return SIDECAR_HOST_E_HV_STATUS;
+    }
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_get_registers(struct sidecar_host *h, uint32_t cpu, uint8_t target_vtl,
+                               struct sidecar_hv_register_assoc *regs, uint32_t count,
+                               uint64_t timeout_ns, struct sidecar_host_hv_error *err)
+{
+    return get_set(h, cpu, false, target_vtl, regs, count, timeout_ns, err);
+}
+
+int sidecar_host_set_registers(struct sidecar_host *h, uint32_t cpu, uint8_t target_vtl,
+                               const struct sidecar_hv_register_assoc *regs, uint32_t count,
+                               uint64_t timeout_ns, struct sidecar_host_hv_error *err)
+{
+    /* SET never writes into regs. */
+    return get_set(h, cpu, true, target_vtl, (struct sidecar_hv_register_assoc *)(uintptr_t)regs,
+                   count, timeout_ns, err);
+}
+
+int sidecar_host_translate_gva(struct sidecar_host *h, uint32_t cpu, uint64_t gva,
+                               uint64_t control_flags, uint64_t timeout_ns,
+                               struct sidecar_translate_gva_output *out, uint16_t *hv_status)
+{
+    uint32_t n, i;
+    int rc = owner_cpu(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    if (!out)
+        return SIDECAR_HOST_E_INVALID;
+    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    struct sidecar_translate_gva_request *req = (void *)c->request_data;
+    zero_bytes(c->request_data, sizeof(struct sidecar_translate_gva_response));
+    req->gvn = gva >> 12;
+    req->control_flags = control_flags;
+    rc = sidecar_host_run_command(h, cpu, SIDECAR_COMMAND_TRANSLATE_GVA, timeout_ns);
+    if (rc)
+        return rc;
+    const struct sidecar_translate_gva_response *resp = (const void *)c->request_data;
+    uint16_t st = *(const volatile uint16_t *)&resp->status;
+    if (hv_status)
+        *hv_status = st;
+    if (st != SIDECAR_HV_STATUS_SUCCESS)
+        return SIDECAR_HOST_E_HV_STATUS;
+    copy_bytes(out, &resp->output, sizeof(*out));
+    return SIDECAR_HOST_OK;
+}
+
+/* ---- the last intercept ---------------------------------------------- */
+
+static int intercept_of(const struct sidecar_host *h, uint32_t cpu, const struct sidecar_hv_message **m)
+{
+    uint32_t n, i;
+    int rc = sidecar_host_locate(h, cpu, &n, &i);
+    if (rc)
+        return rc;
+    if (!h->intercept_valid[cpu] || status_of(h, n, i) != SIDECAR_CPU_STATUS_IDLE)
+        return SIDECAR_HOST_E_NOTHING;
+    *m = &sidecar_host_command_page(h, cpu)->intercept_message;
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_intercept_message(const struct sidecar_host *h, uint32_t cpu, struct sidecar_hv_message *out)
+{
+    const struct sidecar_hv_message *m;
+    if (!out)
+        return SIDECAR_HOST_E_INVALID;
+    int rc = intercept_of(h, cpu, &m);
+    if (rc)
+        return rc;
+    copy_bytes(out, m, sizeof(*out));
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_intercept_type(const struct sidecar_host *h, uint32_t cpu, uint32_t *type)
+{
+    const struct sidecar_hv_message *m;
+    if (!type)
+        return SIDECAR_HOST_E_INVALID;
+    int rc = intercept_of(h, cpu, &m);
+    if (rc)
+        return rc;
+    *type = *(const volatile uint32_t *)&m->header.message_type;
+    return SIDECAR_HOST_OK;
+}
+
+/* Copies a payload of `size` bytes when the message type is one of
+ * types[0..ntypes) (ntypes 0: any type but none). */
+static int typed(const struct sidecar_host *h, uint32_t cpu, const uint32_t *types, uint32_t ntypes,
+                 void *out, uint32_t size)
+{
+    const struct sidecar_hv_message *m;
+    if (!out)
+        return SIDECAR_HOST_E_INVALID;
+    int rc = intercept_of(h, cpu, &m);
+    if (rc)
+        return rc;
+    uint32_t type = *(const volatile uint32_t *)&m->header.message_type;
+    uint8_t payload = *(const volatile uint8_t *)&m->header.payload_size;
+    bool match = ntypes == 0 && type != SIDECAR_HV_MESSAGE_TYPE_NONE;
+    for (uint32_t k = 0; k < ntypes; k++)
+        match = match || type == types[k];
+    if (!match)
+        return SIDECAR_HOST_E_NOTHING;
+    if (payload < size || payload > sizeof(m->payload))
+        return SIDECAR_HOST_E_STATE;
+    copy_bytes(out, m->payload, size);
+    return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_intercept_header(const struct sidecar_host *h, uint32_t cpu,
+                                  struct sidecar_hv_x64_intercept_message_header *out)
+{
+    return typed(h, cpu, 0, 0, out, sizeof(*out));
+}
+
+int sidecar_host_intercept_io_port(const struct sidecar_host *h, uint32_t cpu,
+                                   struct sidecar_hv_x64_io_port_intercept_message *out)
+{
+    static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT };
+    return typed(h, cpu, t, 1, out, sizeof(*out));
+}
+
+int sidecar_host_intercept_memory(const struct sidecar_host *h, uint32_t cpu,
+                                  struct sidecar_hv_x64_memory_intercept_message *out)
+{
+    static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, SIDECAR_HV_MESSAGE_TYPE_GPA_INTERCEPT,
+                                  SIDECAR_HV_MESSAGE_TYPE_UNACCEPTED_GPA };
+    return typed(h, cpu, t, 3, out, sizeof(*out));
+}
+
+int sidecar_host_intercept_msr(const struct sidecar_host *h, uint32_t cpu,
+                               struct sidecar_hv_x64_msr_intercept_message *out)
+{
+    static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT };
+    return typed(h, cpu, t, 1, out, sizeof(*out));
+}
+
+int sidecar_host_intercept_cpuid(const struct sidecar_host *h, uint32_t cpu,
+                                 struct sidecar_hv_x64_cpuid_intercept_message *out)
+{
+    static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT };
+    return typed(h, cpu, t, 1, out, sizeof(*out));
+}
+
+int sidecar_host_intercept_exception(const struct sidecar_host *h, uint32_t cpu,
+                                     struct sidecar_hv_x64_exception_intercept_message *out)
+{
+    static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT };
+    return typed(h, cpu, t, 1, out, sizeof(*out));
 }

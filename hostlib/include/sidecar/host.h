@@ -1,15 +1,31 @@
 /* libsidecar-host: drive sidecar CPUs from a main kernel or a VMM.
  *
- * The core speaks the protocol (control and command pages, status
- * transitions with acquire/release atomics, attention); a transport
- * supplies memory, doorbells and time. This version has the portable core
- * and the bare-metal transport (a main kernel that owns the machine maps
- * physical pages and sends IPIs itself). It uses no libc and allocates
- * nothing: the caller owns struct sidecar_host.
+ * The portable core speaks the protocol (control and command pages, status
+ * transitions with acquire/release atomics, attention); a transport supplies
+ * memory, doorbells, time and, optionally, a way to sleep until the sidecar
+ * raises attention. Transports: bare metal (a main kernel that owns the
+ * machine maps physical pages and sends IPIs itself: sidecar_host_open_baremetal)
+ * and the simulator (<sidecar/host_sim.h>, hosted builds only). The core uses
+ * no libc and allocates nothing: the caller owns struct sidecar_host.
  *
- * Thread safety: one struct sidecar_host may be used from several threads
- * for different CPUs at once (acquire is atomic); calls on the same CPU
- * must not overlap.
+ * Results: every int-returning call gives 0 (or a documented non-negative
+ * value) on success and a negative SIDECAR_HOST_E_* code on failure;
+ * sidecar_host_strerror names it. Nothing a sidecar writes is trusted: an
+ * impossible status byte gives E_STATE, a sidecar that does not answer in
+ * time E_TIMEOUT; no call aborts, and none waits longer than its timeout.
+ * Timeouts are in nanoseconds; 0 means "look once".
+ *
+ * Thread safety (each call below repeats what applies to it):
+ *   - any thread, any time (after open, before close): the read-only calls
+ *     (version, strerror, node/CPU enumeration, cpu_status, locate),
+ *     acquire/release, sidecar_host_stop and sidecar_host_wait_any;
+ *   - the thread that acquired a CPU (or one it hands the CPU to, with its
+ *     own synchronisation): every command on that CPU (ping, run, registers,
+ *     translate, remove, wait, error text, intercept accessors). Calls on
+ *     one CPU must not overlap; calls on different CPUs may run in
+ *     parallel from any number of threads;
+ *   - open and close: no other call on the same struct sidecar_host may run
+ *     at the same time.
  */
 #ifndef SIDECAR_HOST_H
 #define SIDECAR_HOST_H
@@ -24,23 +40,34 @@ extern "C" {
 #endif
 
 #define SIDECAR_HOST_VERSION_MAJOR 0
-#define SIDECAR_HOST_VERSION_MINOR 1
+#define SIDECAR_HOST_VERSION_MINOR 2
 #define SIDECAR_HOST_VERSION_PATCH 0
 
 /* Results: 0 or a negative code. */
 enum {
     SIDECAR_HOST_OK = 0,
-    SIDECAR_HOST_E_INVALID = -1,     /* bad argument (CPU number, pointer, count) */
-    SIDECAR_HOST_E_ABI = -2,         /* a page's magic or ABI major is not ours */
-    SIDECAR_HOST_E_BUSY = -3,        /* the CPU is acquired by someone else */
-    SIDECAR_HOST_E_TIMEOUT = -4,     /* the sidecar did not answer in time */
-    SIDECAR_HOST_E_REMOVED = -5,     /* the CPU is removed (or not a sidecar CPU) */
-    SIDECAR_HOST_E_STATE = -6,       /* the status byte holds something impossible */
-    SIDECAR_HOST_E_COMMAND = -7,     /* the command failed: see sidecar_host_error_text */
-    SIDECAR_HOST_E_NOT_ACQUIRED = -8 /* the CPU must be acquired first */
+    SIDECAR_HOST_E_INVALID = -1,      /* bad argument (CPU number, pointer, count) */
+    SIDECAR_HOST_E_ABI = -2,          /* a page's magic or ABI major is not ours */
+    SIDECAR_HOST_E_BUSY = -3,         /* acquired by someone else, or a command is in flight */
+    SIDECAR_HOST_E_TIMEOUT = -4,      /* the sidecar did not answer in time */
+    SIDECAR_HOST_E_REMOVED = -5,      /* the CPU is removed (or not a sidecar CPU) */
+    SIDECAR_HOST_E_STATE = -6,        /* the sidecar wrote something impossible */
+    SIDECAR_HOST_E_COMMAND = -7,      /* the command failed: see sidecar_host_error_text */
+    SIDECAR_HOST_E_NOT_ACQUIRED = -8, /* the CPU must be acquired first */
+    SIDECAR_HOST_E_HV_STATUS = -9,    /* the hypervisor-level call failed: see the HvStatus */
+    SIDECAR_HOST_E_NOTHING = -10,     /* nothing to wait for / no such intercept message */
+    SIDECAR_HOST_E_NOMEM = -11        /* out of memory (hosted transports only) */
 };
 
-/* What the embedding environment provides. */
+/* What a run returned (sidecar_host_run_vp, completions of async runs). */
+enum {
+    SIDECAR_HOST_RUN_STOPPED = 0,     /* ended by sidecar_host_stop, no intercept */
+    SIDECAR_HOST_RUN_INTERCEPT = 1    /* the intercept message is valid */
+};
+
+/* What the embedding environment provides. Members after relax were added
+ * in 0.2 and may be left zero (positional initialisers written for 0.1 stay
+ * valid). */
 struct sidecar_host_transport {
     void *ctx;
     /* A pointer through which [pa, pa + size) can be read and written, or
@@ -50,6 +77,16 @@ struct sidecar_host_transport {
     uint64_t (*now_ns)(void *ctx);
     /* Called while polling (pause, yield). May be NULL. */
     void (*relax)(void *ctx);
+    /* Optional blocking. epoch() returns a counter the transport changes
+     * whenever a sidecar raises attention (the response IPI); wait()
+     * returns once the counter differs from `epoch`, or after timeout_ns,
+     * or earlier (spurious returns are fine). Both NULL: the core polls,
+     * calling relax between looks. The core never sleeps longer than
+     * 50 ms at a time, so a lost attention costs latency, not a hang. */
+    uint32_t (*epoch)(void *ctx);
+    void (*wait)(void *ctx, uint32_t epoch, uint64_t timeout_ns);
+    /* Called by sidecar_host_close. May be NULL. */
+    void (*close)(void *ctx);
 };
 
 struct sidecar_host_node {
@@ -59,53 +96,203 @@ struct sidecar_host_node {
     uint32_t cpu_count;
 };
 
+/* One handle per set of sidecar nodes. Treat the members as private: use
+ * the calls below. */
 struct sidecar_host {
     struct sidecar_host_transport t;
     uint32_t node_count;
     uint32_t cpu_count;
     struct sidecar_host_node nodes[SIDECAR_MAX_NODES];
     const struct sidecar_params *params;
-    uint8_t acquired[SIDECAR_MAX_CPUS];   /* atomic flags */
+    uint8_t acquired[SIDECAR_MAX_CPUS];     /* atomic flags */
+    /* 0.2: per-CPU command bookkeeping. */
+    uint8_t last_command[SIDECAR_MAX_CPUS]; /* command code of the last command started */
+    uint8_t intercept_valid[SIDECAR_MAX_CPUS];
+    uint64_t async_pending[SIDECAR_MAX_CPUS / 64]; /* atomic bitmap of uncollected async runs */
+    uint32_t scan_start;                    /* atomic: where wait_any starts looking */
 };
 
+/* ---- library ---------------------------------------------------------- */
+
+/* "major.minor.patch" of this library. Any thread. */
 const char *sidecar_host_version(void);
+/* A constant English text for a result code. Any thread. */
 const char *sidecar_host_strerror(int code);
 
-/* Bare-metal transport: the sidecar description is the params and output
- * pages the shim handed over (validated here; a page whose ABI major
- * differs is refused). */
+/* ---- open, close, enumerate ------------------------------------------ */
+
+/* Opens the sidecar described by the params and output pages the shim
+ * handed over (validated here; a page whose ABI major differs is refused),
+ * over transport t (copied). Not concurrent with any other call on h. */
+int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                      const struct sidecar_params *params, const struct sidecar_output *output);
+/* The same (the name bare-metal main kernels use). */
 int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_host_transport *t,
                                 const struct sidecar_params *params,
                                 const struct sidecar_output *output);
 
-/* The node and index within it of a CPU; E_REMOVED when it is in no node
- * or is a main-kernel CPU. */
+/* Forgets every node and calls the transport's close hook. Commands still
+ * running on sidecar CPUs are not stopped (stop and wait for them first).
+ * Afterwards every call on h fails with E_INVALID until it is opened
+ * again. Not concurrent with any other call on h. */
+void sidecar_host_close(struct sidecar_host *h);
+
+/* Sidecar nodes, and all CPUs of the machine (CPU numbers are
+ * 0..cpu_count-1; main-kernel CPUs among them answer E_REMOVED). 0 when h
+ * is NULL or closed. Any thread. */
+uint32_t sidecar_host_node_count(const struct sidecar_host *h);
+uint32_t sidecar_host_cpu_count(const struct sidecar_host *h);
+
+struct sidecar_host_node_info {
+    uint32_t index;
+    uint32_t base_cpu;    /* the node's first CPU number */
+    uint32_t cpu_count;   /* CPUs in its range, main-kernel ones included */
+    uint32_t sidecar_cpus;/* of which sidecar CPUs (per the params) */
+};
+/* One node's description. Any thread. */
+int sidecar_host_node_info(const struct sidecar_host *h, uint32_t node,
+                           struct sidecar_host_node_info *info);
+
+/* The node and index within it of a CPU; E_INVALID for a CPU number out of
+ * range, E_REMOVED when it is in no node or is a main-kernel CPU. Any
+ * thread. */
 int sidecar_host_locate(const struct sidecar_host *h, uint32_t cpu, uint32_t *node, uint32_t *index);
 
-/* The CPU's status byte (a sidecar_cpu_status value), or a negative code. */
+/* The CPU's status byte (a sidecar_cpu_status value, possibly one the
+ * protocol does not allow: compare with SIDECAR_CPU_STATUS_REMOVE), or a
+ * negative code. Any thread. */
 int sidecar_host_cpu_status(const struct sidecar_host *h, uint32_t cpu);
 
-/* Exclusive use of one sidecar CPU. */
+/* ---- ownership ------------------------------------------------------- */
+
+/* Exclusive use of one sidecar CPU: E_BUSY when it is acquired already.
+ * Any thread; release is by whoever owns it. */
 int sidecar_host_acquire(struct sidecar_host *h, uint32_t cpu);
 void sidecar_host_release(struct sidecar_host *h, uint32_t cpu);
 
-/* The CPU's command page (for request data and results), or NULL. */
+/* ---- commands (the CPU's owner) -------------------------------------- */
+
+/* The CPU's command page (for request data and results), or NULL. Owner. */
 struct sidecar_command_page *sidecar_host_command_page(const struct sidecar_host *h, uint32_t cpu);
 
 /* Runs one command synchronously: IDLE -> RUN, IPI, wait until the sidecar
- * sets IDLE again (or timeout_ns passes). E_COMMAND when has_error is set. */
+ * sets IDLE again (or timeout_ns passes). E_COMMAND when has_error is set;
+ * for RUN_VP the SIDECAR_HOST_RUN_* value. On E_TIMEOUT the command stays
+ * in flight: stop it and/or collect it with sidecar_host_wait. Owner. */
 int sidecar_host_run_command(struct sidecar_host *h, uint32_t cpu, uint32_t command,
                              uint64_t timeout_ns);
 
-/* A NONE command: the round trip only. */
+/* A NONE command: the round trip only. Owner. */
 int sidecar_host_ping(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns);
 
-/* Converts the CPU: IDLE -> REMOVE, IPI, wait for REMOVED. */
+/* Runs the VP until an intercept or a stop: SIDECAR_HOST_RUN_INTERCEPT
+ * (read the message with the sidecar_host_intercept_* calls),
+ * SIDECAR_HOST_RUN_STOPPED, or a negative code. On E_TIMEOUT the VP keeps
+ * running: call sidecar_host_stop, then sidecar_host_wait. Owner. */
+int sidecar_host_run_vp(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns);
+
+/* Starts a run and returns at once. Collect its end with
+ * sidecar_host_wait_any (any thread) or sidecar_host_wait (owner), not
+ * both for the same run. Owner. */
+int sidecar_host_run_vp_start(struct sidecar_host *h, uint32_t cpu);
+
+/* Waits for the CPU's command in flight (an async run, or a synchronous
+ * command that timed out) and returns its result as the synchronous call
+ * would have. When nothing is in flight, returns the result of the last
+ * command again. Owner. */
+int sidecar_host_wait(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns);
+
+struct sidecar_host_completion {
+    uint32_t cpu;
+    uint32_t command;     /* SIDECAR_COMMAND_RUN_VP */
+    int result;           /* as sidecar_host_run_vp returns */
+};
+/* Waits until any async run started with sidecar_host_run_vp_start ends,
+ * and claims it: each end is reported exactly once, to one caller, however
+ * many threads wait. E_NOTHING when no async run is in flight, E_TIMEOUT
+ * when none ended in time. Any thread, several at once. */
+int sidecar_host_wait_any(struct sidecar_host *h, uint64_t timeout_ns,
+                          struct sidecar_host_completion *done);
+
+/* Asks a running command to end (RUN -> STOP, then the request IPI) and
+ * returns at once; the run then ends with SIDECAR_HOST_RUN_STOPPED, or
+ * with an intercept that won the race. OK also when the CPU is IDLE (the
+ * run already ended) or already asked to stop. Any thread, no acquire. */
+int sidecar_host_stop(struct sidecar_host *h, uint32_t cpu);
+
+/* Converts the CPU: IDLE -> REMOVE, IPI, wait for REMOVED. A running CPU
+ * answers E_BUSY: stop it and wait first. Owner. */
 int sidecar_host_remove(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns);
 
 /* The sidecar's error text of the CPU's last command (NUL terminated,
- * truncated to size). Returns its length. */
+ * truncated to size). Returns its length. Owner. */
 uint32_t sidecar_host_error_text(const struct sidecar_host *h, uint32_t cpu, char *buf, uint32_t size);
+
+/* ---- registers, translation (the CPU's owner) ------------------------ */
+
+/* Where a batch failed: the HvStatus the sidecar reported and the index
+ * (into the caller's array) of the first register that failed. */
+struct sidecar_host_hv_error {
+    uint16_t status;
+    uint32_t index;
+};
+
+/* Gets or sets count registers by TLFS name (regs[i].name; for set also
+ * regs[i].value). Batches larger than SIDECAR_MAX_GET_SET_VP_REGISTERS are
+ * split transparently, in order. On the first failing register: returns
+ * E_HV_STATUS with err filled; the registers before it are done (their
+ * values read), later ones untouched. The protocol reports a batch's
+ * status but not which register failed, so the library then repeats that
+ * batch one register at a time to find it (for set, the registers before
+ * the failing one are written again with the same values). target_vtl is
+ * the HvInputVtl byte (0: the VP's current VTL). err may be NULL. Owner. */
+int sidecar_host_get_registers(struct sidecar_host *h, uint32_t cpu, uint8_t target_vtl,
+                               struct sidecar_hv_register_assoc *regs, uint32_t count,
+                               uint64_t timeout_ns, struct sidecar_host_hv_error *err);
+int sidecar_host_set_registers(struct sidecar_host *h, uint32_t cpu, uint8_t target_vtl,
+                               const struct sidecar_hv_register_assoc *regs, uint32_t count,
+                               uint64_t timeout_ns, struct sidecar_host_hv_error *err);
+
+/* Translates gva with the TLFS control flags (bits 0-2 validate
+ * read/write/execute, ..., 56-63 input VTL). OK fills out (check
+ * out->translation_result.result_code); a failing call gives E_HV_STATUS
+ * with *hv_status set (hv_status may be NULL). Owner. */
+int sidecar_host_translate_gva(struct sidecar_host *h, uint32_t cpu, uint64_t gva,
+                               uint64_t control_flags, uint64_t timeout_ns,
+                               struct sidecar_translate_gva_output *out, uint16_t *hv_status);
+
+/* ---- the last intercept (the CPU's owner) ---------------------------- */
+
+/* Valid after a run of this CPU returned SIDECAR_HOST_RUN_INTERCEPT and
+ * until the next command starts; otherwise E_NOTHING. Each call copies
+ * out of the shared page and checks the message type and payload size:
+ * asking for a type the message is not gives E_NOTHING, a payload too
+ * short for its type E_STATE. */
+int sidecar_host_intercept_message(const struct sidecar_host *h, uint32_t cpu,
+                                   struct sidecar_hv_message *out);
+/* The message type (an hv_message_type value). */
+int sidecar_host_intercept_type(const struct sidecar_host *h, uint32_t cpu, uint32_t *type);
+/* The common x64 header of any intercept (rip, instruction length, ...). */
+int sidecar_host_intercept_header(const struct sidecar_host *h, uint32_t cpu,
+                                  struct sidecar_hv_x64_intercept_message_header *out);
+int sidecar_host_intercept_io_port(const struct sidecar_host *h, uint32_t cpu,
+                                   struct sidecar_hv_x64_io_port_intercept_message *out);
+/* unmapped_gpa, gpa_intercept and unaccepted_gpa messages. */
+int sidecar_host_intercept_memory(const struct sidecar_host *h, uint32_t cpu,
+                                  struct sidecar_hv_x64_memory_intercept_message *out);
+int sidecar_host_intercept_msr(const struct sidecar_host *h, uint32_t cpu,
+                               struct sidecar_hv_x64_msr_intercept_message *out);
+int sidecar_host_intercept_cpuid(const struct sidecar_host *h, uint32_t cpu,
+                                 struct sidecar_hv_x64_cpuid_intercept_message *out);
+int sidecar_host_intercept_exception(const struct sidecar_host *h, uint32_t cpu,
+                                     struct sidecar_hv_x64_exception_intercept_message *out);
+
+/* The instruction length (bits 0-3 of instruction_length_and_cr8) of an
+ * intercept header. */
+static inline uint32_t sidecar_host_instruction_length(const struct sidecar_hv_x64_intercept_message_header *hdr)
+{
+    return hdr->instruction_length_and_cr8 & 0xfu;
+}
 
 #if defined(__cplusplus)
 }
