@@ -180,10 +180,11 @@ static uint32_t claim(uint32_t own_node)
     }
 }
 
-/* Waits for a started CPU to leave KS_STARTING. An AP sleeps (hlt) until
- * the CPU's check-in IPI or a TSC-deadline wake-up, so that waiting CPUs do
- * not take host time from the CPUs they start; the BSP, which keeps the
- * shim's interrupt state (legacy PIC included), spins. */
+/* Waits for a started CPU to leave KS_STARTING. The starter sleeps (hlt)
+ * until the CPU's check-in IPI or a TSC-deadline wake-up, so that waiting
+ * CPUs do not take host time from the CPUs they start (under a hypervisor
+ * that is a host thread spinning for nothing). Without TSC deadline, it
+ * spins. */
 static bool wait_checkin(struct sk_cpu_entry *e, uint64_t until, bool may_sleep)
 {
     while (load32(&e->state) == KS_STARTING) {
@@ -227,7 +228,7 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
     /* A second SIPI if the CPU has not checked in after 1 ms, as the MP
      * start-up sequence prescribes (a hypervisor may still be processing
      * the INIT when the first arrives; a CPU already running ignores it). */
-    bool may_sleep = sk_g.tsc_deadline && starter != sk_g.bsp_cpu;
+    bool may_sleep = sk_g.tsc_deadline;
     if (!wait_checkin(e, sent + sk_g.tsc_khz, may_sleep))
         apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
     if (wait_checkin(e, sent + sk_g.timeout_tsc, may_sleep))
@@ -255,8 +256,8 @@ void sk_ap_main(uint32_t cpu)
     apic_init_ap();
     if (!cas32(&e->state, KS_STARTING, KS_UP))
         sk_park_forever();   /* our starter gave up on us: stay out of the way */
-    /* Wake the starter if it sleeps (the BSP spins and needs no IPI). */
-    if (e->started_by != sk_g.bsp_cpu && e->started_by < sk_g.cpu_count)
+    /* Wake the starter: it sleeps until this IPI. */
+    if (sk_g.tsc_deadline && e->started_by < sk_g.cpu_count)
         apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
     pc->round = e->round;
     fan_out(cpu, pc->node, e->round);
@@ -410,10 +411,21 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
             uint32_t s = load32(&sk_cpus[c].state);
             pending += s == KS_STARTING || s == KS_UP || s == KS_WAITING;
         }
-        if (!pending || rdtsc() >= deadline)
+        uint64_t now = rdtsc();
+        if (!pending || now >= deadline)
             break;
-        cpu_pause();
+        /* Sleep in short slices: CPUs still coming up get the host time. */
+        if (sk_g.tsc_deadline) {
+            uint64_t slice = now + sk_g.tsc_khz / 5;   /* 200 us */
+            apic_arm_deadline(slice < deadline ? slice : deadline);
+            cpu_sti_hlt();
+            cpu_cli();
+        } else {
+            cpu_pause();
+        }
     }
+    if (sk_g.tsc_deadline)
+        apic_arm_deadline(0);
     out->bringup_tsc = ticks_since_entry();
 
     /* The report. */
@@ -447,6 +459,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     }
     klog("bring-up done: %u ready, %u failed, %lu us", out->ready_count, out->failed_count,
          out->bringup_tsc * 1000 / sk_g.tsc_khz);
+    apic_restore_bsp();
     idt_restore_bsp();
     return true;
 }

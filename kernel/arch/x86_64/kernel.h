@@ -139,6 +139,7 @@ void klog_cpu(uint32_t cpu, const char *fmt, ...) __attribute__((format(printf, 
 
 /* apic.c */
 void apic_init_bsp(void);
+void apic_restore_bsp(void);
 void apic_init_ap(void);
 uint32_t apic_read_id(void);
 bool apic_send(uint32_t apic_id, uint32_t icr_low_bits);
