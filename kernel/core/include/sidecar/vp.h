@@ -444,10 +444,13 @@ enum sk_vp_exit_action sk_vp_handle_exit(struct sk_vp *vp, const uint8_t *bytes,
  *                           without SK_VP_RAM_EXEC, a user access (the
  *                           default: the VP runs at CPL3; or force user) to
  *                           RAM without SK_VP_RAM_USER unless privilege
- *                           exempt, a supervisor data access to user RAM with
- *                           enforce SMAP and not override SMAP, a supervisor
- *                           execute of user RAM (SMEP), or a shadow-stack
- *                           access (no page is a shadow-stack page)
+ *                           exempt, a supervisor read/write validation of
+ *                           user RAM with enforce SMAP and not override SMAP
+ *                           unless privilege exempt, or a shadow-stack access
+ *                           (no page is a shadow-stack page). Supervisor
+ *                           execution of user RAM is allowed: the VP has no
+ *                           supervisor mode, and no CR4.SMEP to report.
+ *                           A page is inside guest RAM when all of it is.
  *   GPA_UNMAPPED            canonical lower-half address outside guest RAM;
  *                           gpa_page = gvn (identity), cache type UC (0)
  *   PAGE_NOT_PRESENT        higher-half or non-canonical address
