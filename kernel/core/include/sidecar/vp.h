@@ -26,8 +26,9 @@
  *     save all of it back (CR2 is NOT saved back: the guest never saw the
  *     #PF, the fault address goes to vp->exit.fault_address), fill vp->exit
  *     (vector, has_error_code/error_code, and fault_address = CR2 for #PF,
- *     DR6 for #DB) and return 0. Return
- *     negative if the VP cannot run (sk_vp_run then fails the command).
+ *     DR6 for #DB) and return 0. Return negative if the VP cannot run
+ *     (sk_vp_run then fails the command). vp->rflags is sanitized by
+ *     sk_vp_run before every call (IF 1, IOPL 0, no NT/RF/VM/AC).
  *     Interrupts (vector >= 32, NMI) are returned the same way; sk_vp_run
  *     then checks for STOP and re-enters.
  *
@@ -65,6 +66,11 @@
  *    lower-half address outside it is GPA_UNMAPPED with gpa_page = gvn (the
  *    walk succeeded, the GPA has no RAM: an MMIO address); a higher-half or
  *    non-canonical one is PAGE_NOT_PRESENT. See sk_vp_translate_gva.
+ *  - Intercepts never advance RIP (the host emulates and sets RIP). The
+ *    header's access type is read for HLT, CPUID and exceptions other than
+ *    #PF; unmapped-GPA messages say cache type UC, GVA and GPA valid; the
+ *    instruction bytes are the ones fetched at RIP (up to 16), not only the
+ *    instruction's own.
  */
 #ifndef SIDECAR_VP_H
 #define SIDECAR_VP_H
