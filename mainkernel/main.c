@@ -112,22 +112,23 @@ void mk_main(uint64_t handoff_pa)
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;
     out("main: %u CPUs, %u sidecar nodes, %s, TSC %lu kHz\n", p->cpu_count, p->node_count,
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz);
-    out("main:  cpu  apic  numa  node  round  from   status   ready_us  why / failure\n");
+    out("main:  cpu  apic  numa  node  round  from   status   start_us   ready_us  why / failure\n");
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
         const char *why = name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?");
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR) {
             main_cpus++;
-            out("main: %4u %5u %5u     -      -     -     main         -  %s\n", c, oc->apic_id,
+            out("main: %4u %5u %5u     -      -     -     main          -          -  %s\n", c, oc->apic_id,
                 p->cpus[c].numa_node, why);
             continue;
         }
         sidecars++;
         if (oc->round > max_round)
             max_round = oc->round;
-        out("main: %4u %5u %5u %5u %6u %5d %8s %9lu  %s\n", c, oc->apic_id, p->cpus[c].numa_node,
+        out("main: %4u %5u %5u %5u %6u %5d %8s %10lu %10lu  %s\n", c, oc->apic_id, p->cpus[c].numa_node,
             oc->node, oc->round, oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by,
-            name_or(sidecar_cpu_status_name(oc->status), "?"), oc->ready_tsc * 1000 / khz,
+            name_or(sidecar_cpu_status_name(oc->status), "?"), oc->start_tsc * 1000 / khz,
+            oc->ready_tsc * 1000 / khz,
             oc->failure ? name_or(sidecar_cpu_failure_name(oc->failure), "unknown") : why);
     }
 

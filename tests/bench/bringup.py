@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Bring-up benchmark: sidecar vs Linux 6.1 in the same QEMU configuration.
+"""Bring-up benchmark: sidecar vs Linux (6.1 and 6.12) in the same QEMU configuration.
 
 For each vCPU count N this boots, one after the other in the same run:
   - sidecar: the shim + sidecar kernel + bare-metal main kernel; the figure
@@ -14,7 +14,7 @@ Both in guest time and in host wall-clock time (time from QEMU start to the
 respective last line). Not a test: nothing is asserted. Prints a Markdown
 table for docs/benchmarks.md.
 
-usage: bringup.py BUILD_DIR [--cpus 8,64,255] [--bound 900] [--linux 6.1]
+usage: bringup.py BUILD_DIR [--cpus 8,64,255] [--bound 900] [--linux 6.1,6.12]
 """
 
 import argparse
@@ -144,38 +144,45 @@ def fmt(v, done=True):
     return f"{v:.3f} s" if done else f"> {v:.0f} s"
 
 
+def ratio(linux, sidecar, done):
+    if not linux or not sidecar:
+        return "-"
+    return ("" if done else "> ") + f"{linux / sidecar:.0f}x"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", default="8,64,255")
     ap.add_argument("--bound", type=float, default=900.0)
-    ap.add_argument("--linux", default="6.1")
+    ap.add_argument("--linux", default="6.1,6.12",
+                    help="Debian cloud kernel series to compare with, comma separated")
     ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
     args = ap.parse_args()
-    kernel = linux_kernel(args.build, args.linux)
+    series = [x for x in args.linux.split(",") if x]
+    kernels = {v: linux_kernel(args.build, v) for v in series}
     rows = []
     for n in [int(x) for x in args.cpus.split(",")]:
         print(f"N={n}: sidecar ...", file=sys.stderr, flush=True)
         s = run_sidecar(args, n)
-        print(f"N={n}: Linux {args.linux} ...", file=sys.stderr, flush=True)
-        lx = run_linux(args, n, kernel)
-        rows.append((n, s, lx))
-        print(f"N={n}: sidecar {s} linux {lx}", file=sys.stderr, flush=True)
-    print(f"| vCPUs | sidecar guest | Linux {args.linux} guest | ratio (guest) | "
-          f"sidecar wall | Linux wall | ratio (wall) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for n, s, lx in rows:
+        print(f"N={n}: sidecar {s}", file=sys.stderr, flush=True)
+        for v in series:
+            print(f"N={n}: Linux {v} ({os.path.basename(kernels[v])}) ...", file=sys.stderr, flush=True)
+            lx = run_linux(args, n, kernels[v])
+            print(f"N={n}: Linux {v} {lx}", file=sys.stderr, flush=True)
+            rows.append((n, v, s, lx))
+    print("| vCPUs | Linux | sidecar guest | Linux guest | ratio (guest) | "
+          "sidecar wall | Linux wall | ratio (wall) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for n, v, s, lx in rows:
         sg = s["guest_s"] if s else None
         sw = s["wall_s"] if s else None
-        lg = lx["guest_s"] if lx["done"] else args.bound
+        lg = lx["guest_s"] if lx["done"] else None
         lw = lx["wall_s"] if lx["done"] else args.bound
-        rg = f"{lg / sg:.0f}x" if sg and lg else "-"
-        rw = f"{lw / sw:.0f}x" if sw and lw else "-"
-        if not lx["done"]:
-            rg, rw = "> " + rg, "> " + rw
-        lg_s = fmt(lx["guest_s"]) if lx["done"] else f"> bound ({lx['started']} CPUs started)"
-        print(f"| {n} | {fmt(sg)} | {lg_s} | {rg} | {fmt(sw)} | {fmt(lw, lx['done'])} | {rw} |")
+        lg_s = fmt(lg) if lx["done"] else f"> bound ({lx['started']} CPUs started)"
+        print(f"| {n} | {v} | {fmt(sg)} | {lg_s} | {ratio(lg, sg, True)} | {fmt(sw)} | "
+              f"{fmt(lw, lx['done'])} | {ratio(lw, sw, lx['done'])} |")
 
 
 if __name__ == "__main__":
