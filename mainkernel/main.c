@@ -110,8 +110,9 @@ void mk_main(uint64_t handoff_pa)
 
     uint64_t khz = o->tsc_khz ? o->tsc_khz : 1;
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;
-    out("main: %u CPUs, %u sidecar nodes, %s, TSC %lu kHz\n", p->cpu_count, p->node_count,
-        o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz);
+    out("main: %u CPUs, %u sidecar nodes, %s, park with %s, TSC %lu kHz\n", p->cpu_count, p->node_count,
+        o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->use_mwait ? "mwait" : "hlt",
+        o->tsc_khz);
     out("main:  cpu  apic  numa  node  round  from   status   start_us   ready_us  why / failure\n");
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
@@ -203,6 +204,7 @@ void mk_main(uint64_t handoff_pa)
 
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
         ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
+    out("\"park\":\"%s\",", o->use_mwait ? "mwait" : "hlt");
     out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,\"pages_per_cpu\":%u,",
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
         o->bringup_tsc, max_round, o->pages_per_cpu);

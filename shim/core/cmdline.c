@@ -103,13 +103,14 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
             opt->enabled = false;
         else
             return bad(err, "sidecar", v, vn, "is not on or off");
-    } else if (eq(k, kn, "sidecar.log")) {
+    } else if (eq(k, kn, "sidecar.log") || eq(k, kn, "sidecar.mwait")) {
+        bool *flag = eq(k, kn, "sidecar.log") ? &opt->log : &opt->mwait;
         if (!has_v || eq(v, vn, "1") || eq(v, vn, "on"))
-            opt->log = true;
+            *flag = true;
         else if (eq(v, vn, "0") || eq(v, vn, "off"))
-            opt->log = false;
+            *flag = false;
         else
-            return bad(err, "sidecar.log", v, vn, "is not 0 or 1");
+            return bad(err, flag == &opt->log ? "sidecar.log" : "sidecar.mwait", v, vn, "is not 0 or 1");
     } else if (eq(k, kn, "sidecar.node_size")) {
         if (!has_v || !number(v, vn, SIDECAR_MAX_NODE_CPUS, &x, NULL) || x == 0)
             return bad(err, "sidecar.node_size", v, vn, "is not a number from 1 to 4032");

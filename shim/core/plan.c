@@ -192,6 +192,7 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     p->abi_minor = SIDECAR_ABI_MINOR;
     p->size = sizeof(*p);
     p->enable_logging = opt->log;
+    p->use_mwait = opt->mwait;
     p->apic_mode = (uint8_t)opt->apic_mode;
     p->cpu_count = n;
     p->bsp_cpu = bsp;

@@ -23,6 +23,7 @@ Test(cmdline, defaults)
     cr_assert_eq(shim_cmdline_parse("", &o, err), SHIM_OK);
     cr_assert_eq(shim_cmdline_parse("   console=ttyS0   quiet ", &o, err), SHIM_OK);
     cr_assert_eq(o.node_size, 32);
+    cr_assert_not(o.mwait);
 }
 
 Test(cmdline, every_option)
@@ -51,6 +52,10 @@ Test(cmdline, every_option)
     cr_assert(o.enabled);
     cr_assert_eq(o.guest_ram, 2ull << 20);
     cr_assert_eq(o.apic_mode, SIDECAR_APIC_MODE_AUTO);
+    cr_assert_eq(shim_cmdline_parse("sidecar.mwait", &o, err), SHIM_OK, "%s", err);
+    cr_assert(o.mwait);
+    cr_assert_eq(shim_cmdline_parse("sidecar.mwait=off", &o, err), SHIM_OK, "%s", err);
+    cr_assert_not(o.mwait);
 }
 
 Test(cmdline, unknown_words_ignored)
@@ -79,6 +84,7 @@ Test(cmdline, bad_values_name_the_option_and_keep_defaults)
     rejected("sidecar=maybe", "sidecar:");
     rejected("sidecar", "sidecar:");
     rejected("sidecar.log=2", "sidecar.log:");
+    rejected("sidecar.mwait=yes", "sidecar.mwait:");
     rejected("sidecar.guest_ram=3M", "sidecar.guest_ram:");
     rejected("sidecar.guest_ram=2T", "sidecar.guest_ram:");
     rejected("sidecar.guest_ram=2G", "sidecar.guest_ram:");

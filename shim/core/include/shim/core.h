@@ -75,6 +75,7 @@ struct shim_memmap {
 struct shim_options {
     bool enabled;                /* sidecar=on|off (default on) */
     bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
+    bool mwait;                  /* sidecar.mwait: park with MONITOR/MWAIT where the CPU has it (default off) */
     uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
     uint64_t guest_ram;          /* sidecar.guest_ram=SIZE (K/M/G; 0 = none; default 64M) */
     uint32_t ap_timeout_us;      /* sidecar.ap_timeout_us=N (1000..60000000, default 5000000) */
