@@ -427,6 +427,15 @@ static int check_any(struct sidecar_host *h, void *arg)
             uint64_t old = __atomic_fetch_and(&h->async_pending[wi], ~pending_bit(cpu), __ATOMIC_ACQ_REL);
             if (!(old & pending_bit(cpu)))
                 continue;   /* another waiter claimed it */
+            /* The status looked at above may be the IDLE before a run that
+             * has started since (its owner collected the previous one and
+             * started again). Looked at after the claim, which comes after
+             * the start's RUN, it is this run's. */
+            s = status_of(h, n, i);
+            if (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP) {
+                __atomic_fetch_or(&h->async_pending[wi], pending_bit(cpu), __ATOMIC_RELEASE);
+                continue;
+            }
             __atomic_store_n(&h->scan_start, cpu + 1, __ATOMIC_RELAXED);
             w->done->cpu = cpu;
             w->done->command = SIDECAR_COMMAND_RUN_VP;

@@ -54,6 +54,7 @@ struct sim_cpu {
 
     uint32_t doorbell;              /* futex: request IPIs received */
     uint32_t parked;                /* the thread sleeps (or is about to) on doorbell */
+    uint32_t in_park;               /* the thread is inside sim_park */
     uint32_t mute;                  /* fault: take no command */
     uint32_t no_attention;          /* fault: never send the response IPI */
 
@@ -147,17 +148,32 @@ static void leave_if_stopping(struct sim_cpu *c)
 static void sim_park(void *ctx, const volatile uint8_t *status)
 {
     struct sim_cpu *c = ctx;
+    __atomic_store_n(&c->in_park, 1, __ATOMIC_SEQ_CST);
     for (;;) {
         leave_if_stopping(c);
         uint32_t seen = __atomic_load_n(&c->doorbell, __ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&c->mute, __ATOMIC_ACQUIRE)) {
+        if (!__atomic_load_n(&c->mute, __ATOMIC_SEQ_CST)) {
             uint8_t s = __atomic_load_n(status, __ATOMIC_ACQUIRE);
             if (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP ||
-                s == SIDECAR_CPU_STATUS_REMOVE)
+                s == SIDECAR_CPU_STATUS_REMOVE) {
+                __atomic_store_n(&c->in_park, 0, __ATOMIC_SEQ_CST);
                 return;
+            }
         }
         wait_doorbell(c, seen);
     }
+}
+
+/* Waits (bounded) until the CPU's thread sits in sim_park. */
+static bool wait_parked(struct sim_cpu *c)
+{
+    uint64_t start = mono_ns();
+    while (!__atomic_load_n(&c->in_park, __ATOMIC_SEQ_CST)) {
+        if (mono_ns() - start > 5000000000ull)
+            return false;
+        sched_yield();
+    }
+    return true;
 }
 
 static void host_notify(struct sidecar_host_sim *sim)
@@ -632,6 +648,11 @@ static int start_cpus(struct sidecar_host_sim *sim)
             c->has_thread = true;
     }
     pthread_attr_destroy(&attr);
+    /* As the kernel's BSP waits for every AP to be ready: each thread
+     * reaches its park loop before create returns. */
+    for (uint32_t cpu = 0; cpu < sim->cpu_count && !rc; cpu++)
+        if (sim->cpus[cpu].has_thread && !wait_parked(&sim->cpus[cpu]))
+            rc = SIDECAR_HOST_E_TIMEOUT;
     return rc;
 }
 
@@ -884,8 +905,10 @@ int sidecar_host_sim_fault(struct sidecar_host_sim *sim, uint32_t cpu, uint32_t 
         return SIDECAR_HOST_E_INVALID;
     switch (fault) {
     case SIDECAR_HOST_SIM_FAULT_MUTE:
+        /* Effective at once: the CPU is idle in its park loop (or gets
+         * there after the command it runs), and leaves it no more. */
         __atomic_store_n(&c->mute, 1, __ATOMIC_SEQ_CST);
-        return SIDECAR_HOST_OK;
+        return wait_parked(c) ? SIDECAR_HOST_OK : SIDECAR_HOST_E_TIMEOUT;
     case SIDECAR_HOST_SIM_FAULT_UNMUTE:
         __atomic_store_n(&c->mute, 0, __ATOMIC_SEQ_CST);
         ring_doorbell(c);

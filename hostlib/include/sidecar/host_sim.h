@@ -138,7 +138,9 @@ uint64_t sidecar_host_sim_commands(struct sidecar_host_sim *sim, uint32_t cpu);
 /* ---- fault injection -------------------------------------------------- */
 
 enum sidecar_host_sim_fault {
-    /* The CPU stops answering: it takes no command until unmuted. */
+    /* The CPU stops answering: it takes no command started after this
+     * call until unmuted (the call waits until the CPU is back in its
+     * park loop; E_TIMEOUT if it does not get there in 5 s). */
     SIDECAR_HOST_SIM_FAULT_MUTE = 1,
     SIDECAR_HOST_SIM_FAULT_UNMUTE = 2,
     /* Writes value into the CPU's status byte (as a buggy or hostile
