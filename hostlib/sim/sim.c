@@ -58,6 +58,7 @@ struct sim_cpu {
     uint32_t mute;                  /* fault: take no command */
     uint32_t no_attention;          /* fault: never send the response IPI */
 
+    struct sidecar_host_sim_step halt; /* the run of an empty script */
     pthread_mutex_t lock;           /* script */
     struct sidecar_host_sim_step *steps;
     uint32_t step_count, step_cap, head, used;
@@ -117,14 +118,19 @@ static bool stopping(const struct sidecar_host_sim *sim)
     return __atomic_load_n(&sim->stopping, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Sleeps until the doorbell differs from seen (or a spurious wake-up). */
-static void wait_doorbell(struct sim_cpu *c, uint32_t seen)
+/* Sleeps until the doorbell differs from seen (or a spurious wake-up).
+ * While it spins it also watches *status, when given, and returns as soon
+ * as that holds something else than status_seen: like MONITOR/MWAIT on the
+ * status byte, the request is seen without waiting for the IPI. */
+static void wait_doorbell(struct sim_cpu *c, uint32_t seen, const volatile uint8_t *status, uint8_t status_seen)
 {
     uint64_t spin = c->sim->config.spin_ns;
     if (spin) {
         uint64_t start = mono_ns();
         unsigned k = 0;
         while (__atomic_load_n(&c->doorbell, __ATOMIC_ACQUIRE) == seen && !stopping(c->sim)) {
+            if (status && __atomic_load_n(status, __ATOMIC_ACQUIRE) != status_seen)
+                return;
             cpu_relax();
             if ((++k & 63) == 0 && mono_ns() - start > spin)
                 break;
@@ -152,15 +158,14 @@ static void sim_park(void *ctx, const volatile uint8_t *status)
     for (;;) {
         leave_if_stopping(c);
         uint32_t seen = __atomic_load_n(&c->doorbell, __ATOMIC_SEQ_CST);
-        if (!__atomic_load_n(&c->mute, __ATOMIC_SEQ_CST)) {
-            uint8_t s = __atomic_load_n(status, __ATOMIC_ACQUIRE);
-            if (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP ||
-                s == SIDECAR_CPU_STATUS_REMOVE) {
-                __atomic_store_n(&c->in_park, 0, __ATOMIC_SEQ_CST);
-                return;
-            }
+        uint8_t s = __atomic_load_n(status, __ATOMIC_ACQUIRE);
+        bool muted = __atomic_load_n(&c->mute, __ATOMIC_SEQ_CST);
+        if (!muted && (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP ||
+                       s == SIDECAR_CPU_STATUS_REMOVE)) {
+            __atomic_store_n(&c->in_park, 0, __ATOMIC_SEQ_CST);
+            return;
         }
-        wait_doorbell(c, seen);
+        wait_doorbell(c, seen, muted ? NULL : status, s);
     }
 }
 
@@ -309,12 +314,16 @@ static void fill_header(struct sim_cpu *c, struct sidecar_hv_message *msg)
 static bool next_step(struct sim_cpu *c)
 {
     bool got = false;
+    /* Fast path for an empty script (head and step_count are written
+     * under the lock with atomic stores). */
+    if (__atomic_load_n(&c->head, __ATOMIC_ACQUIRE) >= __atomic_load_n(&c->step_count, __ATOMIC_ACQUIRE))
+        return false;
     pthread_mutex_lock(&c->lock);
     if (c->head < c->step_count) {
         c->current = c->steps[c->head];
         uint32_t times = c->current.repeat ? c->current.repeat : 1;
         if (++c->used >= times) {
-            c->head++;
+            __atomic_store_n(&c->head, c->head + 1, __ATOMIC_RELEASE);
             c->used = 0;
         }
         got = true;
@@ -337,10 +346,7 @@ static int vp_run(struct sk_cpu *cpu, void *vp, struct sidecar_hv_message *msg)
      * loop checks for STOP before each entry). */
     if (sk_stop_requested(cpu))
         return 0;
-    if (!next_step(c)) {
-        sidecar_host_sim_step_halt(&c->current);
-    }
-    const struct sidecar_host_sim_step *s = &c->current;
+    const struct sidecar_host_sim_step *s = next_step(c) ? &c->current : &c->halt;
     switch (s->kind) {
     case SIDECAR_HOST_SIM_INTERCEPT:
         apply_effects(c, s);
@@ -355,7 +361,7 @@ static int vp_run(struct sk_cpu *cpu, void *vp, struct sidecar_hv_message *msg)
             if (sk_stop_requested(cpu))
                 return 0;
             leave_if_stopping(c);
-            wait_doorbell(c, seen);
+            wait_doorbell(c, seen, &cpu->control->cpu_status[cpu->node_cpu], SIDECAR_CPU_STATUS_RUN);
         }
     case SIDECAR_HOST_SIM_FAIL:
         sk_command_fail(cpu, s->error[0] ? s->error : "simulated failure");
@@ -471,22 +477,34 @@ static uint32_t t_epoch(void *ctx)
     return __atomic_load_n(&sim->epoch, __ATOMIC_SEQ_CST);
 }
 
+/* The host thread's current spin: since when it waits for this epoch. */
+static __thread struct sidecar_host_sim *spin_sim;
+static __thread uint32_t spin_epoch;
+static __thread uint64_t spin_start;
+
 static void t_wait(void *ctx, uint32_t epoch, uint64_t timeout_ns)
 {
     struct sidecar_host_sim *sim = ctx;
-    uint64_t spin = sim->config.spin_ns < timeout_ns ? sim->config.spin_ns : timeout_ns;
-    if (spin) {
-        uint64_t start = mono_ns();
-        unsigned k = 0;
-        while (__atomic_load_n(&sim->epoch, __ATOMIC_ACQUIRE) == epoch) {
-            cpu_relax();
-            if ((++k & 63) == 0 && mono_ns() - start > spin)
-                break;
+    if (sim->config.spin_ns) {
+        /* Spin in short slices and return to the core between them, so
+         * that it looks at the status byte itself (one cache line less on
+         * the way back than waiting for the epoch), until spin_ns have
+         * passed without the epoch changing; then sleep. */
+        uint64_t now = mono_ns();
+        if (spin_sim != sim || spin_epoch != epoch) {
+            spin_sim = sim;
+            spin_epoch = epoch;
+            spin_start = now;
         }
-        timeout_ns -= spin;
+        if (now - spin_start < sim->config.spin_ns) {
+            for (int k = 0; k < 16; k++) {
+                if (__atomic_load_n(&sim->epoch, __ATOMIC_ACQUIRE) != epoch)
+                    return;
+                cpu_relax();
+            }
+            return;
+        }
     }
-    if (!timeout_ns)
-        return;
     struct timespec ts = { (time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull) };
     __atomic_fetch_add(&sim->host_waiters, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&sim->epoch, __ATOMIC_SEQ_CST) == epoch)
@@ -641,6 +659,7 @@ static int start_cpus(struct sidecar_host_sim *sim)
         void *reg_page = sim->node_mem[n] + (2 + 2ull * i) * SIDECAR_PAGE_SIZE;
         c->arch = (struct sk_arch){ c, sim_park, sim_cpu_send_ipi, sim_now, NULL, NULL };
         init_registers(c);
+        sidecar_host_sim_step_halt(&c->halt);
         sk_cpu_init(&c->sk, cp, c->command, reg_page, i, cpu, &c->arch, &sim_backend, c);
         if (pthread_create(&c->thread, &attr, cpu_main, c))
             rc = SIDECAR_HOST_E_NOMEM;
@@ -763,7 +782,7 @@ int sidecar_host_sim_script(struct sidecar_host_sim *sim, uint32_t cpu,
     if (!rc) {
         if (count)
             memcpy(c->steps + c->step_count, steps, count * sizeof(*steps));
-        c->step_count += count;
+        __atomic_store_n(&c->step_count, c->step_count + count, __ATOMIC_RELEASE);
         for (uint32_t k = 0; k < count; k++)
             c->steps[c->step_count - count + k].error[SIDECAR_ERROR_TEXT_SIZE] = 0;
     }
@@ -777,7 +796,9 @@ void sidecar_host_sim_script_clear(struct sidecar_host_sim *sim, uint32_t cpu)
     if (!c)
         return;
     pthread_mutex_lock(&c->lock);
-    c->step_count = c->head = c->used = 0;
+    __atomic_store_n(&c->step_count, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->head, 0, __ATOMIC_RELEASE);
+    c->used = 0;
     pthread_mutex_unlock(&c->lock);
 }
 

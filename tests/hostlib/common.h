@@ -18,17 +18,22 @@ struct fixture {
     struct sidecar_host host;
 };
 
-static inline struct fixture *fixture_open(uint32_t nodes, uint32_t per_node, bool main_first)
+static inline struct fixture *fixture_open_config(const struct sidecar_host_sim_config *cfg)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     cr_assert_not_null(f);
-    struct sidecar_host_sim_config cfg = { .node_count = nodes, .cpus_per_node = per_node,
-                                           .main_cpu_per_node = main_first };
-    int rc = sidecar_host_sim_create(&cfg, &f->sim);
+    int rc = sidecar_host_sim_create(cfg, &f->sim);
     cr_assert_eq(rc, 0, "sim_create: %s", sidecar_host_strerror(rc));
     rc = sidecar_host_open_sim(&f->host, f->sim);
     cr_assert_eq(rc, 0, "open_sim: %s", sidecar_host_strerror(rc));
     return f;
+}
+
+static inline struct fixture *fixture_open(uint32_t nodes, uint32_t per_node, bool main_first)
+{
+    struct sidecar_host_sim_config cfg = { .node_count = nodes, .cpus_per_node = per_node,
+                                           .main_cpu_per_node = main_first };
+    return fixture_open_config(&cfg);
 }
 
 static inline void fixture_close(struct fixture *f)

@@ -58,6 +58,32 @@ Test(concurrency, sync_runs_on_all_cpus_from_several_threads, .timeout = 120)
     fixture_close(f);
 }
 
+Test(concurrency, spinning_sim_sync_and_async, .timeout = 120)
+{
+    /* Both sides spin before they sleep (as in the benchmark): the same
+     * answers, every wake-up still delivered. */
+    struct sidecar_host_sim_config cfg = { .node_count = 1, .cpus_per_node = 4, .spin_ns = 200000 };
+    struct fixture *f = fixture_open_config(&cfg);
+    for (uint32_t c = 0; c < 4; c++)
+        cr_assert_eq(sidecar_host_acquire(&f->host, c), 0);
+    for (int k = 0; k < 2000; k++) {
+        cr_assert_eq(sidecar_host_ping(&f->host, k % 4, T_LONG), 0);
+        cr_assert_eq(sidecar_host_run_vp(&f->host, (k + 1) % 4, T_LONG), SIDECAR_HOST_RUN_INTERCEPT);
+    }
+    for (int k = 0; k < 500; k++) {
+        for (uint32_t c = 0; c < 4; c++)
+            cr_assert_eq(sidecar_host_run_vp_start(&f->host, c), 0);
+        for (uint32_t c = 0; c < 4; c++) {
+            struct sidecar_host_completion d;
+            cr_assert_eq(sidecar_host_wait_any(&f->host, T_LONG, &d), 0);
+            cr_assert_eq(d.result, SIDECAR_HOST_RUN_INTERCEPT);
+        }
+        if (k % 50 == 0)
+            usleep(300);   /* let both sides fall asleep now and then */
+    }
+    fixture_close(f);
+}
+
 /* ---- STOP racing completion ------------------------------------------------ */
 
 struct racer {
