@@ -16,6 +16,7 @@
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
+#include "vp.h"
 
 void mk_main(uint64_t handoff_pa);
 
@@ -161,8 +162,27 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && canary.ok && after_canary;
     }
 
+    /* The VP test on every sidecar CPU that came up. */
+    static struct mk_vp_result vpr;
+    if (opt.vp_test && !hrc) {
+        static uint32_t list[SIDECAR_MAX_CPUS];
+        uint32_t n = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
+                list[n++] = c;
+        uint64_t t0 = mk_rdtsc();
+        mk_vp_test(mk_host(), p, list, n, khz, &vpr);
+        out("main: vp test: %s; %u/%u CPUs passed, %u intercepts, %u stops, CPUID %s (leaf 0 EAX %u), %lu us%s%s\n",
+            vpr.ok ? "ok" : "FAILED", vpr.passed, vpr.cpus, vpr.intercepts, vpr.stops,
+            vpr.cpuid_intercept ? "intercepted" : "native", vpr.cpuid_max_leaf,
+            (mk_rdtsc() - t0) * 1000 / khz, vpr.error[0] ? ": " : "", vpr.error);
+        ok = ok && vpr.ok;
+    }
+
     /* Conversions. */
-    bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE;
+    bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE || opt.convert_running.count;
+    bool running_ok = true;
+    uint32_t running_stopped = 0;
     bool convert_ok = true, again_ok = true, ping_after = true, work_again = true;
     uint32_t work_count = 0;
     if (want_convert && !hrc) {
@@ -170,6 +190,21 @@ void mk_main(uint64_t handoff_pa)
         if (!env.trampoline_pa || !mk_ap_install(env.trampoline_pa))
             fatal("convert", "no usable page below 640 KiB for the AP trampoline");
         out("main: AP trampoline at %lx\n", env.trampoline_pa);
+        if (opt.convert_running.count) {
+            /* A CPU that is running a VP: STOP the run, then REMOVE. */
+            if (!mk_vp_load_guest(p))
+                fatal("mk.convert_running", "no usable guest RAM");
+            for (uint32_t k = 0; k < opt.convert_running.count; k++) {
+                const char *why = "";
+                uint32_t c = opt.convert_running.cpu[k];
+                int rc = mk_vp_run_and_stop(mk_host(), p, c, khz, &why);
+                out("main: cpu %u ran a VP and was stopped: %s%s%s\n", c, rc ? "FAILED" : "ok",
+                    rc ? ": " : "", why);
+                running_stopped += !rc;
+            }
+            running_ok = running_stopped == opt.convert_running.count;
+            convert(&env, opt.convert_running.cpu, opt.convert_running.count, "mk.convert_running");
+        }
         if (opt.convert.count)
             convert(&env, opt.convert.cpu, opt.convert.count, "mk.convert");
         if (opt.convert_node != MK_NO_NODE) {
@@ -199,7 +234,7 @@ void mk_main(uint64_t handoff_pa)
             out("main: converting cpu %u again: %s (%s)\n", c, sidecar_host_strerror(rc),
                 again_ok ? "refused, as it must be" : "WRONG");
         }
-        ok = ok && convert_ok && ping_after && work_again && again_ok;
+        ok = ok && convert_ok && ping_after && work_again && again_ok && running_ok;
     }
 
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
@@ -241,6 +276,14 @@ void mk_main(uint64_t handoff_pa)
         out(",\"canary\":{\"ok\":%s,\"sidecar_bytes\":%lu,\"filled_bytes\":%lu,\"ping_after\":%s}",
             canary.ok ? "true" : "false", canary.sidecar_bytes, canary.filled_bytes,
             after_canary ? "true" : "false");
+    if (opt.vp_test)
+        out(",\"vp\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"stops\":%u,"
+            "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"error\":\"%s\"}",
+            vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
+            vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vpr.error);
+    if (opt.convert_running.count)
+        out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
+            opt.convert_running.count, running_stopped);
     if (want_convert) {
         out(",\"converted\":[");
         for (uint32_t k = 0; k < conv_count; k++)

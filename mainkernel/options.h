@@ -5,6 +5,12 @@
  *   mk.convert=LIST        convert these sidecar CPUs (CPU indices, e.g.
  *                          3,5-9) in one batch
  *   mk.convert_node=N      convert every sidecar CPU of sidecar node N
+ *   mk.convert_running=LIST  first run a VP (an endless loop) on each of
+ *                          these CPUs, STOP it, then convert them in one
+ *                          batch like mk.convert
+ *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
+ *                          CPU: each intercept kind, registers,
+ *                          translation, STOP and resume
  *   mk.convert_again       afterwards, convert an already converted CPU
  *                          again (must fail at once with "removed")
  *   mk.canary              fill all usable memory, then check that no
@@ -29,8 +35,10 @@ struct mk_cpu_list {
 
 struct mk_options {
     struct mk_cpu_list convert;
+    struct mk_cpu_list convert_running;
     uint32_t convert_node;          /* MK_NO_NODE: none */
     bool convert_again;
+    bool vp_test;
     bool canary;
     bool touch_sidecar;
 };

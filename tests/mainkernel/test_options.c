@@ -16,8 +16,27 @@ Test(options, defaults_and_foreign_words)
     cr_assert(mk_options_parse("console=ttyS0 boot_cpus=0-3 mkfoo quiet", &opt, err, sizeof(err)));
     cr_assert_eq(opt.convert.count, 0);
     cr_assert_eq(opt.convert_node, MK_NO_NODE);
-    cr_assert_not(opt.canary || opt.convert_again || opt.touch_sidecar);
+    cr_assert_not(opt.canary || opt.convert_again || opt.touch_sidecar || opt.vp_test);
+    cr_assert_eq(opt.convert_running.count, 0);
     cr_assert(mk_options_parse("", &opt, err, sizeof(err)));
+}
+
+Test(options, vp_test_and_convert_running)
+{
+    cr_assert(mk_options_parse("mk.vp_test mk.convert_running=2,4-5 mk.convert=7", &opt, err, sizeof(err)),
+              "%s", err);
+    uint32_t want[] = { 2, 4, 5 };
+    cr_assert(opt.vp_test);
+    cr_assert_eq(opt.convert_running.count, 3);
+    cr_assert_arr_eq(opt.convert_running.cpu, want, sizeof(want));
+    cr_assert_eq(opt.convert.count, 1);
+    cr_assert_eq(opt.convert.cpu[0], 7);
+    cr_assert_not(mk_options_parse("mk.convert_running", &opt, err, sizeof(err)));
+    cr_assert(strncmp(err, "mk.convert_running", 18) == 0, "%s", err);
+    cr_assert_not(mk_options_parse("mk.convert_running=3-1", &opt, err, sizeof(err)));
+    cr_assert(strncmp(err, "mk.convert_running", 18) == 0, "%s", err);
+    cr_assert_not(mk_options_parse("mk.vp_test=1", &opt, err, sizeof(err)));
+    cr_assert(strncmp(err, "mk.vp_test", 10) == 0, "%s", err);
 }
 
 Test(options, lists_and_flags)

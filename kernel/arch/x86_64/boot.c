@@ -26,6 +26,7 @@
 #define SK_E_X2APIC 0x104u
 #define SK_E_IMAGE 0x105u
 #define SK_E_NODE 0x106u
+#define SK_E_GUEST_RAM 0x107u
 
 struct sk_globals sk_g;
 struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
@@ -86,6 +87,29 @@ static uint64_t virt_to_phys(uint64_t va)
 
 static void zero_page(uint64_t pa) { sc_memset(pa_ptr(pa), 0, PAGE_SIZE); }
 
+/* Guest RAM, shared by the node's CPUs: the node's guest-RAM PDPT and two
+ * page directories (layout.h) map [guest_ram_base, + guest_ram_size) at
+ * GVA == GPA with 2 MiB pages, present, writable, user, executable. The
+ * range is at most 1 GiB (max_guest_ram), so it touches at most two 1 GiB
+ * slots of one PDPT, all under PML4 entry 0 (checked at entry). */
+static void build_guest_tables(uint32_t n)
+{
+    const struct sk_node *nd = &sk_nodes[n];
+    uint64_t t = node_guest_tables_pa(nd->memory_base, nd->cpu_count);
+    for (unsigned k = 0; k < 3; k++)
+        zero_page(t + k * PAGE_SIZE);
+    if (!sk_g.guest_ram_size)
+        return;
+    uint64_t *pdpt = pa_ptr(t);
+    uint64_t first = sk_g.guest_ram_base >> 30;
+    for (uint64_t a = sk_g.guest_ram_base; a < sk_g.guest_ram_base + sk_g.guest_ram_size;
+         a += SIDECAR_LARGE_PAGE_SIZE) {
+        uint64_t pd_pa = t + ((a >> 30) == first ? 1 : 2) * PAGE_SIZE;
+        pdpt[(a >> 30) & 511] = pd_pa | PTE_P | PTE_W | PTE_U;
+        ((uint64_t *)pa_ptr(pd_pa))[(a >> 21) & 511] = a | PTE_P | PTE_W | PTE_U | PTE_PS;
+    }
+}
+
 static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_t image_pages)
 {
     const struct sk_node *nd = &sk_nodes[n];
@@ -100,6 +124,8 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     uint64_t *pd = pa_ptr(p[PRIV_PD]);
     uint64_t *pt = pa_ptr(p[PRIV_PT]);
     pml4[(KERNEL_VBASE >> 39) & 511] = p[PRIV_PDPT] | PTE_P | PTE_W;
+    if (sk_g.guest_ram_size)   /* the only user-accessible mapping */
+        pml4[0] = node_guest_tables_pa(base, nd->cpu_count) | PTE_P | PTE_W | PTE_U;
     pdpt[(KERNEL_VBASE >> 30) & 511] = p[PRIV_PD] | PTE_P | PTE_W;
     pd[(KERNEL_VBASE >> 21) & 511] = p[PRIV_PT] | PTE_P | PTE_W;
     for (uint32_t k = 0; k < image_pages; k++)
@@ -253,6 +279,7 @@ void sk_ap_main(uint32_t cpu)
     struct sk_cpu_entry *e = &sk_cpus[cpu];
     struct sk_percpu *pc = this_cpu();
     cpu_tables_init(pc, PERCPU_STACK_TOP);
+    sk_vp_cpu_setup();
     apic_init_ap();
     if (!cas32(&e->state, KS_STARTING, KS_UP))
         sk_park_forever();   /* our starter gave up on us: stay out of the way */
@@ -292,6 +319,20 @@ static bool check_params(const struct sidecar_params *p, uint64_t params_pa,
             return fail(out, SK_E_PARAMS_OUTPUT, "output: overlaps nodes[%u] memory", n);
         if (params_pa < nd->memory_base + nd->memory_size && nd->memory_base < params_pa + sizeof(*p))
             return fail(out, SK_E_PARAMS_OUTPUT, "params: overlaps nodes[%u] memory", n);
+    }
+    /* Guest RAM (the validator checked alignment, size and that it is
+     * disjoint from node memory and the trampoline): it must lie under PML4
+     * entry 0 (so below the kernel window, in the low canonical half) and
+     * must not hold the params or output pages, which the VP could then
+     * reach. */
+    uint64_t gb = p->guest_ram_base, gs = p->guest_ram_size;
+    if (gs) {
+        if (gb + gs > (1ull << 39) || (gb >> 39) == ((KERNEL_VBASE >> 39) & 511))
+            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: %lx + %lx is not below 512 GiB", gb, gs);
+        if (params_pa < gb + gs && gb < params_pa + sizeof(*p))
+            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps params");
+        if (output_pa < gb + gs && gb < out_end)
+            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps output");
     }
     const struct sidecar_params_cpu *bsp = &p->cpus[p->bsp_cpu];
     if (bsp->role != SIDECAR_CPU_ROLE_MAIN)
@@ -347,6 +388,16 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
                   (p->apic_mode == SIDECAR_APIC_MODE_AUTO && has_x2apic);
     sk_g.use_mwait = p->use_mwait && (f1.ecx & (1u << 3));
     sk_g.tsc_deadline = f1.ecx & (1u << 24);
+    if (p->guest_ram_size && kernel_pa < p->guest_ram_base + p->guest_ram_size &&
+        p->guest_ram_base < kernel_pa + (uint64_t)image_pages * PAGE_SIZE)
+        return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps the kernel image");
+    if (cpuid(0, 0).eax >= 7) {
+        struct cpuid_regs f7 = cpuid(7, 0);
+        sk_g.smep = f7.ebx & (1u << 7);
+        sk_g.smap = f7.ebx & (1u << 20);
+    }
+    sk_g.guest_ram_base = p->guest_ram_base;
+    sk_g.guest_ram_size = p->guest_ram_size;
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 
@@ -383,6 +434,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         nd->cpu_count = p->nodes[n].cpu_count;
         nd->memory_base = p->nodes[n].memory_base;
         init_control_page(n);
+        build_guest_tables(n);
         for (uint32_t i = 0; i < nd->cpu_count; i++) {
             uint32_t c = nd->base_cpu + i;
             sk_cpus[c].node = n;

@@ -38,7 +38,9 @@ void idt_init(void)
         uint64_t a = sk_trap_stubs[v];
         idt[v] = (struct idt_gate){
             .off_lo = (uint16_t)a, .sel = GDT_KCODE, .ist = 0,
-            .type = 0x8e,   /* present, DPL 0, 64-bit interrupt gate */
+            /* present, 64-bit interrupt gate; DPL 0, but 3 for INT3 and
+             * INTO so a ring-3 VP gets #BP/#OF rather than #GP */
+            .type = v == 3 || v == 4 ? 0xee : 0x8e,
             .off_mid = (uint16_t)(a >> 16), .off_hi = (uint32_t)(a >> 32),
         };
     }

@@ -1,5 +1,6 @@
 /* The AP's dispatch loop: the arch services (park, IPI, clock, log,
- * quiesce) around the portable core in kernel/core (sidecar/kcore.h). */
+ * quiesce) around the portable core in kernel/core (sidecar/kcore.h), with
+ * the ring-3 VP backend (vp.c, sidecar/vp.h). */
 #include <scfree/scfree.h>
 #include <scfree/x86.h>
 #include <sidecar/kcore.h>
@@ -79,10 +80,11 @@ static const struct sk_arch arch_ops = {
 void sk_dispatch_start(struct sk_percpu *pc)
 {
     struct sk_cpu *cpu = (struct sk_cpu *)pc->core_space;
+    sk_vp_cpu_init(pc);
     sk_cpu_init(cpu, (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL),
                 (struct sidecar_command_page *)SLOT_VA(SLOT_COMMAND),
                 (void *)SLOT_VA(SLOT_REGISTER), pc->node_cpu, pc->cpu_index,
-                &arch_ops, &sk_no_backend, NULL);
+                &arch_ops, &sk_vp_ring3_backend, &pc->vp);
     sk_dispatch_loop(cpu);
     /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI. */
     klog_cpu(pc->cpu_index, "removed; parked for INIT");

@@ -10,7 +10,7 @@ default rel
 %define KERNEL_VBASE 0xffffffff80000000
 %define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
 
-extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_percpu_stack_top
+extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_vp_trap, sk_percpu_stack_top
 
 section .text
 
@@ -65,7 +65,9 @@ sk_ap_entry64:
 
 ; Interrupt and exception stubs: push a zero error code where the CPU does
 ; not, then the vector, then every general-purpose register, and call
-; sk_trap(frame). The frame layout is struct trap_frame (cpu.h).
+; sk_trap(frame). The frame layout is struct trap_frame (kernel.h). A trap
+; taken at CPL3 (a ring-3 VP) goes to sk_vp_trap instead, which saves the
+; guest state and never returns here (vp.asm, vp.c).
 %macro STUB 1
 stub_%1:
 %if %1 = 8 || (%1 >= 10 && %1 <= 14) || %1 = 17 || %1 = 21 || %1 = 29 || %1 = 30
@@ -100,6 +102,8 @@ trap_common:
     push r15
     cld
     mov rdi, rsp
+    test byte [rsp + 18 * 8], 3     ; the frame's CS: from CPL3?
+    jnz .from_user
     call sk_trap
     pop r15
     pop r14
@@ -118,6 +122,14 @@ trap_common:
     pop rax
     add rsp, 16
     iretq
+.from_user:
+    push qword 2                    ; RFLAGS: AC (the guest may set it) off, so SMAP holds
+    popfq
+    call sk_vp_trap                 ; never returns
+.hang:
+    cli
+    hlt
+    jmp .hang
 
 section .rodata
 align 8

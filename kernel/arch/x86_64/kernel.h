@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <sidecar/abi.h>
+#include <sidecar/vp.h>
 #include <sidecar_config.h>
 
 #include "layout.h"
@@ -62,6 +63,8 @@ struct sk_globals {
     uint64_t apic_base;     /* xAPIC physical base */
     uint64_t trampoline_pa;
     uint64_t shim_cr3;      /* the page tables the BSP runs on */
+    uint64_t guest_ram_base; /* params.guest_ram_base/size: GVA == GPA, user */
+    uint64_t guest_ram_size;
     uint32_t cpu_count;
     uint32_t node_count;
     uint32_t bsp_cpu;
@@ -73,6 +76,8 @@ struct sk_globals {
     bool logging;
     bool use_mwait;
     bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
+    bool smep;              /* CR4.SMEP on sidecar CPUs */
+    bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -106,8 +111,13 @@ _Static_assert(sizeof(struct sk_tss) == 104, "TSS size");
 #define GDT_ENTRIES 7
 
 /* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; its stack
- * grows down from just below them. */
+ * grows down from just below them. The VP's saved state (struct sk_vp, the
+ * ring-3 backend, ~0.8 KiB) lives here too, so a CPU still needs no page
+ * beyond its 7 (docs/boot.md section 5); the stack keeps what is left of
+ * the page (SK_MIN_STACK at least). */
 struct sk_percpu {
+    struct sk_vp vp;           /* first: 16-aligned for FXSAVE/FXRSTOR */
+    uint64_t vp_kernel_rsp;    /* vp.asm: the kernel's RSP while the VP runs */
     uint64_t gdt[GDT_ENTRIES];
     struct sk_tss tss;
     uint32_t cpu_index;
@@ -121,6 +131,9 @@ struct sk_percpu {
 };
 
 #define PERCPU_VA (SLOT_VA(SLOT_PERCPU) + PAGE_SIZE - sizeof(struct sk_percpu))
+#define SK_MIN_STACK 2560u
+_Static_assert(sizeof(struct sk_percpu) % 16 == 0, "sk_percpu keeps the VP 16-aligned");
+_Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_MIN_STACK, "per-CPU stack too small");
 #define PERCPU_STACK_TOP (PERCPU_VA & ~15ull)
 
 static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
@@ -155,6 +168,14 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
+
+/* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP */
+void sk_vp_cpu_init(struct sk_percpu *pc);
+void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));
+/* vp.asm */
+int sk_vp_enter_asm(struct sk_vp *vp, uint64_t *kernel_rsp, struct sk_tss *tss);
+void sk_vp_leave_asm(uint64_t kernel_rsp) __attribute__((noreturn));
 
 /* boot.c */
 void sk_ap_main(uint32_t index) __attribute__((noreturn));

@@ -10,7 +10,8 @@
  * and TRANSLATE_GVA. Freestanding C11, no libc; also built natively for the
  * unit tests (tests/kernel/test_vp_*.c).
  *
- * What the arch half (kernel/arch/x86_64) must do, and when:
+ * What the arch half (kernel/arch/x86_64: vp.c, vp.asm; docs/boot.md
+ * section 6) must do, and when:
  *
  *   At CPU bring-up, once per sidecar CPU:
  *     sk_vp_init(&vp, vp_index, &config) with the guest RAM range, the user

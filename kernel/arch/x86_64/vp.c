@@ -1,0 +1,148 @@
+/* The ring-3 VP backend, arch half (sidecar/vp.h says what it must do).
+ *
+ * Guest RAM is mapped user-accessible at GVA == GPA in every sidecar CPU's
+ * page tables (boot.c). RUN_VP's sk_vp_run calls arch_enter, which IRETQs
+ * to the VP at CPL3 (vp.asm). Every trap taken at CPL3 comes to sk_vp_trap
+ * (entry.asm checks the frame's CS): it saves the guest's registers and FX
+ * state into the VP, records the exit (vector, error code, CR2/DR6), EOIs
+ * an interrupt, and returns from arch_enter through sk_vp_leave_asm. The
+ * portable half then turns the exit into an intercept message, or (an
+ * interrupt such as the request IPI) checks for STOP and re-enters. */
+#include <scfree/scfree.h>
+#include <scfree/x86.h>
+
+#include <sidecar/kcore.h>
+#include <sidecar/vp.h>
+
+#include "kernel.h"
+
+#define CR0_MP (1ull << 1)
+#define CR0_EM (1ull << 2)
+#define CR0_TS (1ull << 3)
+#define CR0_NE (1ull << 5)
+#define CR4_OSFXSR (1ull << 9)
+#define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_SMEP (1ull << 20)
+#define CR4_SMAP (1ull << 21)
+
+static void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
+static void stac(void) { if (sk_g.smap) __asm__ volatile("stac" ::: "memory", "cc"); }
+static void clac(void) { if (sk_g.smap) __asm__ volatile("clac" ::: "memory", "cc"); }
+
+void sk_vp_cpu_setup(void)
+{
+    /* FXSAVE/FXRSTOR with the XMM state, SSE for the guest, no lazy FPU. */
+    write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
+    uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    if (sk_g.smep)
+        cr4 |= CR4_SMEP;   /* the kernel never runs guest code */
+    if (sk_g.smap)
+        cr4 |= CR4_SMAP;   /* nor reads guest RAM but in read_guest (STAC/CLAC) */
+    write_cr4(cr4);
+}
+
+static int arch_enter(void *ctx, struct sk_vp *vp)
+{
+    struct sk_percpu *pc = ctx;
+    cpu_cli();
+    /* TSS.rsp0 becomes the RSP below the registers enter saves (vp.asm);
+     * restored afterwards for the kernel's own traps (there are none at
+     * CPL0 that switch stacks, but keep the documented value). */
+    int rc = sk_vp_enter_asm(vp, &pc->vp_kernel_rsp, &pc->tss);
+    pc->tss.rsp[0] = PERCPU_STACK_TOP;
+    return rc;
+}
+
+static uint32_t arch_read_guest(void *ctx, uint64_t gpa, void *dst, uint32_t n)
+{
+    (void)ctx;
+    uint64_t base = sk_g.guest_ram_base, size = sk_g.guest_ram_size;
+    if (gpa < base || gpa - base >= size)
+        return 0;
+    if (n > size - (gpa - base))
+        n = (uint32_t)(size - (gpa - base));
+    const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)gpa;
+    uint8_t *d = dst;
+    stac();
+    for (uint32_t i = 0; i < n; i++)
+        d[i] = src[i];
+    clac();
+    return n;
+}
+
+static void arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+    (void)ctx;
+    struct cpuid_regs r = cpuid(leaf, subleaf);
+    out[0] = r.eax;
+    out[1] = r.ebx;
+    out[2] = r.ecx;
+    out[3] = r.edx;
+}
+
+static const struct sk_vp_ops vp_ops = {
+    .enter = arch_enter,
+    .read_guest = arch_read_guest,
+    .cpuid = arch_cpuid,
+};
+
+void sk_vp_cpu_init(struct sk_percpu *pc)
+{
+    /* MXCSR_MASK from one FXSAVE (the VP's FX area is the scratch). */
+    __asm__ volatile("fxsave %0" : "=m"(pc->vp.fx));
+    uint32_t mxcsr_mask = pc->vp.fx.mxcsr_mask;
+    struct sk_vp_config cfg = {
+        .ram = { sk_g.guest_ram_base, sk_g.guest_ram_size, SK_VP_RAM_ALL },
+        .cs = GDT_UCODE | 3, .ss = GDT_UDATA | 3,
+        .ds = GDT_UDATA | 3, .es = GDT_UDATA | 3, .fs = 0, .gs = 0,
+        .mxcsr_mask = mxcsr_mask,
+        .ops = &vp_ops,
+        .ops_ctx = pc,
+    };
+    sk_vp_init(&pc->vp, pc->cpu_index, &cfg);
+    pc->tss.rsp[0] = PERCPU_STACK_TOP;
+}
+
+static bool has_error_code(uint64_t v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+}
+
+void sk_vp_trap(struct trap_frame *f)
+{
+    struct sk_percpu *pc = this_cpu();
+    struct sk_vp *vp = &pc->vp;
+    __asm__ volatile("fxsave %0" : "=m"(vp->fx));
+    vp->gpr[SK_VP_RAX] = f->rax;
+    vp->gpr[SK_VP_RCX] = f->rcx;
+    vp->gpr[SK_VP_RDX] = f->rdx;
+    vp->gpr[SK_VP_RBX] = f->rbx;
+    vp->gpr[SK_VP_RSP] = f->rsp;
+    vp->gpr[SK_VP_RBP] = f->rbp;
+    vp->gpr[SK_VP_RSI] = f->rsi;
+    vp->gpr[SK_VP_RDI] = f->rdi;
+    vp->gpr[SK_VP_R8] = f->r8;
+    vp->gpr[SK_VP_R9] = f->r9;
+    vp->gpr[SK_VP_R10] = f->r10;
+    vp->gpr[SK_VP_R11] = f->r11;
+    vp->gpr[SK_VP_R12] = f->r12;
+    vp->gpr[SK_VP_R13] = f->r13;
+    vp->gpr[SK_VP_R14] = f->r14;
+    vp->gpr[SK_VP_R15] = f->r15;
+    vp->rip = f->rip;
+    vp->rflags = f->rflags;
+    vp->exit.vector = (uint8_t)f->vector;
+    vp->exit.has_error_code = has_error_code(f->vector);
+    vp->exit.error_code = vp->exit.has_error_code ? (uint32_t)f->error : 0;
+    vp->exit.fault_address = 0;
+    if (f->vector == SK_VP_VECTOR_PF) {
+        vp->exit.fault_address = read_cr2();
+    } else if (f->vector == SK_VP_VECTOR_DB) {
+        uint64_t dr6;
+        __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+        vp->exit.fault_address = dr6;
+    }
+    if (f->vector >= 32 && f->vector != SIDECAR_SPURIOUS_VECTOR)
+        apic_eoi();
+    sk_vp_leave_asm(pc->vp_kernel_rsp);
+}
