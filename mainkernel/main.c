@@ -180,7 +180,8 @@ void mk_main(uint64_t handoff_pa)
     }
 
     /* Conversions. */
-    bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE || opt.convert_running.count;
+    bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE || opt.convert_running.count ||
+                        opt.convert_one_per_node;
     bool running_ok = true;
     uint32_t running_stopped = 0;
     bool convert_ok = true, again_ok = true, ping_after = true, work_again = true;
@@ -217,6 +218,21 @@ void mk_main(uint64_t handoff_pa)
                 if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && !converted[c])
                     list[n++] = c;
             convert(&env, list, n, "mk.convert_node");
+        }
+        if (opt.convert_one_per_node) {
+            static uint32_t list[SIDECAR_MAX_NODES];
+            uint32_t n = 0;
+            for (uint32_t k = 0; k < p->node_count; k++) {
+                const struct sidecar_params_node *nd = &p->nodes[k];
+                for (uint32_t c = nd->base_cpu + nd->cpu_count; c-- > nd->base_cpu;) {
+                    if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && !converted[c] &&
+                        o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE) {
+                        list[n++] = c;
+                        break;
+                    }
+                }
+            }
+            convert(&env, list, n, "mk.convert_one_per_node");
         }
         for (uint32_t k = 0; k < conv_count; k++)
             convert_ok = convert_ok && conv[k].work_ok;

@@ -5,6 +5,7 @@
  *   mk.convert=LIST        convert these sidecar CPUs (CPU indices, e.g.
  *                          3,5-9) in one batch
  *   mk.convert_node=N      convert every sidecar CPU of sidecar node N
+ *   mk.convert_one_per_node  convert the last sidecar CPU of every node
  *   mk.convert_running=LIST  first run a VP (an endless loop) on each of
  *                          these CPUs, STOP it, then convert them in one
  *                          batch like mk.convert
@@ -37,6 +38,7 @@ struct mk_options {
     struct mk_cpu_list convert;
     struct mk_cpu_list convert_running;
     uint32_t convert_node;          /* MK_NO_NODE: none */
+    bool convert_one_per_node;
     bool convert_again;
     bool vp_test;
     bool canary;

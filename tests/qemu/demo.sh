@@ -4,14 +4,15 @@
 #
 # usage: demo.sh BUILD_DIR [--smp N] [--nodes K] [--append "shim options"]
 # Defaults: 32 vCPUs in 2 NUMA nodes. The serial console is shown live;
-# the last lines are the main kernel's per-CPU report.
+# the main kernel runs the guest VP test on every sidecar CPU, converts one
+# CPU per sidecar node into a main-kernel CPU, and prints its report.
 set -eu
 
 build=$1
 shift
 smp=32
 nodes=2
-append="sidecar.log"
+append="sidecar.log mk.vp_test mk.convert_one_per_node"
 while [ $# -gt 0 ]; do
     case $1 in
     --smp) smp=$2; shift 2 ;;
