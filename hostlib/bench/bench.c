@@ -3,10 +3,11 @@
  * "hostlib sim: one command round trip within 2x of a bare shared-memory
  * ping-pong between two threads"). Not a test: nothing is asserted.
  *
- *   build/hostlib/sidecar-host-bench [round trips per sample, default 200000]
+ *   build/hostlib/sidecar-host-bench [round trips per sample [spin_ns]]
  *
- * Both sides spin while they wait (the simulator's spin_ns), as the bare
- * ping-pong does; five alternating samples of each, the median printed. */
+ * Both sides spin while they wait (the simulator's spin_ns, default 1 ms),
+ * as the bare ping-pong does; 0 measures the sleeping (futex) path. Five
+ * alternating samples of each, the median printed. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -91,7 +92,8 @@ int main(int argc, char **argv)
         rounds = 1;
     struct sidecar_host_sim_config cfg = {
         .node_count = 1, .cpus_per_node = 2, .main_cpu_per_node = true,
-        .spin_ns = 1000000,   /* 1 ms: both sides stay awake between commands */
+        /* 1 ms: both sides stay awake between commands */
+        .spin_ns = argc > 2 ? strtoull(argv[2], NULL, 0) : 1000000,
     };
     struct sidecar_host_sim *sim;
     static struct sidecar_host host;
@@ -116,7 +118,8 @@ int main(int argc, char **argv)
     qsort(run, SAMPLES, sizeof(double), cmp);
     qsort(ping, SAMPLES, sizeof(double), cmp);
     double b = bare[SAMPLES / 2], r = run[SAMPLES / 2], p = ping[SAMPLES / 2];
-    printf("round trips per sample: %" PRIu64 ", median of %d samples\n", rounds, SAMPLES);
+    printf("round trips per sample: %" PRIu64 ", spin_ns %" PRIu64 ", median of %d samples\n", rounds,
+           cfg.spin_ns, SAMPLES);
     printf("bare two-thread shared-memory ping-pong: %8.1f ns\n", b);
     printf("sim RUN_VP (exits at once, HLT):         %8.1f ns  (%.2fx the ping-pong)\n", r, r / b);
     printf("sim NONE (ping):                         %8.1f ns  (%.2fx the ping-pong)\n", p, p / b);

@@ -833,6 +833,8 @@ static struct sidecar_hv_x64_intercept_message_header *begin(struct sidecar_host
 void sidecar_host_sim_step_io_port(struct sidecar_host_sim_step *step, uint16_t port, uint8_t access_size,
                                    bool write, uint64_t rax, uint8_t instruction_length)
 {
+    if (!step)
+        return;
     begin(step, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, sizeof(struct sidecar_hv_x64_io_port_intercept_message),
           instruction_length, write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ);
     struct sidecar_hv_x64_io_port_intercept_message *m = (void *)step->message.payload;
@@ -844,6 +846,8 @@ void sidecar_host_sim_step_io_port(struct sidecar_host_sim_step *step, uint16_t 
 void sidecar_host_sim_step_msr(struct sidecar_host_sim_step *step, uint32_t msr, bool write, uint64_t value,
                                uint8_t instruction_length)
 {
+    if (!step)
+        return;
     begin(step, SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, sizeof(struct sidecar_hv_x64_msr_intercept_message),
           instruction_length, write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ);
     struct sidecar_hv_x64_msr_intercept_message *m = (void *)step->message.payload;
@@ -855,6 +859,8 @@ void sidecar_host_sim_step_msr(struct sidecar_host_sim_step *step, uint32_t msr,
 void sidecar_host_sim_step_cpuid(struct sidecar_host_sim_step *step, uint32_t leaf, uint32_t subleaf,
                                  uint8_t instruction_length)
 {
+    if (!step)
+        return;
     begin(step, SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT, sizeof(struct sidecar_hv_x64_cpuid_intercept_message),
           instruction_length, SIDECAR_INTERCEPT_ACCESS_EXECUTE);
     struct sidecar_hv_x64_cpuid_intercept_message *m = (void *)step->message.payload;
@@ -865,6 +871,8 @@ void sidecar_host_sim_step_cpuid(struct sidecar_host_sim_step *step, uint32_t le
 void sidecar_host_sim_step_memory(struct sidecar_host_sim_step *step, uint32_t message_type, uint64_t gpa,
                                   bool write, uint8_t instruction_length)
 {
+    if (!step)
+        return;
     begin(step, message_type, sizeof(struct sidecar_hv_x64_memory_intercept_message), instruction_length,
           write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ);
     struct sidecar_hv_x64_memory_intercept_message *m = (void *)step->message.payload;
@@ -877,6 +885,8 @@ void sidecar_host_sim_step_memory(struct sidecar_host_sim_step *step, uint32_t m
 void sidecar_host_sim_step_exception(struct sidecar_host_sim_step *step, uint16_t vector, uint32_t error_code,
                                      uint64_t parameter)
 {
+    if (!step)
+        return;
     begin(step, SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT,
           sizeof(struct sidecar_hv_x64_exception_intercept_message), 0, SIDECAR_INTERCEPT_ACCESS_EXECUTE);
     struct sidecar_hv_x64_exception_intercept_message *m = (void *)step->message.payload;
@@ -888,6 +898,8 @@ void sidecar_host_sim_step_exception(struct sidecar_host_sim_step *step, uint16_
 
 void sidecar_host_sim_step_halt(struct sidecar_host_sim_step *step)
 {
+    if (!step)
+        return;
     begin(step, SIDECAR_HV_MESSAGE_TYPE_X64_HALT, sizeof(struct sidecar_hv_x64_intercept_message_header), 1,
           SIDECAR_INTERCEPT_ACCESS_EXECUTE);
 }

@@ -717,3 +717,40 @@ Test(hostlib, scripts_are_checked_and_counted)
         cr_assert_eq(sidecar_host_sim_step_set(&s, SIDECAR_HV_REGISTER_NAME_R8, k, 0), 0);
     cr_assert_eq(sidecar_host_sim_step_set(&s, SIDECAR_HV_REGISTER_NAME_R8, 0, 0), SIDECAR_HOST_E_INVALID);
 }
+
+Test(hostlib, null_arguments_never_crash)
+{
+    sidecar_host_sim_step_io_port(NULL, 0, 1, false, 0, 1);
+    sidecar_host_sim_step_msr(NULL, 0, false, 0, 1);
+    sidecar_host_sim_step_cpuid(NULL, 0, 0, 1);
+    sidecar_host_sim_step_memory(NULL, SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, 0, false, 1);
+    sidecar_host_sim_step_exception(NULL, 0, 0, 0);
+    sidecar_host_sim_step_halt(NULL);
+    cr_assert_eq(sidecar_host_sim_step_set(NULL, 0, 0, 0), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_sim_create(NULL, NULL), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_sim_event_fd(NULL), SIDECAR_HOST_E_INVALID);
+    cr_assert_null(sidecar_host_sim_params(NULL));
+    cr_assert_eq(sidecar_host_sim_script_left(NULL, 1), 0);
+    cr_assert_eq(sidecar_host_sim_commands(NULL, 1), 0);
+    sidecar_host_sim_script_clear(NULL, 1);
+    sidecar_host_sim_destroy(NULL);
+    struct sidecar_hv_register_value v;
+    cr_assert_neq(sidecar_host_sim_peek_register(f->sim, 1, SIDECAR_HV_REGISTER_NAME_RIP, NULL), 0);
+    cr_assert_neq(sidecar_host_sim_peek_register(NULL, 1, SIDECAR_HV_REGISTER_NAME_RIP, &v), 0);
+    uint32_t n, i;
+    cr_assert_eq(sidecar_host_locate(NULL, 1, &n, &i), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_locate(h, 1, NULL, &i), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_cpu_status(NULL, 1), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_acquire(NULL, 1), SIDECAR_HOST_E_INVALID);
+    sidecar_host_release(NULL, 1);
+    cr_assert_null(sidecar_host_command_page(NULL, 1));
+    cr_assert_eq(sidecar_host_stop(NULL, 1), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_ping(NULL, 1, 0), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_wait(NULL, 1, 0), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_error_text(NULL, 1, NULL, 0), 0);
+    cr_assert_eq(sidecar_host_acquire(h, 1), 0);
+    struct sidecar_hv_x64_io_port_intercept_message *io = NULL;
+    cr_assert_eq(sidecar_host_intercept_io_port(h, 1, io), SIDECAR_HOST_E_INVALID);
+    cr_assert_eq(sidecar_host_intercept_header(NULL, 1, NULL), SIDECAR_HOST_E_INVALID);
+    sidecar_host_close(NULL);
+}

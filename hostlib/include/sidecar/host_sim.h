@@ -109,7 +109,7 @@ void sidecar_host_sim_script_clear(struct sidecar_host_sim *sim, uint32_t cpu);
 uint64_t sidecar_host_sim_script_left(struct sidecar_host_sim *sim, uint32_t cpu);
 
 /* Step builders: zero *step, then fill an intercept of that kind with
- * fill_header set. access_size is 1, 2 or 4. */
+ * fill_header set (a NULL step is ignored). access_size is 1, 2 or 4. */
 void sidecar_host_sim_step_io_port(struct sidecar_host_sim_step *step, uint16_t port,
                                    uint8_t access_size, bool write, uint64_t rax,
                                    uint8_t instruction_length);
