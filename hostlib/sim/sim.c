@@ -478,9 +478,9 @@ static uint32_t t_epoch(void *ctx)
 }
 
 /* The host thread's current spin: since when it waits for this epoch. */
-static __thread struct sidecar_host_sim *spin_sim;
-static __thread uint32_t spin_epoch;
-static __thread uint64_t spin_start;
+static _Thread_local struct sidecar_host_sim *spin_sim;
+static _Thread_local uint32_t spin_epoch;
+static _Thread_local uint64_t spin_start;
 
 static void t_wait(void *ctx, uint32_t epoch, uint64_t timeout_ns)
 {

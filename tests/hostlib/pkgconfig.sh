@@ -26,9 +26,16 @@ pc=$(find "$prefix" -name sidecar-host.pc | head -n 1)
 [ -n "$pc" ] || { echo "sidecar-host.pc was not installed"; find "$prefix"; exit 1; }
 PKG_CONFIG_PATH=$(dirname "$pc")
 export PKG_CONFIG_PATH
+echo "pkg-config --modversion sidecar-host: $(pkg-config --modversion sidecar-host)"
 flags=$(pkg-config --cflags --libs sidecar-host)
 echo "pkg-config --cflags --libs sidecar-host: $flags"
 libdir=$(pkg-config --variable=libdir sidecar-host)
 # shellcheck disable=SC2086
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$work/consumer" "$consumer" $flags -Wl,-rpath,"$libdir"
-"$work/consumer"
+out=$("$work/consumer")
+echo "$out"
+# The installed library, its header and its pkg-config file agree.
+case $out in
+"libsidecar-host $(pkg-config --modversion sidecar-host) (installed)"*) ;;
+*) echo "pkg-config version $(pkg-config --modversion sidecar-host) differs from the library's"; exit 1 ;;
+esac
