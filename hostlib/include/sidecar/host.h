@@ -66,8 +66,9 @@ enum {
 };
 
 /* What the embedding environment provides. Members after relax were added
- * in 0.2 and may be left zero (positional initialisers written for 0.1 stay
- * valid). */
+ * in 0.2 and may be left zero. Use designated initialisers: a positional
+ * one written for 0.1 still means the same (the new members are zero), but
+ * gcc -Wextra warns about it (missing-field-initializers). */
 struct sidecar_host_transport {
     void *ctx;
     /* A pointer through which [pa, pa + size) can be read and written, or
