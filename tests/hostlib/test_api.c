@@ -754,3 +754,33 @@ Test(hostlib, null_arguments_never_crash)
     cr_assert_eq(sidecar_host_intercept_header(NULL, 1, NULL), SIDECAR_HOST_E_INVALID);
     sidecar_host_close(NULL);
 }
+
+/* The test plays a misbehaving sidecar on a muted CPU: it answers by
+ * writing the command page and the status byte itself. */
+static void answer_as_sidecar(uint32_t cpu, uint8_t response_byte, uint8_t status)
+{
+    struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    __atomic_store_n(&c->command, SIDECAR_COMMAND_NONE, __ATOMIC_RELAXED);
+    c->has_error = 0;
+    c->request_data[0] = response_byte;
+    cr_assert_eq(sidecar_host_sim_fault(f->sim, cpu, SIDECAR_HOST_SIM_FAULT_STATUS, status), 0);
+}
+
+Test(hostlib, impossible_or_missing_run_answer)
+{
+    cr_assert_eq(sidecar_host_acquire(h, 2), 0);
+    cr_assert_eq(sidecar_host_sim_fault(f->sim, 2, SIDECAR_HOST_SIM_FAULT_MUTE, 0), 0);
+    cr_assert_eq(sidecar_host_run_vp(h, 2, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
+    answer_as_sidecar(2, 7, SIDECAR_CPU_STATUS_IDLE);
+    cr_assert_eq(sidecar_host_wait(h, 2, T_LONG), SIDECAR_HOST_E_STATE, "intercept byte 7");
+    cr_assert_eq(sidecar_host_run_vp(h, 2, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
+    answer_as_sidecar(2, 0xff, SIDECAR_CPU_STATUS_IDLE);   /* never wrote the byte */
+    cr_assert_eq(sidecar_host_wait(h, 2, T_LONG), SIDECAR_HOST_E_STATE, "no answer written");
+    cr_assert_eq(sidecar_host_run_vp(h, 2, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
+    answer_as_sidecar(2, 0, SIDECAR_CPU_STATUS_IDLE);
+    cr_assert_eq(sidecar_host_wait(h, 2, T_LONG), SIDECAR_HOST_RUN_STOPPED, "a valid answer");
+    /* A CPU that fails while serving leaves as REMOVED. */
+    cr_assert_eq(sidecar_host_ping(h, 2, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
+    answer_as_sidecar(2, 0, SIDECAR_CPU_STATUS_REMOVED);
+    cr_assert_eq(sidecar_host_wait(h, 2, T_LONG), SIDECAR_HOST_E_REMOVED);
+}
