@@ -146,6 +146,13 @@ void mk_main(uint64_t handoff_pa)
         bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,
         ping.answered, ping.asked);
     bool ok = o->ready_count == sidecars && ping.ok;
+    /* Command round trips: 8 pings of every ready CPU. */
+    struct mk_roundtrip rt = { 0, 0, 0, 0 };
+    if (!hrc && ping.ok) {
+        rt = mk_ping_roundtrip(p, o, 8);
+        out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
+            rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+    }
 
     /* The canary check, then the sidecar still answers. */
     struct mk_canary_result canary = { true, 0, 0, 0, 0, 0 };
@@ -164,6 +171,7 @@ void mk_main(uint64_t handoff_pa)
 
     /* The VP test on every sidecar CPU that came up. */
     static struct mk_vp_result vpr;
+    uint64_t vp_us = 0;
     if (opt.vp_test && !hrc) {
         static uint32_t list[SIDECAR_MAX_CPUS];
         uint32_t n = 0;
@@ -172,10 +180,11 @@ void mk_main(uint64_t handoff_pa)
                 list[n++] = c;
         uint64_t t0 = mk_rdtsc();
         mk_vp_test(mk_host(), p, list, n, khz, &vpr);
+        vp_us = (mk_rdtsc() - t0) * 1000 / khz;
         out("main: vp test: %s; %u/%u CPUs passed, %u intercepts, %u stops, CPUID %s (leaf 0 EAX %u), %lu us%s%s\n",
             vpr.ok ? "ok" : "FAILED", vpr.passed, vpr.cpus, vpr.intercepts, vpr.stops,
             vpr.cpuid_intercept ? "intercepted" : "native", vpr.cpuid_max_leaf,
-            (mk_rdtsc() - t0) * 1000 / khz, vpr.error[0] ? ": " : "", vpr.error);
+            vp_us, vpr.error[0] ? ": " : "", vpr.error);
         ok = ok && vpr.ok;
     }
 
@@ -286,6 +295,20 @@ void mk_main(uint64_t handoff_pa)
             oc->apic_id, name_or(sidecar_cpu_failure_name(oc->failure), "unknown"), oc->vector);
         first = 0;
     }
+    out("],\"roundtrip_ns\":{\"samples\":%u,\"median\":%lu,\"p99\":%lu,\"min\":%lu}", rt.samples,
+        rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+    /* Every sidecar CPU's bring-up: [cpu, apic_id, node, round, started_by,
+     * start_us, ready_us] (ready_us 0 when it never got there). */
+    out(",\"timeline\":[");
+    for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
+        const struct sidecar_output_cpu *oc = &o->cpus[c];
+        if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        out("%s[%u,%u,%u,%u,%d,%lu,%lu]", first ? "" : ",", c, oc->apic_id, oc->node, oc->round,
+            oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by, oc->start_tsc * 1000 / khz,
+            oc->status == SIDECAR_CPU_STATUS_IDLE ? oc->ready_tsc * 1000 / khz : 0);
+        first = 0;
+    }
     out("],\"ping_ok\":%s,\"ping_answered\":%u,\"ping_error\":\"%s\"", ping.ok ? "true" : "false",
         ping.answered, ping.ok ? "" : ping.error);
     if (opt.canary)
@@ -294,9 +317,9 @@ void mk_main(uint64_t handoff_pa)
             after_canary ? "true" : "false");
     if (opt.vp_test)
         out(",\"vp\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"stops\":%u,"
-            "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"error\":\"%s\"}",
+            "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
             vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
-            vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vpr.error);
+            vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
     if (opt.convert_running.count)
         out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
             opt.convert_running.count, running_stopped);

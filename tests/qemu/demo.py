@@ -1,0 +1,304 @@
+#!/usr/bin/python3
+"""The sidecar demo: boot a QEMU VM whose CPUs are split between the
+bare-metal main kernel and the sidecar kernel, and show what happened.
+
+The VM runs the shim, the sidecar kernel and the bare-metal main kernel.
+The main kernel prints which CPU went where and why, pings every sidecar
+CPU, runs the guest VP test on every sidecar CPU (intercepts, registers,
+address translation, STOP/RUN), converts one CPU per sidecar node into a
+main-kernel CPU, and prints one SIDECAR-REPORT line. This script shows the
+console live (or only a progress line with --quiet), then a summary, and
+writes the report as JSON and the bring-up timeline as an SVG picture.
+
+usage: demo.py BUILD_DIR [--cpus N] [--numa K] [--accel tcg|kvm]
+               [--qemu-arg ARG]... [--append "options"] [--json PATH]
+               [--svg PATH] [--quiet] [--timeout S]
+
+Exit status: 0 when the report says ok; 1 when it does not; 2 for a bad
+option or a missing tool; 77 when --accel kvm was asked for and KVM does
+not work here; 124 when the VM did not finish in time.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+EXIT_SUCCESS = (0x10 << 1) | 1
+DEMO_OPTIONS = "sidecar.log mk.vp_test mk.convert_one_per_node"
+
+
+def die(msg, code=2):
+    print(f"demo: {msg}", file=sys.stderr)
+    sys.exit(code)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("--cpus", type=int, default=64, help="vCPUs (1..255 under TCG; default 64)")
+    ap.add_argument("--numa", type=int, default=2, help="NUMA nodes (default 2)")
+    ap.add_argument("--accel", choices=["tcg", "kvm"], default="tcg")
+    ap.add_argument("--qemu-arg", action="append", default=[],
+                    help="passed to QEMU as is (repeatable); a -smp or -numa given this way "
+                         "replaces the demo's own topology arguments")
+    ap.add_argument("--append", default="", help="more options for the shim and the main kernel")
+    ap.add_argument("--json", help="write the report here (default BUILD_DIR/demo/report.json)")
+    ap.add_argument("--svg", help="write the timeline here (default BUILD_DIR/demo/timeline.svg)")
+    ap.add_argument("--quiet", action="store_true", help="no console, only progress and the summary")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds before the VM is given up")
+    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    a = ap.parse_args()
+    limit = 255 if a.accel == "tcg" else 1024
+    if not 1 <= a.cpus <= limit:
+        die(f"--cpus {a.cpus}: must be 1..{limit} with --accel {a.accel}")
+    if not 1 <= a.numa <= 64 or a.numa > a.cpus:
+        die(f"--numa {a.numa}: must be 1..64 and at most --cpus")
+    if not shutil.which(a.qemu):
+        die(f"{a.qemu} not found (./sidecar deps installs qemu-system-x86)")
+    a.shim = os.path.join(a.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
+    if not os.path.isfile(a.shim):
+        die(f"{a.shim} is missing: build first (./sidecar build)")
+    if a.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        die("--accel kvm: /dev/kvm is not usable here; skipped (use --accel tcg)", 77)
+    a.json = a.json or os.path.join(a.build, "demo", "report.json")
+    a.svg = a.svg or os.path.join(a.build, "demo", "timeline.svg")
+    return a
+
+
+def qemu_command(a):
+    own_topology = not any(x.startswith("-smp") or x.startswith("-numa") for x in a.qemu_arg)
+    mem_mb = max(512, 256 + 4 * a.cpus)
+    cmd = [a.qemu, "-machine", "q35", "-accel", a.accel, "-cpu", "max" if a.accel == "tcg" else "host",
+           "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", a.shim,
+           "-append", f"{DEMO_OPTIONS} {a.append}".strip()]
+    if own_topology:
+        k, n = a.numa, a.cpus
+        if k > 1:
+            per = -(-mem_mb // k)
+            mem_mb = per * k
+            for i in range(k):
+                cmd += ["-object", f"memory-backend-ram,id=m{i},size={per}M"]
+                first = i * n // k
+                last = (i + 1) * n // k - 1
+                cmd += ["-numa", f"node,nodeid={i},cpus={first}-{last},memdev=m{i}"]
+        cmd += ["-smp", str(n)]
+    cmd += ["-m", f"{mem_mb}M"] + a.qemu_arg
+    return cmd
+
+
+def run_vm(a, cmd):
+    """Runs QEMU; returns (exit code or None on timeout, report, lines)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    lines, state = [], {"report": None, "total": None, "ready": 0, "t0": time.monotonic()}
+
+    tty = sys.stdout.isatty()
+
+    def progress(final=False):
+        """On a terminal one line redrawn; otherwise a line per tenth."""
+        total, ready = state["total"], state["ready"]
+        if not total:
+            return
+        el = time.monotonic() - state["t0"]
+        text = f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)"
+        if tty:
+            sys.stdout.write("\r" + text + ("\n" if final else ""))
+        elif final or ready * 10 // total != (ready - 1) * 10 // total:
+            sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def reader():
+        for raw in proc.stdout:
+            text = raw.decode("utf-8", "replace").rstrip("\r\n")
+            lines.append(text)
+            m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
+            if m:
+                state["total"] = int(m.group(1))
+            if re.match(r"sidecar\[cpu \d+\]: ready", text):
+                state["ready"] += 1
+                if a.quiet:
+                    progress()
+            if text.startswith("SIDECAR-REPORT "):
+                state["report"] = text[len("SIDECAR-REPORT "):]
+            elif not a.quiet:
+                print(text, flush=True)
+                if text.startswith("sidecar: bring-up done"):
+                    print(f"  [demo] {state['ready']}/{state['total']} sidecar CPUs ready", flush=True)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        code = proc.wait(timeout=a.timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        code = None
+    t.join(timeout=5)
+    if a.quiet and state["total"] and tty:
+        progress(final=True)
+    return code, state["report"], lines
+
+
+def linux_baseline(n):
+    """The Linux rows of docs/benchmarks.md for the nearest measured N."""
+    path = os.path.join(TOP, "docs", "benchmarks.md")
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if len(cells) >= 8 and cells[0].isdigit() and re.match(r"^\d+\.\d+$", cells[1]):
+                    rows.append((int(cells[0]), cells[1], cells[3], cells[6]))
+    except OSError:
+        return None, []
+    if not rows:
+        return None, []
+    nearest = min({r[0] for r in rows}, key=lambda x: (abs(x - n), x))
+    return nearest, [r for r in rows if r[0] == nearest]
+
+
+def seconds(text):
+    m = re.match(r"^([0-9.]+) s$", text or "")
+    return float(m.group(1)) if m else None
+
+
+def write_svg(path, r):
+    """Each sidecar CPU's bring-up as a bar from start to ready, by round."""
+    tl = sorted(r.get("timeline", []), key=lambda e: (e[5], e[0]))
+    if not tl:
+        return False
+    end_us = max(max(e[6], e[5]) for e in tl) or 1
+    palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+               "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
+    row, left, width = 6 if len(tl) > 64 else 12, 70, 900
+    height = 60 + row * len(tl) + 40
+    x = lambda us: left + width * us / end_us
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 160}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="18" font-size="14">sidecar bring-up: {len(tl)} CPUs, '
+           f'{r.get("rounds")} fan-out rounds, {r.get("bringup_us", 0) / 1000:.1f} ms '
+           f'(kernel entry to all IDLE)</text>']
+    for k in range(11):
+        us = end_us * k / 10
+        out.append(f'<line x1="{x(us):.1f}" y1="30" x2="{x(us):.1f}" y2="{height - 30}" stroke="#ddd"/>')
+        out.append(f'<text x="{x(us):.1f}" y="{height - 14}" text-anchor="middle">{us / 1000:.1f} ms</text>')
+    for i, (cpu, apic, node, rnd, frm, start, ready) in enumerate(tl):
+        y = 36 + i * row
+        color = palette[rnd % len(palette)]
+        if ready:
+            out.append(f'<rect x="{x(start):.1f}" y="{y}" width="{max(1.0, x(ready) - x(start)):.1f}" '
+                       f'height="{row - 1}" fill="{color}"><title>cpu {cpu} (APIC {apic}, node {node}), '
+                       f'round {rnd}, started by {frm}: {start} us to {ready} us</title></rect>')
+        else:
+            out.append(f'<text x="{x(start):.1f}" y="{y + row - 1}" fill="red">cpu {cpu}: failed</text>')
+        if row >= 10 or i % 8 == 0:
+            out.append(f'<text x="{left - 6}" y="{y + row - 2}" text-anchor="end">cpu {cpu}</text>')
+    for k in range(max(e[3] for e in tl) + 1):
+        y = 40 + k * 16
+        out.append(f'<rect x="{left + width + 20}" y="{y}" width="12" height="12" '
+                   f'fill="{palette[k % len(palette)]}"/>')
+        out.append(f'<text x="{left + width + 38}" y="{y + 10}">round {k}</text>')
+    out.append("</svg>")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(out) + "\n")
+    return True
+
+
+def summary(a, r, wall):
+    print()
+    print("=" * 72)
+    if not r.get("sidecar"):
+        print(f"sidecar was disabled: {r.get('reason')}")
+        return
+    print(f"VM: {r['cpus']} vCPUs; {r['main_cpus']} main-kernel CPUs, {r['sidecar_cpus']} sidecar CPUs "
+          f"in {len(r['nodes'])} sidecar nodes ({r['apic_mode']}, parked with {r.get('park', 'hlt')})")
+    for m in r.get("main", []):
+        print(f"  main CPU {m['cpu']} (APIC {m['apic_id']}, NUMA {m['numa']}): {m['why']}")
+    for n in r.get("nodes", []):
+        print(f"  sidecar node {n['index']}: CPUs {n['base_cpu']}..{n['base_cpu'] + n['cpu_count'] - 1} "
+              f"({n['sidecar_cpus']} sidecar), NUMA {n['numa']}, memory at {n['memory_base']:#x}")
+    bring = r["bringup_us"] / 1e6
+    print(f"bring-up: {r['ready']}/{r['sidecar_cpus']} ready in {bring * 1000:.1f} ms "
+          f"({r['rounds']} fan-out rounds), {r['pages_per_cpu']} pages per CPU")
+    for f in r.get("failed", []):
+        print(f"  failed: cpu {f['cpu']} (APIC {f['apic_id']}): {f['reason']}")
+    rt = r.get("roundtrip_ns", {})
+    if rt.get("samples"):
+        print(f"command round trip (NONE, {rt['samples']} samples): median {rt['median'] / 1000:.1f} us, "
+              f"p99 {rt['p99'] / 1000:.1f} us")
+    vp = r.get("vp")
+    if vp:
+        rate = vp["intercepts"] / (vp["us"] / 1e6) if vp.get("us") else 0
+        print(f"VPs: {vp['passed']}/{vp['cpus']} sidecar CPUs ran the guest test: {vp['intercepts']} "
+              f"intercepts handled ({rate:.0f}/s), {vp['stops']} STOPs, CPUID {vp['cpuid']}"
+              + (f"; {vp['error']}" if vp.get("error") else ""))
+    conv = r.get("converted", [])
+    if conv:
+        good = sum(1 for c in conv if c["ok"])
+        print(f"converted: {good}/{len(conv)} CPUs now run main-kernel work: " +
+              ", ".join(f"cpu {c['cpu']} (reports APIC {c['reported_apic_id']})" for c in conv))
+    n, rows = linux_baseline(r["cpus"])
+    for (bn, ver, lguest, lwall) in rows:
+        lg = seconds(lguest)
+        if lg:
+            note = "" if bn == r["cpus"] else f" (measured at {bn} vCPUs)"
+            print(f"Linux {ver} baseline{note}: {lguest} guest time, {lwall} wall "
+                  f"(docs/benchmarks.md); this run: {bring:.3f} s, {lg / bring:.0f}x in guest time")
+    print(f"report: {a.json}")
+    print(f"timeline: {a.svg}")
+    print(f"result: {'ok' if r.get('ok') else 'NOT ok'} (wall time {wall:.1f} s)")
+
+
+def main():
+    a = parse_args()
+    cmd = qemu_command(a)
+    print("sidecar demo: " + " ".join(cmd), flush=True)
+    start = time.monotonic()
+    code, report, lines = run_vm(a, cmd)
+    wall = time.monotonic() - start
+    if code is None:
+        if a.quiet:
+            print("\n".join(lines[-40:]))
+        die(f"the VM did not finish within {a.timeout:.0f} s", 124)
+    if report is None:
+        if a.quiet:
+            print("\n".join(lines[-40:]))
+        die(f"no report from the VM (QEMU exit status {code})", 1)
+    try:
+        r = json.loads(report)
+    except json.JSONDecodeError as exc:
+        die(f"the report is not JSON: {exc}", 1)
+    vp, conv, rt = r.get("vp") or {}, r.get("converted") or [], r.get("roundtrip_ns") or {}
+    r["demo"] = {
+        "qemu": cmd,
+        "wall_s": round(wall, 3),
+        "qemu_exit": code,
+        "vp_runs_ok": vp.get("passed", 0),
+        "converted": sum(1 for c in conv if c.get("ok")),
+        "roundtrip_us": {"median": rt.get("median", 0) / 1000, "p99": rt.get("p99", 0) / 1000},
+        "intercepts_per_s": round(vp["intercepts"] / (vp["us"] / 1e6)) if vp.get("us") else 0,
+    }
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w", encoding="utf-8") as fh:
+        json.dump(r, fh, indent=1)
+        fh.write("\n")
+    if not write_svg(a.svg, r):
+        a.svg = "(none: no sidecar CPUs)"
+    summary(a, r, wall)
+    ok = code == EXIT_SUCCESS and r.get("ok")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

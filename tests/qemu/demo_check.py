@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Runs the demo at 8 vCPUs in 2 NUMA nodes and checks what it produced:
+exit status 0, a JSON report with every part the demo promises, and an SVG
+timeline with one bar per sidecar CPU. Then a bad option must fail with a
+clear message and exit status 2.
+
+usage: demo_check.py DEMO_PY BUILD_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+
+def main():
+    demo, build = sys.argv[1], sys.argv[2]
+    out = tempfile.mkdtemp(prefix="sidecar-demo-")
+    jpath, spath = os.path.join(out, "r.json"), os.path.join(out, "t.svg")
+    p = subprocess.run([sys.executable, demo, build, "--cpus", "8", "--numa", "2", "--json", jpath,
+                        "--svg", spath, "--timeout", "240"], capture_output=True, text=True)
+    print(p.stdout)
+    print(p.stderr)
+    problems = []
+    if p.returncode != 0:
+        problems.append(f"demo exit status {p.returncode}")
+    try:
+        with open(jpath, encoding="utf-8") as fh:
+            r = json.load(fh)
+    except (OSError, ValueError) as exc:
+        r = {}
+        problems.append(f"report: {exc}")
+    checks = {
+        "ok": r.get("ok") is True,
+        "6 sidecar CPUs ready": r.get("ready") == 6,
+        "every sidecar VP ran the guest test": r.get("demo", {}).get("vp_runs_ok") == 6,
+        "one CPU converted per node": r.get("demo", {}).get("converted") == 2,
+        "round trip measured": r.get("demo", {}).get("roundtrip_us", {}).get("median", 0) > 0,
+        "intercepts per second": r.get("demo", {}).get("intercepts_per_s", 0) > 0,
+        "timeline has every sidecar CPU": len(r.get("timeline", [])) == 6,
+    }
+    problems += [name for name, good in checks.items() if not good]
+    try:
+        bars = [e for e in ET.parse(spath).getroot().iter() if e.tag.endswith("rect") and e.find("*") is not None]
+        if len(bars) != 6:
+            problems.append(f"timeline.svg has {len(bars)} CPU bars, expected 6")
+    except (OSError, ET.ParseError) as exc:
+        problems.append(f"timeline.svg: {exc}")
+    for text in ("VM: 8 vCPUs", "bring-up: 6/6 ready", "converted: 2/2", "result: ok"):
+        if text not in p.stdout:
+            problems.append(f"summary lacks {text!r}")
+    bad = subprocess.run([sys.executable, demo, build, "--cpus", "0"], capture_output=True, text=True)
+    if bad.returncode != 2 or "--cpus" not in bad.stderr:
+        problems.append(f"--cpus 0: status {bad.returncode}, message {bad.stderr.strip()!r}")
+    for msg in problems:
+        print("FAIL: " + msg)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
