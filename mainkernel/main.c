@@ -13,6 +13,7 @@
 
 #include "arch/x86_64/platform.h"
 #include "canary.h"
+#include "compute.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -188,6 +189,20 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && vpr.ok;
     }
 
+    /* The computation on every sidecar CPU at once. */
+    static struct mk_compute_result cr;
+    if (opt.vp_compute && !hrc) {
+        static uint32_t list[SIDECAR_MAX_CPUS];
+        uint32_t n = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
+                list[n++] = c;
+        mk_compute_all(mk_host(), p, list, n, khz, &cr);
+        out("main: compute on %u VPs at once: %s; %u right, %u intercepts, %lu us%s%s\n", cr.cpus,
+            cr.ok ? "ok" : "FAILED", cr.passed, cr.intercepts, cr.us, cr.error[0] ? ": " : "", cr.error);
+        ok = ok && cr.ok;
+    }
+
     /* Conversions. */
     bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE || opt.convert_running.count ||
                         opt.convert_one_per_node;
@@ -320,6 +335,9 @@ void mk_main(uint64_t handoff_pa)
             "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
             vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
             vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
+    if (opt.vp_compute)
+        out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
+            cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);
     if (opt.convert_running.count)
         out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
             opt.convert_running.count, running_stopped);

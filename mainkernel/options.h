@@ -9,6 +9,8 @@
  *   mk.convert_running=LIST  first run a VP (an endless loop) on each of
  *                          these CPUs, STOP it, then convert them in one
  *                          batch like mk.convert
+ *   mk.vp_compute          every sidecar CPU at once hashes guest memory and
+ *                          reports through IO intercepts (compute.h)
  *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
  *                          CPU: each intercept kind, registers,
  *                          translation, STOP and resume
@@ -41,6 +43,7 @@ struct mk_options {
     bool convert_one_per_node;
     bool convert_again;
     bool vp_test;
+    bool vp_compute;
     bool canary;
     bool touch_sidecar;
 };

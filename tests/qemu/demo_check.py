@@ -34,7 +34,8 @@ def main():
     checks = {
         "ok": r.get("ok") is True,
         "6 sidecar CPUs ready": r.get("ready") == 6,
-        "every sidecar VP ran the guest test": r.get("demo", {}).get("vp_runs_ok") == 6,
+        "every sidecar VP computed the right value at once": r.get("demo", {}).get("vp_runs_ok") == 6,
+        "every sidecar VP passed the guest test": r.get("demo", {}).get("vp_tests_ok") == 6,
         "one CPU converted per node": r.get("demo", {}).get("converted") == 2,
         "round trip measured": r.get("demo", {}).get("roundtrip_us", {}).get("median", 0) > 0,
         "intercepts per second": r.get("demo", {}).get("intercepts_per_s", 0) > 0,
@@ -47,7 +48,7 @@ def main():
             problems.append(f"timeline.svg has {len(bars)} CPU bars, expected 6")
     except (OSError, ET.ParseError) as exc:
         problems.append(f"timeline.svg: {exc}")
-    for text in ("VM: 8 vCPUs", "bring-up: 6/6 ready", "converted: 2/2", "result: ok"):
+    for text in ("VM: 8 vCPUs", "bring-up: 6/6 ready", "6/6 results right", "converted: 2/2", "result: ok"):
         if text not in p.stdout:
             problems.append(f"summary lacks {text!r}")
     bad = subprocess.run([sys.executable, demo, build, "--cpus", "0"], capture_output=True, text=True)

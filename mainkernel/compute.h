@@ -1,0 +1,32 @@
+/* The demo's computation on every sidecar CPU at once (compute.asm): each
+ * VP hashes a range of guest RAM that depends on its index and reports the
+ * result through IO intercepts, which the main kernel handles with
+ * libsidecar-host's asynchronous runs (start every VP, then wait for any
+ * that stops), and checks against its own computation. Option
+ * mk.vp_compute. */
+#ifndef MK_COMPUTE_H
+#define MK_COMPUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sidecar/host.h>
+
+struct mk_compute_result {
+    bool ok;
+    uint32_t cpus;              /* VPs started */
+    uint32_t passed;            /* of which reported the right value */
+    uint32_t intercepts;        /* IO and HLT intercepts handled */
+    uint64_t us;                /* from the first start to the last HLT */
+    uint32_t first_failed_cpu;  /* SIDECAR_NO_CPU when none */
+    char error[96];
+};
+
+/* The value VP `index` must report (the same hash, in C). */
+uint64_t mk_compute_expected(const uint8_t *data, uint64_t bytes, uint32_t index);
+
+/* Runs the computation on cpus[0..n), all at once. */
+void mk_compute_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
+                    uint32_t n, uint64_t tsc_khz, struct mk_compute_result *r);
+
+#endif
