@@ -210,8 +210,10 @@ struct sidecar_host_completion {
 };
 /* Waits until any async run started with sidecar_host_run_vp_start ends,
  * and claims it: each end is reported exactly once, to one caller, however
- * many threads wait. E_NOTHING when no async run is in flight, E_TIMEOUT
- * when none ended in time. Any thread, several at once. */
+ * many threads wait. E_NOTHING when no async run is in flight (with several
+ * threads collecting and restarting at once, also possible for a moment
+ * while another thread is between the two), E_TIMEOUT when none ended in
+ * time. Any thread, several at once. */
 int sidecar_host_wait_any(struct sidecar_host *h, uint64_t timeout_ns,
                           struct sidecar_host_completion *done);
 
