@@ -108,7 +108,8 @@ def run_sidecar(args, n):
         if line.startswith("SIDECAR-REPORT "):
             r = json.loads(line[len("SIDECAR-REPORT "):])
             return {"guest_s": r["bringup_us"] / 1e6, "ready": r["ready"],
-                    "wall_s": wall_ready, "expected": n - r["main_cpus"]}
+                    "wall_s": wall_ready, "expected": n - r["main_cpus"],
+                    "pages_per_cpu": r.get("pages_per_cpu")}
     return None
 
 
@@ -120,11 +121,15 @@ def run_linux(args, n, kernel):
                                 "console=ttyS0 panic=-1 loglevel=7 printk.time=1"]
     t_begin = w_begin = None
     started = 0
+    unit = None
     for wall, line in stream(cmd, args.bound, lambda l: "smp: Brought up" in l):
         m = TS.match(line)
         if not m:
             continue
         t, text = float(m.group(1)), m.group(2)
+        pm = re.search(r"percpu: Embedded \d+ pages/cpu .*u(\d+)", text)
+        if pm:
+            unit = int(pm.group(1))
         if "smp: Bringing up secondary CPUs" in text:
             t_begin, w_begin = t, wall
         elif "x86: Booting SMP configuration" in text or re.search(r"\.\.\.\. node\s+#\d+, CPUs:", text):
@@ -132,10 +137,10 @@ def run_linux(args, n, kernel):
         elif "smp: Brought up" in text:
             return {"guest_s": t - t_begin if t_begin is not None else None,
                     "wall_s": wall - w_begin if w_begin is not None else None,
-                    "done": True, "started": n - 1}
+                    "done": True, "started": n - 1, "percpu_unit": unit}
         if t_begin is not None:
             started += len(re.findall(r"#\s*\d+", text)) if "#" in text else 0
-    return {"guest_s": None, "wall_s": None, "done": False, "started": started}
+    return {"guest_s": None, "wall_s": None, "done": False, "started": started, "percpu_unit": unit}
 
 
 def fmt(v, done=True):
@@ -183,6 +188,27 @@ def main():
         lg_s = fmt(lg) if lx["done"] else f"> bound ({lx['started']} CPUs started)"
         print(f"| {n} | {v} | {fmt(sg)} | {lg_s} | {ratio(lg, sg, True)} | {fmt(sw)} | "
               f"{fmt(lw, lx['done'])} | {ratio(lw, sw, lx['done'])} |")
+    pages = next((s["pages_per_cpu"] for _, _, s, _ in rows if s and s.get("pages_per_cpu")), None)
+    memory_table(rows, pages)
+
+
+def memory_table(rows, pages_per_cpu):
+    """Pages per CPU: sidecar from its layout (the report's pages_per_cpu,
+    shared pages included); Linux from the booted kernel's percpu unit
+    (dmesg "percpu: Embedded ... uN") plus the two 16 KiB stacks every
+    x86-64 CPU gets (its idle task's and its IRQ stack), a lower bound."""
+    print()
+    print("| kernel | pages per CPU | how |")
+    print("| --- | --- | --- |")
+    print(f"| sidecar | {pages_per_cpu} | layout (docs/boot.md section 5), from the report |")
+    seen = set()
+    for _, v, _, lx in rows:
+        if v in seen or not lx.get("percpu_unit"):
+            continue
+        seen.add(v)
+        unit = lx["percpu_unit"] // 4096
+        print(f"| Linux {v} | at least {unit + 8} | percpu unit {unit} pages (dmesg) + idle and IRQ "
+              f"stacks 4 + 4 pages |")
 
 
 if __name__ == "__main__":
