@@ -139,7 +139,7 @@ def run_linux(args, n, kernel):
                     "wall_s": wall - w_begin if w_begin is not None else None,
                     "done": True, "started": n - 1, "percpu_unit": unit}
         if t_begin is not None:
-            started += len(re.findall(r"#\s*\d+", text)) if "#" in text else 0
+            started += len(re.findall(r"#\s*\d+", re.sub(r"node\s+#\d+", "", text)))
     return {"guest_s": None, "wall_s": None, "done": False, "started": started, "percpu_unit": unit}
 
 
