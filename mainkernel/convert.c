@@ -44,7 +44,8 @@ void mk_ap_main(uint32_t slot, uint32_t apic_id)
     for (;;) {
         uint32_t seq = load32(&ap->work_seq);
         if (seq != done) {
-            ap->result = mk_work(load64(&ap->work_arg), apic_id);
+            if (!load32(&ap->echo))
+                ap->result = mk_work(load64(&ap->work_arg), apic_id);
             done = seq;
             __atomic_store_n(&ap->done_seq, seq, __ATOMIC_RELEASE);
             continue;
@@ -94,6 +95,29 @@ static bool give_work(const struct mk_convert_env *env, struct mk_ap *ap, uint64
         mk_pause();
     }
     return ap->result == mk_work(arg, ap->apic_id);
+}
+
+uint64_t mk_converted_echo(const struct mk_convert_env *env, uint32_t apic_id)
+{
+    struct mk_ap *ap = find_ap(apic_id);
+    if (!ap)
+        return 0;
+    __atomic_store_n(&ap->echo, 1, __ATOMIC_RELAXED);
+    uint32_t seq = load32(&ap->work_seq) + 1;
+    uint64_t t0 = mk_rdtsc();
+    __atomic_store_n(&ap->work_seq, seq, __ATOMIC_RELEASE);
+    mk_send_ipi(ap->apic_id, MK_WAKE_VECTOR);
+    uint64_t start = now_us(env);
+    while (load32(&ap->done_seq) != seq) {
+        if (now_us(env) - start > WORK_TIMEOUT_US || load32(&ap->faulted)) {
+            __atomic_store_n(&ap->echo, 0, __ATOMIC_RELAXED);
+            return 0;
+        }
+        mk_pause();
+    }
+    uint64_t t = mk_rdtsc() - t0;
+    __atomic_store_n(&ap->echo, 0, __ATOMIC_RELAXED);
+    return t ? t : 1;
 }
 
 uint32_t mk_convert_batch(const struct mk_convert_env *env, const uint32_t *cpus, uint32_t n,

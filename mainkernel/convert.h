@@ -21,6 +21,8 @@ struct mk_ap {
     uint32_t work_seq;      /* BSP: bumped to post work */
     uint32_t done_seq;      /* = work_seq once result is written */
     uint64_t work_arg;      /* BSP */
+    uint32_t echo;          /* BSP: 1 = answer at once, no work (the IPI bench) */
+    uint32_t reserved;
     uint64_t result;
     uint32_t faulted;       /* 1: took an exception (then parked) */
     uint32_t fault_vector;
@@ -57,6 +59,11 @@ uint32_t mk_convert_batch(const struct mk_convert_env *env, const uint32_t *cpus
 /* Gives every CPU converted so far one more piece of work; true when all
  * of them did it. */
 bool mk_converted_work_all(const struct mk_convert_env *env, uint32_t *count);
+
+/* One bare IPI round trip to a converted CPU: post an echo, send the wake
+ * IPI, poll for its answer. The TSC ticks it took, or 0 when the CPU is
+ * not a converted one or did not answer. */
+uint64_t mk_converted_echo(const struct mk_convert_env *env, uint32_t apic_id);
 
 /* The lowest page below 640 KiB that the memory map says is usable: where
  * the main kernel puts its AP trampoline. 0 when there is none. */

@@ -14,6 +14,7 @@
 #include "arch/x86_64/platform.h"
 #include "canary.h"
 #include "compute.h"
+#include "rtbench.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -148,7 +149,7 @@ void mk_main(uint64_t handoff_pa)
         ping.answered, ping.asked);
     bool ok = o->ready_count == sidecars && ping.ok;
     /* Command round trips: 8 pings of every ready CPU. */
-    struct mk_roundtrip rt = { 0, 0, 0, 0 };
+    struct mk_stats rt = { 0, 0, 0, 0 };
     if (!hrc && ping.ok) {
         rt = mk_ping_roundtrip(p, o, 8);
         out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
@@ -277,6 +278,30 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && convert_ok && ping_after && work_again && again_ok && running_ok;
     }
 
+    /* The round-trip bench on the last ready sidecar CPU not converted. */
+    static struct mk_rtbench_result rb;
+    if (opt.bench_roundtrip && !hrc) {
+        uint32_t cpu = SIDECAR_NO_CPU;
+        for (uint32_t c = p->cpu_count; c-- > 0 && cpu == SIDECAR_NO_CPU;)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+                !converted[c])
+                cpu = c;
+        struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
+        if (cpu == SIDECAR_NO_CPU || !env.trampoline_pa || !mk_ap_install(env.trampoline_pa)) {
+            rb.ok = false;
+            sc_snprintf(rb.error, sizeof(rb.error), "no CPU or no trampoline page for the bench");
+        } else {
+            mk_rtbench(&env, cpu, 2000, &rb);
+            if (rb.ok)
+                converted[cpu] = true;
+        }
+        out("main: round trips on cpu %u (%u each, ns): RUN_VP median %lu p99 %lu; NONE median %lu p99 %lu; "
+            "bare IPI median %lu p99 %lu%s%s\n", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
+            rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
+            rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.ok ? "" : ": ", rb.error);
+        ok = ok && rb.ok;
+    }
+
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
         ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
     out("\"park\":\"%s\",", o->use_mwait ? "mwait" : "hlt");
@@ -335,6 +360,12 @@ void mk_main(uint64_t handoff_pa)
             "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
             vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
             vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
+    if (opt.bench_roundtrip)
+        out(",\"rt_bench_ns\":{\"ok\":%s,\"cpu\":%u,\"samples\":%u,\"run_vp\":[%lu,%lu],\"none\":[%lu,%lu],"
+            "\"ipi\":[%lu,%lu],\"error\":\"%s\"}",
+            rb.ok ? "true" : "false", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
+            rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
+            rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.error);
     if (opt.vp_compute)
         out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
             cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);

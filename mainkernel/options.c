@@ -89,6 +89,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             good = parse_list(v, s, &opt->convert_running);
         } else if (word_is(w, key, "mk.convert_one_per_node") && !v) {
             opt->convert_one_per_node = true;
+        } else if (word_is(w, key, "mk.bench_roundtrip") && !v) {
+            opt->bench_roundtrip = true;
         } else if (word_is(w, key, "mk.vp_compute") && !v) {
             opt->vp_compute = true;
         } else if (word_is(w, key, "mk.vp_test") && !v) {

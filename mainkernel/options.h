@@ -9,6 +9,8 @@
  *   mk.convert_running=LIST  first run a VP (an endless loop) on each of
  *                          these CPUs, STOP it, then convert them in one
  *                          batch like mk.convert
+ *   mk.bench_roundtrip     RUN_VP and NONE round trips vs a bare IPI round
+ *                          trip on one CPU (rtbench.h)
  *   mk.vp_compute          every sidecar CPU at once hashes guest memory and
  *                          reports through IO intercepts (compute.h)
  *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
@@ -44,6 +46,7 @@ struct mk_options {
     bool convert_again;
     bool vp_test;
     bool vp_compute;
+    bool bench_roundtrip;
     bool canary;
     bool touch_sidecar;
 };

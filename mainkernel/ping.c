@@ -75,22 +75,10 @@ struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct s
 #define MAX_SAMPLES 4096u
 static uint64_t samples[MAX_SAMPLES];
 
-/* Insertion sort: at most a few thousand samples, once. */
-static void sort_u64(uint64_t *v, uint32_t n)
-{
-    for (uint32_t i = 1; i < n; i++) {
-        uint64_t x = v[i];
-        uint32_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
-
-struct mk_roundtrip mk_ping_roundtrip(const struct sidecar_params *p, const struct sidecar_output *o,
+struct mk_stats mk_ping_roundtrip(const struct sidecar_params *p, const struct sidecar_output *o,
                                       uint32_t rounds)
 {
-    struct mk_roundtrip r = { 0, 0, 0, 0 };
+    struct mk_stats r = { 0, 0, 0, 0 };
     for (uint32_t k = 0; k < rounds; k++) {
         for (uint32_t c = 0; c < p->cpu_count && r.samples < MAX_SAMPLES; c++) {
             if (o->cpus[c].status != SIDECAR_CPU_STATUS_IDLE || sidecar_host_acquire(&host, c))
@@ -103,11 +91,5 @@ struct mk_roundtrip mk_ping_roundtrip(const struct sidecar_params *p, const stru
                 samples[r.samples++] = t1 - t0;
         }
     }
-    if (r.samples) {
-        sort_u64(samples, r.samples);
-        r.min = samples[0];
-        r.median = samples[r.samples / 2];
-        r.p99 = samples[(r.samples * 99) / 100 < r.samples ? (r.samples * 99) / 100 : r.samples - 1];
-    }
-    return r;
+    return mk_stats_of(samples, r.samples);
 }

@@ -8,6 +8,8 @@
 
 #include <sidecar/host.h>
 
+#include "stats.h"
+
 struct mk_ping_result {
     bool ok;
     uint32_t asked;
@@ -22,17 +24,9 @@ struct mk_ping_result {
 int mk_host_open(const struct sidecar_params *p, const struct sidecar_output *o);
 struct sidecar_host *mk_host(void);
 
-/* Round trips of NONE commands (host -> sidecar -> host), in TSC ticks. */
-struct mk_roundtrip {
-    uint32_t samples;
-    uint64_t median;
-    uint64_t p99;
-    uint64_t min;
-};
-
 /* Pings every ready CPU `rounds` times and returns the distribution of the
- * round trips (at most 4096 samples are kept). */
-struct mk_roundtrip mk_ping_roundtrip(const struct sidecar_params *p, const struct sidecar_output *o,
+ * NONE round trips in TSC ticks (at most 4096 samples are kept). */
+struct mk_stats mk_ping_roundtrip(const struct sidecar_params *p, const struct sidecar_output *o,
                                       uint32_t rounds);
 
 /* Pings every CPU that reached IDLE at boot, except those with skip[cpu]
