@@ -70,6 +70,17 @@ static void convert(const struct mk_convert_env *env, const uint32_t *cpus, uint
     out("main: %s: %u/%u CPUs converted and working, %lu us\n", what, good, n, us);
 }
 
+/* The sidecar CPUs that reached IDLE at boot, ascending, into list. */
+static uint32_t cpu_list[SIDECAR_MAX_CPUS];
+static uint32_t ready_sidecars(const struct sidecar_params *p, const struct sidecar_output *o, uint32_t *to)
+{
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < p->cpu_count; c++)
+        if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
+            to[n++] = c;
+    return n;
+}
+
 /* The other sidecar CPUs still serve commands. */
 static bool ping_rest(const struct sidecar_params *p, const struct sidecar_output *o, const char *when)
 {
@@ -175,13 +186,9 @@ void mk_main(uint64_t handoff_pa)
     static struct mk_vp_result vpr;
     uint64_t vp_us = 0;
     if (opt.vp_test && !hrc) {
-        static uint32_t list[SIDECAR_MAX_CPUS];
-        uint32_t n = 0;
-        for (uint32_t c = 0; c < p->cpu_count; c++)
-            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
-                list[n++] = c;
+        uint32_t n = ready_sidecars(p, o, cpu_list);
         uint64_t t0 = mk_rdtsc();
-        mk_vp_test(mk_host(), p, list, n, khz, &vpr);
+        mk_vp_test(mk_host(), p, cpu_list, n, khz, &vpr);
         vp_us = (mk_rdtsc() - t0) * 1000 / khz;
         out("main: vp test: %s; %u/%u CPUs passed, %u intercepts, %u stops, CPUID %s (leaf 0 EAX %u), %lu us%s%s\n",
             vpr.ok ? "ok" : "FAILED", vpr.passed, vpr.cpus, vpr.intercepts, vpr.stops,
@@ -193,12 +200,8 @@ void mk_main(uint64_t handoff_pa)
     /* The computation on every sidecar CPU at once. */
     static struct mk_compute_result cr;
     if (opt.vp_compute && !hrc) {
-        static uint32_t list[SIDECAR_MAX_CPUS];
-        uint32_t n = 0;
-        for (uint32_t c = 0; c < p->cpu_count; c++)
-            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
-                list[n++] = c;
-        mk_compute_all(mk_host(), p, list, n, khz, &cr);
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        mk_compute_all(mk_host(), p, cpu_list, n, khz, &cr);
         out("main: compute on %u VPs at once: %s; %u right, %u intercepts, %lu us%s%s\n", cr.cpus,
             cr.ok ? "ok" : "FAILED", cr.passed, cr.intercepts, cr.us, cr.error[0] ? ": " : "", cr.error);
         ok = ok && cr.ok;
