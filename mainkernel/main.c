@@ -14,6 +14,7 @@
 #include "arch/x86_64/platform.h"
 #include "canary.h"
 #include "compute.h"
+#include "hostile.h"
 #include "rtbench.h"
 #include "convert.h"
 #include "options.h"
@@ -197,6 +198,18 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && vpr.ok;
     }
 
+    /* The hostile guest suite on every sidecar CPU at once. */
+    static struct mk_hostile_result hr;
+    if (opt.vp_hostile && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        uint64_t t0 = mk_rdtsc();
+        mk_hostile_all(mk_host(), p, cpu_list, n, &hr);
+        out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
+            hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
+            (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
+        ok = ok && hr.ok;
+    }
+
     /* The computation on every sidecar CPU at once. */
     static struct mk_compute_result cr;
     if (opt.vp_compute && !hrc) {
@@ -369,6 +382,9 @@ void mk_main(uint64_t handoff_pa)
             rb.ok ? "true" : "false", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
             rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
             rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.error);
+    if (opt.vp_hostile)
+        out(",\"hostile\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
+            hr.ok ? "true" : "false", hr.cpus, hr.passed, hr.cases, hr.runs, hr.error);
     if (opt.vp_compute)
         out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
             cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);

@@ -91,6 +91,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             opt->convert_one_per_node = true;
         } else if (word_is(w, key, "mk.bench_roundtrip") && !v) {
             opt->bench_roundtrip = true;
+        } else if (word_is(w, key, "mk.vp_hostile") && !v) {
+            opt->vp_hostile = true;
         } else if (word_is(w, key, "mk.vp_compute") && !v) {
             opt->vp_compute = true;
         } else if (word_is(w, key, "mk.vp_test") && !v) {

@@ -11,6 +11,8 @@
  *                          batch like mk.convert
  *   mk.bench_roundtrip     RUN_VP and NONE round trips vs a bare IPI round
  *                          trip on one CPU (rtbench.h)
+ *   mk.vp_hostile          the hostile guest suite on every sidecar CPU at
+ *                          once (hostile.h)
  *   mk.vp_compute          every sidecar CPU at once hashes guest memory and
  *                          reports through IO intercepts (compute.h)
  *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
@@ -46,6 +48,7 @@ struct mk_options {
     bool convert_again;
     bool vp_test;
     bool vp_compute;
+    bool vp_hostile;
     bool bench_roundtrip;
     bool canary;
     bool touch_sidecar;

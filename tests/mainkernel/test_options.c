@@ -51,6 +51,8 @@ Test(options, lists_and_flags)
     cr_assert_not(opt.touch_sidecar);
     cr_assert(mk_options_parse("mk.bench_roundtrip", &opt, err, sizeof(err)));
     cr_assert(opt.bench_roundtrip);
+    cr_assert(mk_options_parse("mk.vp_hostile", &opt, err, sizeof(err)));
+    cr_assert(opt.vp_hostile);
     cr_assert(mk_options_parse("mk.vp_compute", &opt, err, sizeof(err)));
     cr_assert(opt.vp_compute);
     cr_assert(mk_options_parse("mk.convert_one_per_node", &opt, err, sizeof(err)));

@@ -1,0 +1,242 @@
+/* The hostile guest suite (hostile.h). */
+#include <stdarg.h>
+
+#include <scfree/scfree.h>
+#include <sidecar/abi.h>
+
+#include "arch/x86_64/platform.h"
+#include "hostile.h"
+
+#define CODE_OFFSET 0x1a0000ull
+#define STACK_OFFSET 0x380000ull    /* 256 bytes per VP */
+#define TIMEOUT_NS 5000000000ull
+#define KERNEL_VA 0xffffffff80000000ull
+#define GOOD_PORT 0x84u
+#define FLAGS_PORT 0x85u
+
+extern const uint8_t mk_hg_start[], mk_hg_end[], mk_hg_good[];
+extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kernel[], mk_hg_read_apic[],
+    mk_hg_read_past_ram[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
+    mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
+    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[];
+
+enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC };
+
+/* Special values of `a` resolved per run. */
+#define PAST_RAM 1u
+#define BELOW_RAM 2u
+
+struct hcase {
+    const char *name;
+    const uint8_t *entry;
+    uint8_t kind;
+    uint8_t access;         /* K_MEM, K_MSR: 0 read, 1 write, 2 execute */
+    uint16_t vector2;       /* K_EXC: a second acceptable vector (0xffff: none) */
+    uint64_t a;             /* K_IO port, K_MSR number, K_EXC vector, K_MEM GPA (or PAST_RAM/BELOW_RAM) */
+};
+
+/* What each snippet must become (docs/boot.md, "The hostile guest suite"). */
+static const struct hcase cases[] = {
+    { "read a kernel address", mk_hg_read_kernel, K_MEM, 0, 0xffff, KERNEL_VA },
+    { "write a kernel address", mk_hg_write_kernel, K_MEM, 1, 0xffff, KERNEL_VA + 0x1000 },
+    { "execute kernel code", mk_hg_exec_kernel, K_MEM, 2, 0xffff, KERNEL_VA },
+    { "read the local APIC", mk_hg_read_apic, K_MEM, 0, 0xffff, 0xfee00020 },
+    { "read past guest RAM", mk_hg_read_past_ram, K_MEM, 0, 0xffff, PAST_RAM },
+    { "cli", mk_hg_cli, K_EXC, 0, 0xffff, 13 },
+    { "sti", mk_hg_sti, K_EXC, 0, 0xffff, 13 },
+    { "hlt", mk_hg_hlt, K_HLT, 0, 0xffff, 0 },
+    { "lgdt", mk_hg_lgdt, K_EXC, 0, 0xffff, 13 },
+    { "lidt", mk_hg_lidt, K_EXC, 0, 0xffff, 13 },
+    { "mov cr3", mk_hg_mov_cr3, K_EXC, 0, 0xffff, 13 },
+    { "mov cr0", mk_hg_mov_cr0, K_EXC, 0, 0xffff, 13 },
+    { "wrmsr EFER", mk_hg_wrmsr, K_MSR, 1, 0xffff, 0xc0000080 },
+    { "rdmsr APIC base", mk_hg_rdmsr, K_MSR, 0, 0xffff, 0x1b },
+    { "out to PCI config", mk_hg_in_out, K_IO, 1, 0xffff, 0xcf8 },
+    { "int3", mk_hg_int3, K_EXC, 0, 0xffff, 3 },
+    { "int 0x80", mk_hg_int80, K_EXC, 0, 0xffff, 13 },
+    { "syscall", mk_hg_syscall, K_EXC, 0, 0xffff, 6 },
+    { "sysenter", mk_hg_sysenter, K_EXC, 0, 6, 13 },      /* #GP (Intel) or #UD (AMD) */
+    /* #GP(0x08) on hardware; QEMU TCG reads the IRET frame with supervisor
+     * accesses, which SMAP turns into a #PF on the user stack. */
+    { "iretq into ring 0", mk_hg_iretq_cpl0, K_EXC, 0, 14, 13 },
+    { "ud2", mk_hg_ud2, K_EXC, 0, 0xffff, 6 },
+    { "stack off guest RAM", mk_hg_stack_off_ram, K_MEM, 1, 0xffff, BELOW_RAM },
+    { "divide by zero", mk_hg_divide, K_EXC, 0, 0xffff, 0 },
+    { "popf raising IOPL", mk_hg_popf_iopl, K_IO, 1, 0xffff, FLAGS_PORT },
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+struct vp {
+    uint32_t cpu;
+    uint32_t index;
+    uint32_t step;          /* 2 * case (+1: the good run after it) */
+    bool failed;
+};
+
+static struct vp vps[SIDECAR_MAX_CPUS];
+
+static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...)
+{
+    v->failed = true;
+    r->ok = false;
+    if (r->error[0])
+        return;
+    r->first_failed_cpu = v->cpu;
+    size_t n = sc_snprintf(r->error, sizeof(r->error), "cpu %u, %s: ", v->cpu,
+                           v->step & 1 ? "the run after it" : cases[v->step / 2].name);
+    va_list ap;
+    va_start(ap, fmt);
+    sc_vsnprintf(r->error + n, sizeof(r->error) - n, fmt, ap);
+    va_end(ap);
+}
+
+static int start(struct sidecar_host *h, const struct sidecar_params *p, struct vp *v)
+{
+    const uint8_t *entry = v->step & 1 ? mk_hg_good : cases[v->step / 2].entry;
+    uint64_t base = p->guest_ram_base;
+    uint64_t rsp = entry == mk_hg_stack_off_ram ? base : base + STACK_OFFSET + 256ull * (v->index + 1);
+    static const uint32_t names[] = {
+        SIDECAR_HV_REGISTER_NAME_RIP, SIDECAR_HV_REGISTER_NAME_RSP, SIDECAR_HV_REGISTER_NAME_RFLAGS,
+        SIDECAR_HV_REGISTER_NAME_RDI, SIDECAR_HV_REGISTER_NAME_RSI,
+    };
+    const uint64_t values[] = { base + CODE_OFFSET + (uint64_t)(entry - mk_hg_start), rsp, 0x2, v->index,
+                                base + p->guest_ram_size };
+    struct sidecar_hv_register_assoc a[5];
+    sc_memset(a, 0, sizeof(a));
+    for (unsigned i = 0; i < 5; i++) {
+        a[i].name = names[i];
+        a[i].value.low = values[i];
+    }
+    int rc = sidecar_host_set_registers(h, v->cpu, 0, a, 5, TIMEOUT_NS, 0);
+    return rc ? rc : sidecar_host_run_vp_start(h, v->cpu);
+}
+
+/* Checks the intercept of the run that just ended. */
+static void check(struct sidecar_host *h, const struct sidecar_params *p, struct vp *v, struct mk_hostile_result *r)
+{
+    uint32_t type = 0;
+    if (sidecar_host_intercept_type(h, v->cpu, &type)) {
+        fail(r, v, "no intercept");
+        return;
+    }
+    if (v->step & 1) {
+        struct sidecar_hv_x64_io_port_intercept_message io;
+        if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT || sidecar_host_intercept_io_port(h, v->cpu, &io) ||
+            io.port_number != GOOD_PORT || (uint32_t)io.rax != 3 * v->index)
+            fail(r, v, "intercept %x instead of OUT 0x84 = %u", type, 3 * v->index);
+        return;
+    }
+    const struct hcase *c = &cases[v->step / 2];
+    switch (c->kind) {
+    case K_HLT:
+        if (type != SIDECAR_HV_MESSAGE_TYPE_X64_HALT)
+            fail(r, v, "intercept %x, expected HLT", type);
+        return;
+    case K_IO: {
+        struct sidecar_hv_x64_io_port_intercept_message io;
+        if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT || sidecar_host_intercept_io_port(h, v->cpu, &io) ||
+            io.port_number != c->a) {
+            fail(r, v, "intercept %x, expected IO port %lx", type, c->a);
+        } else if (c->a == FLAGS_PORT && ((io.rax >> 12) & 3 || !(io.rax & (1u << 9)))) {
+            fail(r, v, "RFLAGS %lx after popf: IOPL must stay 0 and IF 1", io.rax);
+        }
+        return;
+    }
+    case K_MSR: {
+        struct sidecar_hv_x64_msr_intercept_message m;
+        if (type != SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT || sidecar_host_intercept_msr(h, v->cpu, &m) ||
+            m.msr_number != c->a || m.header.intercept_access_type != c->access)
+            fail(r, v, "intercept %x, expected MSR %lx access %u", type, c->a, c->access);
+        return;
+    }
+    case K_MEM: {
+        uint64_t gpa = c->a == PAST_RAM    ? p->guest_ram_base + p->guest_ram_size
+                       : c->a == BELOW_RAM ? p->guest_ram_base - 8
+                                           : c->a;
+        struct sidecar_hv_x64_memory_intercept_message m;
+        if (type != SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA || sidecar_host_intercept_memory(h, v->cpu, &m))
+            fail(r, v, "intercept %x, expected unmapped GPA %lx", type, gpa);
+        else if (m.guest_physical_address != gpa || m.header.intercept_access_type != c->access)
+            fail(r, v, "unmapped GPA %lx access %u, expected %lx access %u", m.guest_physical_address,
+                 m.header.intercept_access_type, gpa, c->access);
+        return;
+    }
+    case K_EXC: {
+        struct sidecar_hv_x64_exception_intercept_message e;
+        if (type != SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT || sidecar_host_intercept_exception(h, v->cpu, &e))
+            fail(r, v, "intercept %x, expected exception %lu", type, c->a);
+        else if (e.exception_vector != c->a && e.exception_vector != c->vector2)
+            fail(r, v, "exception %u (error %x, parameter %lx, rip %lx), expected %lu", e.exception_vector,
+                 e.error_code, e.exception_parameter, e.header.rip, c->a);
+        return;
+    }
+    }
+}
+
+void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus, uint32_t n,
+                    struct mk_hostile_result *r)
+{
+    sc_memset(r, 0, sizeof(*r));
+    r->ok = true;
+    r->cases = NCASES;
+    r->first_failed_cpu = SIDECAR_NO_CPU;
+    uint64_t base = p->guest_ram_base;
+    if (!p->guest_ram_size || STACK_OFFSET + 256ull * (n + 1) > p->guest_ram_size ||
+        base + p->guest_ram_size > (1ull << 32) || n > SIDECAR_MAX_CPUS || base < 0x1000) {
+        r->ok = false;
+        sc_snprintf(r->error, sizeof(r->error), "guest RAM too small or above 4 GiB");
+        return;
+    }
+    sc_memcpy((void *)(uintptr_t)(base + CODE_OFFSET), mk_hg_start, (uint64_t)(mk_hg_end - mk_hg_start));
+    uint32_t in_flight = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        struct vp *v = &vps[k];
+        *v = (struct vp){ cpus[k], k, 0, false };
+        int rc = sidecar_host_acquire(h, v->cpu);
+        if (!rc && (rc = start(h, p, v)) != 0)
+            sidecar_host_release(h, v->cpu);
+        if (rc) {
+            fail(r, v, "cannot start: %s", sidecar_host_strerror(rc));
+            continue;
+        }
+        r->cpus++;
+        in_flight++;
+    }
+    while (in_flight) {
+        struct sidecar_host_completion done;
+        int rc = sidecar_host_wait_any(h, TIMEOUT_NS, &done);
+        if (rc) {
+            r->ok = false;
+            if (!r->error[0])
+                sc_snprintf(r->error, sizeof(r->error), "waiting: %s (%u VPs still running)",
+                            sidecar_host_strerror(rc), in_flight);
+            for (uint32_t k = 0; k < n; k++)
+                sidecar_host_stop(h, vps[k].cpu);
+            break;
+        }
+        struct vp *v = 0;
+        for (uint32_t k = 0; k < n && !v; k++)
+            if (vps[k].cpu == done.cpu)
+                v = &vps[k];
+        if (!v)
+            continue;
+        r->runs++;
+        if (done.result == SIDECAR_HOST_RUN_INTERCEPT)
+            check(h, p, v, r);
+        else
+            fail(r, v, "run ended with %d", done.result);
+        if (++v->step < 2 * NCASES) {
+            rc = start(h, p, v);
+            if (!rc)
+                continue;
+            fail(r, v, "cannot start: %s", sidecar_host_strerror(rc));
+        }
+        in_flight--;
+        sidecar_host_release(h, v->cpu);
+        if (!v->failed && v->step == 2 * NCASES)
+            r->passed++;
+    }
+    r->ok = r->ok && r->passed == n;
+}
