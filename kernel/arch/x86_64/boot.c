@@ -19,6 +19,8 @@
 #include "apic_icr.h"
 #include "kernel.h"
 
+#define MSR_PLATFORM_INFO 0xceu
+
 /* Kernel-error codes in output.status (validator codes are below 0x100). */
 #define SK_E_PARAMS_OUTPUT 0x101u
 #define SK_E_CONFIG 0x102u
@@ -398,6 +400,10 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     }
     sk_g.guest_ram_base = p->guest_ram_base;
     sk_g.guest_ram_size = p->guest_ram_size;
+    /* CPUID faulting (MSR_PLATFORM_INFO bit 31): then sidecar CPUs make
+     * a guest's CPUID a CPUID intercept. The MSR may not exist: probed
+     * with a fixup once the kernel's IDT is loaded (below). */
+    sk_g.cpuid_faulting = false;
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 
@@ -407,6 +413,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     idt_init();
     idt_load_bsp();
     apic_init_bsp();
+    uint64_t platform_info;
+    sk_g.cpuid_faulting = sk_rdmsr_safe(MSR_PLATFORM_INFO, &platform_info) && (platform_info & (1ull << 31));
+    klog("CPUID faulting: %s", sk_g.cpuid_faulting ? "yes: a guest's CPUID is intercepted" : "no: CPUID runs natively in guests");
     sk_g.tsc_khz = tsc_calibrate_khz();
     sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;

@@ -106,6 +106,10 @@ void sk_trap(struct trap_frame *f)
         apic_eoi();
         return;
     }
+    if (f->vector == 13 && f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn) {
+        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fixup;   /* the MSR does not exist */
+        return;
+    }
     bool bsp = read_cr3() == sk_g.shim_cr3;
     uint32_t cpu = bsp ? sk_g.bsp_cpu : this_cpu()->cpu_index;
     /* Serial output even with logging off: a crash report is always wanted. */

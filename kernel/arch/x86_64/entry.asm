@@ -154,3 +154,20 @@ sk_load_tables:
     push 0x08
     push rax
     retfq
+
+; bool sk_rdmsr_safe(uint32_t msr, uint64_t *value): reads an MSR that may
+; not exist. A #GP on the RDMSR is caught by sk_trap, which resumes at
+; sk_rdmsr_safe_fixup (returns 0) instead of reporting an exception.
+global sk_rdmsr_safe, sk_rdmsr_safe_insn, sk_rdmsr_safe_fixup
+sk_rdmsr_safe:
+    mov ecx, edi
+sk_rdmsr_safe_insn:
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    mov [rsi], rax
+    mov eax, 1
+    ret
+sk_rdmsr_safe_fixup:
+    xor eax, eax
+    ret

@@ -77,6 +77,7 @@ struct sk_globals {
     bool use_mwait;
     bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
     bool smep;              /* CR4.SMEP on sidecar CPUs */
+    bool cpuid_faulting;    /* MSR_PLATFORM_INFO bit 31: CPUID at CPL3 can #GP */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
 };
 
@@ -170,6 +171,10 @@ void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
+/* entry.asm: RDMSR that answers false instead of faulting (sk_trap fixup). */
+bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
+extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fixup[];
+
 void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));

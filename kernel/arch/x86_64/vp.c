@@ -24,6 +24,7 @@
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
+#define MSR_MISC_FEATURES_ENABLES 0x140u
 
 static void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static void stac(void) { if (sk_g.smap) __asm__ volatile("stac" ::: "memory", "cc"); }
@@ -39,6 +40,9 @@ void sk_vp_cpu_setup(void)
     if (sk_g.smap)
         cr4 |= CR4_SMAP;   /* nor reads guest RAM but in read_guest (STAC/CLAC) */
     write_cr4(cr4);
+    /* CPUID faulting for CPL > 0 only: the kernel's own CPUID still runs. */
+    if (sk_g.cpuid_faulting)
+        wrmsr(MSR_MISC_FEATURES_ENABLES, rdmsr(MSR_MISC_FEATURES_ENABLES) | 1);
 }
 
 static int arch_enter(void *ctx, struct sk_vp *vp)
