@@ -31,6 +31,8 @@ def sources(target, src, build):
         "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c")]
                 + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
+        "plan": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c")]
+                + scfree + [os.path.join(gen, "validate.c")],
     }[target]
 
 
