@@ -3,7 +3,7 @@
  * A host is opened over a fake transport whose control and command pages
  * start as a healthy 2-node, 8-CPU sidecar would leave them and are then
  * rewritten by the input: before open (so open itself sees bad control
- * pages), between API calls, and whenever the library rings a doorbell or
+ * pages, and params/output pages with odd fields), between API calls, and whenever the library rings a doorbell or
  * sleeps (the fake "sidecar" answers a command with fuzzer-chosen status
  * bytes, command codes, has_error, error text, responses and intercept
  * messages). The input is a program of API calls on fuzzer-chosen CPUs:
@@ -165,6 +165,16 @@ static void patch(void)
         else
             shmem[n][o - PAGE] = b;
     }
+}
+
+/* Writes input bytes into params or output before open (both are checked
+ * by open: the validators, then the cross-checks against the control
+ * pages). */
+static void patch_struct(void *base, uint32_t size)
+{
+    uint32_t off = u16() % size, len = u8() % 16 + 1;
+    for (uint32_t k = 0; k < len && off + k < size; k++)
+        ((uint8_t *)base)[off + k] = u8();
 }
 
 /* What the fake sidecar does when it is woken (a doorbell IPI) or while
@@ -344,6 +354,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reset(main_mask);
     for (uint32_t k = 0, n = flags & 3; k < n; k++)
         patch();                     /* what open sees */
+    if (flags & 8)
+        patch_struct(params, sizeof(*params));
+    if (flags & 16)
+        patch_struct(output, sizeof(*output));
     struct sidecar_host_transport t = {
         .map = t_map, .send_ipi = t_send_ipi, .now_ns = t_now, .relax = t_relax,
     };

@@ -3,7 +3,8 @@
 small programs in its input format where the fake sidecar answers the way a
 healthy one does (ping, a run ending in each intercept type, an error, an
 async run collected by wait_any, register batches, translate, remove), plus
-a bad control page before open and the epoch/wait transport.
+a bad control page, params or output before open, and the epoch/wait
+transport.
 
 usage: hostlib_seeds.py OUT_DIR
 """
@@ -57,6 +58,10 @@ def seeds():
         bytes([T0]) + done()
     s["remove"] = bytes([MAIN, 0, ACQUIRE, 2, REMOVE, 2, T0, A_STATUS | A_RAW, 0, STATUS, 2, PING, 2, T0])
     s["open_bad"] = bytes([MAIN, 1, 0x20, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0])  # control page magic
+    # params.nodes[1].cpu_count = 5 (offset 128 + 24 + 20), output.nodes[0].shmem_pages_size
+    # = 0x1000 (offset 512 + 16): open must refuse both, whatever else.
+    s["params_node"] = bytes([MAIN, 8, 172, 0, 0, 5, ACQUIRE, 1])
+    s["output_shmem"] = bytes([MAIN, 16, 0x10, 0x02, 1, 0, 0x10, ACQUIRE, 1])
     s["timeout"] = bytes([MAIN, 0, ACQUIRE, 3, RUN, 3, T1MS, 0, WAIT, 3, T0])
     s["wait_hook"] = bytes([MAIN, 4, ACQUIRE, 3, PING, 3, T5MS, 0, 3]) + done()
     s["main_cpu"] = bytes([0xff, 0, STATUS, 0, ACQUIRE, 0, PING, 0, T0, ENUM, 8, WAIT_ANY, 0, T0])
