@@ -263,10 +263,10 @@ def summary(a, r, wall):
         lg, lw = seconds(lguest), seconds(lwall)
         if lg:
             note = "" if bn == r["cpus"] else f" (measured at {bn} vCPUs)"
-            wall = f", {lw / bring:.0f}x in wall time" if lw else ""
+            wall_ratio = f", {lw / bring:.0f}x in wall time" if lw else ""
             print(f"Linux {ver} baseline{note}: {lguest} guest time, {lwall} wall "
                   f"(docs/benchmarks.md); this run: {bring:.3f} s (the sidecar's clock follows the "
-                  f"host's), {lg / bring:.0f}x in guest time{wall}")
+                  f"host's), {lg / bring:.0f}x in guest time{wall_ratio}")
     print(f"report: {a.json}")
     print(f"timeline: {a.svg}")
     print(f"result: {'ok' if r.get('ok') else 'NOT ok'} (wall time {wall:.1f} s)")
