@@ -406,6 +406,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
          sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu);
     idt_init();
     idt_load_bsp();
+    sk_g.cpuid_faulting = sk_vp_probe_cpuid_faulting();   /* needs our IDT: may #GP */
     apic_init_bsp();
     sk_g.tsc_khz = tsc_calibrate_khz();
     sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
@@ -486,6 +487,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     out->cpu_count = p->cpu_count;
     out->apic_mode = sk_g.x2apic ? SIDECAR_APIC_MODE_X2APIC : SIDECAR_APIC_MODE_XAPIC;
     out->use_mwait = sk_g.use_mwait;
+    out->cpuid_faulting = sk_g.cpuid_faulting;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         struct sidecar_output_cpu *o = &out->cpus[c];

@@ -96,10 +96,30 @@ static const char *const exc_names[32] = {
     "#VC", "#SX security", "31",
 };
 
+/* sk_rdmsr_safe / sk_wrmsr_safe (entry.asm): a #GP at the MSR instruction
+ * resumes at its fault label, which returns -1. */
+extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fault[];
+extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fault[];
+
+static bool msr_fixup(struct trap_frame *f)
+{
+    if (f->vector != 13)
+        return false;
+    if (f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn)
+        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fault;
+    else if (f->rip == (uint64_t)(uintptr_t)sk_wrmsr_safe_insn)
+        f->rip = (uint64_t)(uintptr_t)sk_wrmsr_safe_fault;
+    else
+        return false;
+    return true;
+}
+
 void sk_trap(struct trap_frame *f)
 {
     if (f->vector == SIDECAR_SPURIOUS_VECTOR)
         return;   /* no EOI for spurious interrupts */
+    if (msr_fixup(f))
+        return;
     if (f->vector >= 32) {
         /* The request vector (or any stray device vector): waking from
          * hlt is all it is for; the dispatch loop then reads its status. */
@@ -122,6 +142,7 @@ void sk_trap(struct trap_frame *f)
             cpu_hlt();
         }
     }
+    sk_vp_cpu_off();   /* a restarted CPU must not inherit CPUID faulting */
     struct sk_cpu_entry *e = &sk_cpus[cpu];
     if (load32(&e->state) == KS_READY) {
         /* It was serving commands: tell the host (sidecar/kcore.h). */

@@ -78,6 +78,7 @@ struct sk_globals {
     bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
+    bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -168,9 +169,14 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
+/* entry.asm: MSR access that may #GP; 0, or -1 when it faulted. */
+int sk_rdmsr_safe(uint32_t msr, uint64_t *value);
+int sk_wrmsr_safe(uint32_t msr, uint64_t value);
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
-void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP */
+bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, CPUID faulting */
+void sk_vp_cpu_off(void);          /* a CPU leaving the sidecar: CPUID faulting off */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));
 /* vp.asm */
