@@ -126,4 +126,10 @@ SNIPPET popf_iopl               ; try IOPL 3 and IF 0, then report RFLAGS
     pop rax
     out 0x85, eax
     hlt
+SNIPPET cpuid                   ; leaf 0, then report EAX (only reached where CPUID runs natively)
+    xor eax, eax
+    xor ecx, ecx
+    cpuid
+    out 0x86, eax
+    hlt
 mk_hg_end:

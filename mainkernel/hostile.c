@@ -13,14 +13,15 @@
 #define KERNEL_VA 0xffffffff80000000ull
 #define GOOD_PORT 0x84u
 #define FLAGS_PORT 0x85u
+#define CPUID_PORT 0x86u
 
 extern const uint8_t mk_hg_start[], mk_hg_end[], mk_hg_good[];
 extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kernel[], mk_hg_read_apic[],
     mk_hg_read_past_ram[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
     mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
-    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[];
+    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[];
 
-enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC };
+enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID };
 
 /* Special values of `a` resolved per run. */
 #define PAST_RAM 1u
@@ -63,6 +64,10 @@ static const struct hcase cases[] = {
     { "stack off guest RAM", mk_hg_stack_off_ram, K_MEM, 1, 0xffff, BELOW_RAM },
     { "divide by zero", mk_hg_divide, K_EXC, 0, 0xffff, 0 },
     { "popf raising IOPL", mk_hg_popf_iopl, K_IO, 1, 0xffff, FLAGS_PORT },
+    /* A CPUID intercept for leaf 0 where the kernel turned CPUID faulting
+     * on (output.cpuid_faulting); otherwise CPUID runs and the guest's
+     * OUT reports leaf 0's EAX. */
+    { "cpuid", mk_hg_cpuid, K_CPUID, 0, 0xffff, 0 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -74,6 +79,7 @@ struct vp {
 };
 
 static struct vp vps[SIDECAR_MAX_CPUS];
+static bool cpuid_faulting;     /* mk_hostile_all's argument */
 
 static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -163,6 +169,21 @@ static void check(struct sidecar_host *h, const struct sidecar_params *p, struct
                  m.header.intercept_access_type, gpa, c->access);
         return;
     }
+    case K_CPUID: {
+        struct sidecar_hv_x64_cpuid_intercept_message m;
+        struct sidecar_hv_x64_io_port_intercept_message io;
+        if (cpuid_faulting) {
+            if (type != SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT || sidecar_host_intercept_cpuid(h, v->cpu, &m) ||
+                m.rax != 0 || m.rcx != 0)
+                fail(r, v, "intercept %x, expected CPUID leaf 0 (CPUID faulting is on)", type);
+        } else if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT ||
+                   sidecar_host_intercept_io_port(h, v->cpu, &io) || io.port_number != CPUID_PORT ||
+                   !(uint32_t)io.rax) {
+            fail(r, v, "intercept %x, expected CPUID to run natively and OUT %x (no CPUID faulting)", type,
+                 CPUID_PORT);
+        }
+        return;
+    }
     case K_EXC: {
         struct sidecar_hv_x64_exception_intercept_message e;
         if (type != SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT || sidecar_host_intercept_exception(h, v->cpu, &e))
@@ -176,9 +197,10 @@ static void check(struct sidecar_host *h, const struct sidecar_params *p, struct
 }
 
 void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus, uint32_t n,
-                    struct mk_hostile_result *r)
+                    bool cpuid_faulting_on, struct mk_hostile_result *r)
 {
     sc_memset(r, 0, sizeof(*r));
+    cpuid_faulting = cpuid_faulting_on;
     r->ok = true;
     r->cases = NCASES;
     r->first_failed_cpu = SIDECAR_NO_CPU;

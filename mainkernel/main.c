@@ -204,7 +204,7 @@ void mk_main(uint64_t handoff_pa)
     if (opt.vp_hostile && !hrc) {
         uint32_t n = ready_sidecars(p, o, cpu_list);
         uint64_t t0 = mk_rdtsc();
-        mk_hostile_all(mk_host(), p, cpu_list, n, &hr);
+        mk_hostile_all(mk_host(), p, cpu_list, n, o->cpuid_faulting, &hr);
         out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
             hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
             (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
