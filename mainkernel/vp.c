@@ -24,6 +24,7 @@ extern const uint8_t mk_guest_start[], mk_guest_end[], mk_guest_loop[], mk_guest
 #define INSN_UD2_LEN 2u               /* 0F 0B */
 #define INSN_DIV_LEN 2u               /* F7 F1: div ecx */
 #define VALIDATE_READ 1ull            /* TLFS translate flag */
+#define MMIO_VALUE 0x5eed0000d00dull  /* what the emulated MMIO read returns */
 
 struct ctx {
     struct sidecar_host *h;
@@ -176,6 +177,15 @@ static bool memory(struct ctx *c, const char *what, uint8_t access)
         return fail(c, "%s: no memory message", what);
     if (mm.guest_physical_address != UNMAPPED_GPA || hdr.intercept_access_type != access)
         return fail(c, "%s: gpa %lx access %u", what, mm.guest_physical_address, hdr.intercept_access_type);
+    /* Emulate the MMIO as a VMM would: the read (mov rbx, [rax]) returns
+     * MMIO_VALUE in RBX; the write after it (mov [rax], rbx) must store
+     * that value, read back from the guest's registers. */
+    struct sidecar_hv_register_value v;
+    if (access == SIDECAR_INTERCEPT_ACCESS_READ && !set_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, MMIO_VALUE))
+        return false;
+    if (access == SIDECAR_INTERCEPT_ACCESS_WRITE &&
+        (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, &v) || v.low != MMIO_VALUE))
+        return fail(c, "%s: the emulated read did not reach the guest", what);
     return advance(c, &hdr, sidecar_host_instruction_length(&hdr));
 }
 
@@ -187,11 +197,12 @@ static bool exception(struct ctx *c, const char *what, uint16_t vector, const ui
     if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, what, &m, &hdr) ||
         sidecar_host_intercept_exception(c->h, c->cpu, &ex))
         return fail(c, "%s: no exception message", what);
-    if (ex.exception_vector != vector || hdr.rip != guest_addr(c->p, label) || ex.instruction_byte_count < len)
-        return fail(c, "%s: vector %u at %lx", what, ex.exception_vector, hdr.rip);
-    /* Exception headers carry no instruction length (sidecar/vp.h): the
-     * VMM knows the instruction it emulates, here from the bytes. */
-    return advance(c, &hdr, len);
+    if (ex.exception_vector != vector || hdr.rip != guest_addr(c->p, label) || ex.instruction_byte_count < len ||
+        sidecar_host_instruction_length(&hdr) != len)
+        return fail(c, "%s: vector %u at %lx, length %u", what, ex.exception_vector, hdr.rip,
+                    sidecar_host_instruction_length(&hdr));
+    /* A fault's header carries the faulting instruction's length: skip it. */
+    return advance(c, &hdr, sidecar_host_instruction_length(&hdr));
 }
 
 /* ---- STOP ---- */

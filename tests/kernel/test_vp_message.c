@@ -181,7 +181,7 @@ Test(vp_message, exception_with_error_code)
                              .fault_address = 0x5000 };
     const uint8_t bytes[] = {0x8b, 0x00};
     sk_vp_build_exception(&vp, &ex, 0x5000, bytes, 2, &msg);
-    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 0,
+    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 2,
                  SIDECAR_INTERCEPT_ACCESS_WRITE);
     cr_assert_eq(r16(40), 14);
     cr_assert_eq(r8(42), 1, "error code valid");
@@ -293,7 +293,7 @@ Test(vp_message, classify_gp_other_is_an_exception)
 {
     const uint8_t cli[] = {0xfa};
     cr_assert_eq(exit_with(13, 1, 0, 0, cli, 1), SK_VP_EXIT_INTERCEPT);
-    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 0,
+    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 1,
                  SIDECAR_INTERCEPT_ACCESS_READ);
     cr_assert_eq(r16(40), 13);
     cr_assert_eq(r8(42), 1);
@@ -357,7 +357,7 @@ Test(vp_message, classify_pf_inside_ram_is_an_exception)
     const uint8_t load[] = {0x8b, 0x00};
     cr_assert_eq(exit_with(14, 1, SK_VP_PF_USER | SK_VP_PF_PRESENT | SK_VP_PF_RSVD, 0x200000,
                            load, 2), SK_VP_EXIT_INTERCEPT);
-    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 0,
+    check_header(SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, 240, 2,
                  SIDECAR_INTERCEPT_ACCESS_READ);
     cr_assert_eq(r16(40), 14);
     cr_assert_eq(r32(44), 0xd);
@@ -376,6 +376,9 @@ Test(vp_message, classify_other_exceptions)
         cr_assert_eq(r16(40), vectors[i]);
         cr_assert_eq(r64(48), dr6, "vector %u parameter", vectors[i]);
         cr_assert_eq(r8(42) & 1, vectors[i] == 17);
+        /* faults: the length of ud2, so a VMM can skip it; traps: 0 */
+        bool trap = vectors[i] == 1 || vectors[i] == 3 || vectors[i] == 4 || vectors[i] == 18;
+        cr_assert_eq(r8(4) & 0xf, trap ? 0 : 2, "vector %u length %u", vectors[i], r8(4));
     }
     cr_assert_eq(vp.stats.intercepts, sizeof(vectors));
 }

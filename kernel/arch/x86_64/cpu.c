@@ -97,18 +97,15 @@ static const char *const exc_names[32] = {
 };
 
 /* sk_rdmsr_safe / sk_wrmsr_safe (entry.asm): a #GP at the MSR instruction
- * resumes at its fault label, which returns -1. */
-extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fault[];
-extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fault[];
-
+ * (the MSR does not exist) resumes at its fixup, which returns false. */
 static bool msr_fixup(struct trap_frame *f)
 {
     if (f->vector != 13)
         return false;
     if (f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn)
-        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fault;
+        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fixup;
     else if (f->rip == (uint64_t)(uintptr_t)sk_wrmsr_safe_insn)
-        f->rip = (uint64_t)(uintptr_t)sk_wrmsr_safe_fault;
+        f->rip = (uint64_t)(uintptr_t)sk_wrmsr_safe_fixup;
     else
         return false;
     return true;

@@ -131,39 +131,6 @@ trap_common:
     hlt
     jmp .hang
 
-; int sk_rdmsr_safe(uint32_t msr, uint64_t *value)
-; int sk_wrmsr_safe(uint32_t msr, uint64_t value)
-; RDMSR / WRMSR that may fault: 0 (and *value), or -1 when the instruction
-; raised #GP (an MSR the CPU does not have). sk_trap (cpu.c) resumes a #GP
-; at sk_rdmsr_safe_insn / sk_wrmsr_safe_insn at the matching _fault label.
-global sk_rdmsr_safe, sk_rdmsr_safe_insn, sk_rdmsr_safe_fault
-global sk_wrmsr_safe, sk_wrmsr_safe_insn, sk_wrmsr_safe_fault
-sk_rdmsr_safe:
-    mov ecx, edi
-sk_rdmsr_safe_insn:
-    rdmsr
-    shl rdx, 32
-    or rax, rdx
-    mov [rsi], rax
-    xor eax, eax
-    ret
-sk_rdmsr_safe_fault:
-    mov eax, -1
-    ret
-
-sk_wrmsr_safe:
-    mov ecx, edi
-    mov eax, esi
-    mov rdx, rsi
-    shr rdx, 32
-sk_wrmsr_safe_insn:
-    wrmsr
-    xor eax, eax
-    ret
-sk_wrmsr_safe_fault:
-    mov eax, -1
-    ret
-
 section .rodata
 align 8
 global sk_trap_stubs
@@ -187,3 +154,37 @@ sk_load_tables:
     push 0x08
     push rax
     retfq
+
+; bool sk_rdmsr_safe(uint32_t msr, uint64_t *value)
+; bool sk_wrmsr_safe(uint32_t msr, uint64_t value)
+; RDMSR / WRMSR of an MSR that may not exist: true (and *value), or false
+; when the instruction raised #GP. sk_trap (cpu.c) resumes a #GP at
+; sk_rdmsr_safe_insn / sk_wrmsr_safe_insn at the matching _fixup label
+; instead of reporting an exception.
+global sk_rdmsr_safe, sk_rdmsr_safe_insn, sk_rdmsr_safe_fixup
+global sk_wrmsr_safe, sk_wrmsr_safe_insn, sk_wrmsr_safe_fixup
+sk_rdmsr_safe:
+    mov ecx, edi
+sk_rdmsr_safe_insn:
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    mov [rsi], rax
+    mov eax, 1
+    ret
+sk_rdmsr_safe_fixup:
+    xor eax, eax
+    ret
+
+sk_wrmsr_safe:
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+sk_wrmsr_safe_insn:
+    wrmsr
+    mov eax, 1
+    ret
+sk_wrmsr_safe_fixup:
+    xor eax, eax
+    ret

@@ -169,9 +169,12 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
-/* entry.asm: MSR access that may #GP; 0, or -1 when it faulted. */
-int sk_rdmsr_safe(uint32_t msr, uint64_t *value);
-int sk_wrmsr_safe(uint32_t msr, uint64_t value);
+/* entry.asm: RDMSR / WRMSR that answer false instead of faulting (the
+ * sk_trap fixup resumes at the _fixup label). */
+bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
+bool sk_wrmsr_safe(uint32_t msr, uint64_t value);
+extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fixup[];
+extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
 bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */

@@ -45,11 +45,11 @@ bool sk_vp_probe_cpuid_faulting(void)
 {
     uint64_t info = 0, misc = 0;
     const char *why = NULL;
-    if (sk_rdmsr_safe(MSR_PLATFORM_INFO, &info))
+    if (!sk_rdmsr_safe(MSR_PLATFORM_INFO, &info))
         why = "RDMSR MSR_PLATFORM_INFO (0xce) raised #GP";
     else if (!(info & PLATFORM_INFO_CPUID_FAULTING))
         why = "MSR_PLATFORM_INFO bit 31 clear";
-    else if (sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc) || sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, misc))
+    else if (!sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc) || !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, misc))
         why = "MSR_MISC_FEATURES_ENABLES (0x140) raised #GP";
     klog("CPUID faulting: %s%s (platform_info %lx)", why ? "none, " : "available", why ? why : "", info);
     return !why;
@@ -62,10 +62,10 @@ bool sk_vp_probe_cpuid_faulting(void)
 static void cpuid_faulting(bool on)
 {
     uint64_t misc;
-    if (sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc))
+    if (!sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc))
         return;
     uint64_t want = on ? misc | MISC_FEATURES_CPUID_FAULTING : misc & ~MISC_FEATURES_CPUID_FAULTING;
-    if (want != misc && sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, want) && on)
+    if (want != misc && !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, want) && on)
         sk_g.cpuid_faulting = false;   /* this CPU could not: report none */
 }
 

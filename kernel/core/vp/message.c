@@ -138,6 +138,18 @@ static uint8_t pf_access(uint32_t error_code)
     return SIDECAR_INTERCEPT_ACCESS_READ;
 }
 
+/* The length of the instruction at RIP when the exception is a fault (RIP
+ * is the faulting instruction, so a VMM may skip it); 0 for traps (#DB may
+ * be either, #BP and #OF leave RIP after the instruction), aborts (#DF,
+ * #MC) and bytes the decoder cannot size. */
+static uint8_t fault_length(uint8_t vector, const uint8_t *bytes, uint32_t nbytes)
+{
+    if (!bytes || !nbytes || vector == 1 || vector == 3 || vector == 4 || vector == 8 || vector == 18)
+        return 0;
+    uint32_t len = sk_insn_length(bytes, nbytes);
+    return len <= 15 ? (uint8_t)len : 0;
+}
+
 void sk_vp_build_exception(const struct sk_vp *vp, const struct sk_vp_exit *ex,
                            uint64_t parameter, const uint8_t *bytes, uint32_t nbytes,
                            struct sidecar_hv_message *msg)
@@ -146,7 +158,7 @@ void sk_vp_build_exception(const struct sk_vp *vp, const struct sk_vp_exit *ex,
     vp_zero(&m, sizeof(m));
     uint8_t access = ex->vector == SK_VP_VECTOR_PF && ex->has_error_code
                          ? pf_access(ex->error_code) : SIDECAR_INTERCEPT_ACCESS_READ;
-    header(vp, 0, access, &m.header);
+    header(vp, fault_length(ex->vector, bytes, nbytes), access, &m.header);
     m.exception_vector = ex->vector;
     m.exception_info = (uint8_t)((ex->has_error_code ? EXCEPTION_INFO_ERROR_CODE_VALID : 0) |
                                  (ex->vector == SK_VP_VECTOR_BP || ex->vector == SK_VP_VECTOR_OF

@@ -416,7 +416,9 @@ uint32_t sk_vp_fetch_limit(const struct sk_vp *vp, uint64_t rip);
  *                                   instruction length when decodable; no
  *                                   bytes for an instruction fetch)
  *   anything else                -> exception intercept (parameter: CR2 for
- *                                   #PF, DR6 for #DB, from fault_address)
+ *                                   #PF, DR6 for #DB, from fault_address;
+ *                                   for faults the instruction length when
+ *                                   decodable, 0 for traps and aborts)
  * The instruction bytes given are copied as they are (up to 16) into the
  * messages that carry them.
  * RIP is never advanced: the host emulates and sets RIP. */
