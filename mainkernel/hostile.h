@@ -1,6 +1,7 @@
 /* The hostile guest suite (hostile.asm; option mk.vp_hostile): on every
  * sidecar CPU at once, a guest tries, one snippet per run, what a VP at
  * CPL3 might do to escape: touch kernel, APIC and out-of-RAM addresses,
+ * its own CPU's page tables and command page (by physical address),
  * execute kernel code, cli/sti/hlt, lgdt/lidt, mov to CR3/CR0, wrmsr/rdmsr,
  * port IO, int3, int 0x80, syscall, sysenter, an iretq into ring 0, ud2, a
  * stack running off guest RAM, divide by zero, popf raising IOPL, cpuid.
