@@ -30,6 +30,7 @@ def sources(target, src, build):
         "dispatch": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c")]
                 + scfree + [os.path.join(gen, "validate.c")],
+        "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
     }[target]
 
 
@@ -66,6 +67,7 @@ def main():
            "-I" + out, "-I" + os.path.join(build, "gen"), "-I" + os.path.join(build, "gen", "sidecar"), "-I" + build,
            "-I" + os.path.join(src, "kernel", "core", "include"),
            "-I" + os.path.join(src, "shim", "core", "include"),
+           "-I" + os.path.join(src, "hostlib", "include"),
            "-I" + os.path.join(src, "subprojects", "scfree", "include"),
            os.path.join(HERE, f"fuzz_{target}.c")] + sources(target, src, build) + ["-o", exe]
     print("+ " + " ".join(cmd), flush=True)
