@@ -66,7 +66,7 @@ static void cpuid_faulting(bool on)
         return;
     uint64_t want = on ? misc | MISC_FEATURES_CPUID_FAULTING : misc & ~MISC_FEATURES_CPUID_FAULTING;
     if (want != misc && !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, want) && on)
-        sk_g.cpuid_faulting = false;   /* this CPU could not: report none */
+        __atomic_store_n(&sk_g.cpuid_faulting, false, __ATOMIC_RELAXED);   /* this CPU could not: report none */
 }
 
 void sk_vp_cpu_off(void)
