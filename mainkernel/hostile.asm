@@ -43,8 +43,11 @@ SNIPPET read_apic
     mov eax, 0xfee00020
     mov ebx, [rax]
     hlt
-SNIPPET read_past_ram           ; RSI = the first byte past guest RAM
+SNIPPET read_at_rsi             ; RSI = past guest RAM, or the CPU's own PML4
     mov rbx, [rsi]
+    hlt
+SNIPPET write_at_rsi            ; RSI = the CPU's own PML4 or command page
+    mov [rsi], rbx
     hlt
 SNIPPET cli
     cli
@@ -125,5 +128,11 @@ SNIPPET popf_iopl               ; try IOPL 3 and IF 0, then report RFLAGS
     pushfq
     pop rax
     out 0x85, eax
+    hlt
+SNIPPET cpuid                   ; leaf 0, then report EAX (only reached where CPUID runs natively)
+    xor eax, eax
+    xor ecx, ecx
+    cpuid
+    out 0x86, eax
     hlt
 mk_hg_end:

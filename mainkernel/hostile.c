@@ -13,18 +13,21 @@
 #define KERNEL_VA 0xffffffff80000000ull
 #define GOOD_PORT 0x84u
 #define FLAGS_PORT 0x85u
+#define CPUID_PORT 0x86u
 
 extern const uint8_t mk_hg_start[], mk_hg_end[], mk_hg_good[];
 extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kernel[], mk_hg_read_apic[],
-    mk_hg_read_past_ram[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
+    mk_hg_read_at_rsi[], mk_hg_write_at_rsi[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
     mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
-    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[];
+    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[];
 
-enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC };
+enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID };
 
 /* Special values of `a` resolved per run. */
 #define PAST_RAM 1u
 #define BELOW_RAM 2u
+#define OWN_PML4 3u         /* the CPU's own PML4 (docs/boot.md section 5) */
+#define OWN_COMMAND 4u      /* the CPU's own command page */
 
 struct hcase {
     const char *name;
@@ -32,7 +35,7 @@ struct hcase {
     uint8_t kind;
     uint8_t access;         /* K_MEM, K_MSR: 0 read, 1 write, 2 execute */
     uint16_t vector2;       /* K_EXC: a second acceptable vector (0xffff: none) */
-    uint64_t a;             /* K_IO port, K_MSR number, K_EXC vector, K_MEM GPA (or PAST_RAM/BELOW_RAM) */
+    uint64_t a;             /* K_IO port, K_MSR number, K_EXC vector, K_MEM GPA (or one of the specials above) */
 };
 
 /* What each snippet must become (docs/boot.md, "The hostile guest suite"). */
@@ -41,7 +44,10 @@ static const struct hcase cases[] = {
     { "write a kernel address", mk_hg_write_kernel, K_MEM, 1, 0xffff, KERNEL_VA + 0x1000 },
     { "execute kernel code", mk_hg_exec_kernel, K_MEM, 2, 0xffff, KERNEL_VA },
     { "read the local APIC", mk_hg_read_apic, K_MEM, 0, 0xffff, 0xfee00020 },
-    { "read past guest RAM", mk_hg_read_past_ram, K_MEM, 0, 0xffff, PAST_RAM },
+    { "read past guest RAM", mk_hg_read_at_rsi, K_MEM, 0, 0xffff, PAST_RAM },
+    { "read its own page tables", mk_hg_read_at_rsi, K_MEM, 0, 0xffff, OWN_PML4 },
+    { "write its own page tables", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, OWN_PML4 },
+    { "write its own command page", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, OWN_COMMAND },
     { "cli", mk_hg_cli, K_EXC, 0, 0xffff, 13 },
     { "sti", mk_hg_sti, K_EXC, 0, 0xffff, 13 },
     { "hlt", mk_hg_hlt, K_HLT, 0, 0xffff, 0 },
@@ -63,6 +69,10 @@ static const struct hcase cases[] = {
     { "stack off guest RAM", mk_hg_stack_off_ram, K_MEM, 1, 0xffff, BELOW_RAM },
     { "divide by zero", mk_hg_divide, K_EXC, 0, 0xffff, 0 },
     { "popf raising IOPL", mk_hg_popf_iopl, K_IO, 1, 0xffff, FLAGS_PORT },
+    /* A CPUID intercept for leaf 0 where the kernel turned CPUID faulting
+     * on (output.cpuid_faulting); otherwise CPUID runs and the guest's
+     * OUT reports leaf 0's EAX. */
+    { "cpuid", mk_hg_cpuid, K_CPUID, 0, 0xffff, 0 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -74,6 +84,7 @@ struct vp {
 };
 
 static struct vp vps[SIDECAR_MAX_CPUS];
+static bool cpuid_faulting;     /* mk_hostile_all's argument */
 
 static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -92,6 +103,29 @@ static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...
     va_end(ap);
 }
 
+/* The GPA a K_MEM case touches (RSI for the *_at_rsi snippets). The
+ * CPU's pages are sidecar memory, outside guest RAM: node memory holds the
+ * control page, two shared pages per CPU, three shared guest-RAM tables,
+ * then five private pages per CPU, the PML4 first. */
+static uint64_t case_gpa(const struct sidecar_params *p, const struct vp *v, uint64_t a)
+{
+    if (a == PAST_RAM)
+        return p->guest_ram_base + p->guest_ram_size;
+    if (a == BELOW_RAM)
+        return p->guest_ram_base - 8;
+    if (a != OWN_PML4 && a != OWN_COMMAND)
+        return a;
+    for (uint32_t n = 0; n < p->node_count; n++) {
+        const struct sidecar_params_node *nd = &p->nodes[n];
+        if (v->cpu < nd->base_cpu || v->cpu - nd->base_cpu >= nd->cpu_count)
+            continue;
+        uint64_t i = v->cpu - nd->base_cpu, c = nd->cpu_count;
+        return nd->memory_base + SIDECAR_PAGE_SIZE * (a == OWN_COMMAND ? 1 + 2 * i
+                                                                      : 4 + 2 * c + SIDECAR_CPU_PRIVATE_PAGES * i);
+    }
+    return 0;
+}
+
 static int start(struct sidecar_host *h, const struct sidecar_params *p, struct vp *v)
 {
     const uint8_t *entry = v->step & 1 ? mk_hg_good : cases[v->step / 2].entry;
@@ -102,7 +136,7 @@ static int start(struct sidecar_host *h, const struct sidecar_params *p, struct 
         SIDECAR_HV_REGISTER_NAME_RDI, SIDECAR_HV_REGISTER_NAME_RSI,
     };
     const uint64_t values[] = { base + CODE_OFFSET + (uint64_t)(entry - mk_hg_start), rsp, 0x2, v->index,
-                                base + p->guest_ram_size };
+                                v->step & 1 ? 0 : case_gpa(p, v, cases[v->step / 2].a) };
     struct sidecar_hv_register_assoc a[5];
     sc_memset(a, 0, sizeof(a));
     for (unsigned i = 0; i < 5; i++) {
@@ -152,15 +186,32 @@ static void check(struct sidecar_host *h, const struct sidecar_params *p, struct
         return;
     }
     case K_MEM: {
-        uint64_t gpa = c->a == PAST_RAM    ? p->guest_ram_base + p->guest_ram_size
-                       : c->a == BELOW_RAM ? p->guest_ram_base - 8
-                                           : c->a;
+        uint64_t gpa = case_gpa(p, v, c->a);
+        if (!gpa) {
+            fail(r, v, "the CPU is in no node");
+            return;
+        }
         struct sidecar_hv_x64_memory_intercept_message m;
         if (type != SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA || sidecar_host_intercept_memory(h, v->cpu, &m))
             fail(r, v, "intercept %x, expected unmapped GPA %lx", type, gpa);
         else if (m.guest_physical_address != gpa || m.header.intercept_access_type != c->access)
             fail(r, v, "unmapped GPA %lx access %u, expected %lx access %u", m.guest_physical_address,
                  m.header.intercept_access_type, gpa, c->access);
+        return;
+    }
+    case K_CPUID: {
+        struct sidecar_hv_x64_cpuid_intercept_message m;
+        struct sidecar_hv_x64_io_port_intercept_message io;
+        if (cpuid_faulting) {
+            if (type != SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT || sidecar_host_intercept_cpuid(h, v->cpu, &m) ||
+                m.rax != 0 || m.rcx != 0)
+                fail(r, v, "intercept %x, expected CPUID leaf 0 (CPUID faulting is on)", type);
+        } else if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT ||
+                   sidecar_host_intercept_io_port(h, v->cpu, &io) || io.port_number != CPUID_PORT ||
+                   !(uint32_t)io.rax) {
+            fail(r, v, "intercept %x, expected CPUID to run natively and OUT %x (no CPUID faulting)", type,
+                 CPUID_PORT);
+        }
         return;
     }
     case K_EXC: {
@@ -176,9 +227,10 @@ static void check(struct sidecar_host *h, const struct sidecar_params *p, struct
 }
 
 void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus, uint32_t n,
-                    struct mk_hostile_result *r)
+                    bool cpuid_faulting_on, struct mk_hostile_result *r)
 {
     sc_memset(r, 0, sizeof(*r));
+    cpuid_faulting = cpuid_faulting_on;
     r->ok = true;
     r->cases = NCASES;
     r->first_failed_cpu = SIDECAR_NO_CPU;

@@ -1,11 +1,14 @@
 /* The hostile guest suite (hostile.asm; option mk.vp_hostile): on every
  * sidecar CPU at once, a guest tries, one snippet per run, what a VP at
  * CPL3 might do to escape: touch kernel, APIC and out-of-RAM addresses,
+ * its own CPU's page tables and command page (by physical address),
  * execute kernel code, cli/sti/hlt, lgdt/lidt, mov to CR3/CR0, wrmsr/rdmsr,
  * port IO, int3, int 0x80, syscall, sysenter, an iretq into ring 0, ud2, a
- * stack running off guest RAM, divide by zero, popf raising IOPL. Each must
- * end in the intercept the table in hostile.c names, and the next run of a
- * known-good snippet on the same CPU must work. */
+ * stack running off guest RAM, divide by zero, popf raising IOPL, cpuid.
+ * Each must end in the intercept the table in hostile.c names, and the next
+ * run of a known-good snippet on the same CPU must work. cpuid_faulting
+ * (sidecar_output.cpuid_faulting) says what CPUID must become: a CPUID
+ * intercept, or a native CPUID. */
 #ifndef MK_HOSTILE_H
 #define MK_HOSTILE_H
 
@@ -25,6 +28,6 @@ struct mk_hostile_result {
 };
 
 void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus, uint32_t n,
-                    struct mk_hostile_result *r);
+                    bool cpuid_faulting, struct mk_hostile_result *r);
 
 #endif

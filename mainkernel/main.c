@@ -125,9 +125,10 @@ void mk_main(uint64_t handoff_pa)
 
     uint64_t khz = o->tsc_khz ? o->tsc_khz : 1;
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;
-    out("main: %u CPUs, %u sidecar nodes, %s, park with %s, TSC %lu kHz\n", p->cpu_count, p->node_count,
-        o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->use_mwait ? "mwait" : "hlt",
-        o->tsc_khz);
+    out("main: %u CPUs, %u sidecar nodes, %s, park with %s, TSC %lu kHz, guest CPUID %s\n", p->cpu_count,
+        p->node_count, o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic",
+        o->use_mwait ? "mwait" : "hlt", o->tsc_khz,
+        o->cpuid_faulting ? "intercepted (CPUID faulting)" : "native (no CPUID faulting)");
     out("main:  cpu  apic  numa  node  round  from   status   start_us   ready_us  why / failure\n");
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
@@ -189,7 +190,7 @@ void mk_main(uint64_t handoff_pa)
     if (opt.vp_test && !hrc) {
         uint32_t n = ready_sidecars(p, o, cpu_list);
         uint64_t t0 = mk_rdtsc();
-        mk_vp_test(mk_host(), p, cpu_list, n, khz, &vpr);
+        mk_vp_test(mk_host(), p, cpu_list, n, khz, o->cpuid_faulting, &vpr);
         vp_us = (mk_rdtsc() - t0) * 1000 / khz;
         out("main: vp test: %s; %u/%u CPUs passed, %u intercepts, %u stops, CPUID %s (leaf 0 EAX %u), %lu us%s%s\n",
             vpr.ok ? "ok" : "FAILED", vpr.passed, vpr.cpus, vpr.intercepts, vpr.stops,
@@ -203,7 +204,7 @@ void mk_main(uint64_t handoff_pa)
     if (opt.vp_hostile && !hrc) {
         uint32_t n = ready_sidecars(p, o, cpu_list);
         uint64_t t0 = mk_rdtsc();
-        mk_hostile_all(mk_host(), p, cpu_list, n, &hr);
+        mk_hostile_all(mk_host(), p, cpu_list, n, o->cpuid_faulting, &hr);
         out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
             hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
             (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
@@ -320,7 +321,8 @@ void mk_main(uint64_t handoff_pa)
 
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
         ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
-    out("\"park\":\"%s\",", o->use_mwait ? "mwait" : "hlt");
+    out("\"park\":\"%s\",\"cpuid_faulting\":%s,", o->use_mwait ? "mwait" : "hlt",
+        o->cpuid_faulting ? "true" : "false");
     out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,\"pages_per_cpu\":%u,",
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
         o->bringup_tsc, max_round, o->pages_per_cpu);

@@ -32,6 +32,7 @@ struct ctx {
     uint32_t cpu;
     uint64_t khz;
     struct mk_vp_result *r;
+    bool cpuid_faulting;        /* the kernel's output: CPUID must be intercepted */
     char err[96];
 };
 
@@ -293,13 +294,16 @@ static bool test_cpu(struct ctx *c)
                     msr.rdx, msr.rax);
     if (!advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
         return false;
-    /* CPUID: native (no intercept) without CPUID faulting; the guest then
-     * reports leaf 0's EAX on port 0x82. */
+    /* CPUID: an intercept exactly when the kernel turned CPUID faulting on
+     * (output.cpuid_faulting), native otherwise; the guest then reports
+     * leaf 0's EAX on port 0x82. */
     int rc = sidecar_host_run_vp(c->h, c->cpu, TIMEOUT_NS);
     uint32_t type = 0;
     if (rc != SIDECAR_HOST_RUN_INTERCEPT || sidecar_host_intercept_type(c->h, c->cpu, &type))
         return fail(c, "cpuid: run gave %d", rc);
     c->r->intercepts++;
+    if ((type == SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT) != c->cpuid_faulting)
+        return fail(c, "cpuid: intercept type %x with CPUID faulting %s", type, c->cpuid_faulting ? "on" : "off");
     if (type == SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT) {
         struct sidecar_hv_x64_cpuid_intercept_message cm;
         if (sidecar_host_intercept_cpuid(c->h, c->cpu, &cm) || sidecar_host_intercept_header(c->h, c->cpu, &hdr))
@@ -372,7 +376,7 @@ static bool test_cpu(struct ctx *c)
 }
 
 void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
-                uint32_t n, uint64_t tsc_khz, struct mk_vp_result *r)
+                uint32_t n, uint64_t tsc_khz, bool cpuid_faulting, struct mk_vp_result *r)
 {
     sc_memset(r, 0, sizeof(*r));
     r->first_failed_cpu = SIDECAR_NO_CPU;
@@ -389,6 +393,7 @@ void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const ui
         c.cpu = cpus[k];
         c.khz = tsc_khz;
         c.r = r;
+        c.cpuid_faulting = cpuid_faulting;
         r->cpus++;
         int rc = sidecar_host_acquire(h, c.cpu);
         bool ok = !rc && test_cpu(&c);

@@ -26,9 +26,10 @@ struct mk_vp_result {
 bool mk_vp_load_guest(const struct sidecar_params *p);
 
 /* The whole intercept sequence on every CPU in cpus[0..n), one after the
- * other. */
+ * other. cpuid_faulting (sidecar_output.cpuid_faulting): the guest's CPUID
+ * must be a CPUID intercept; otherwise it must run natively. */
 void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
-                uint32_t n, uint64_t tsc_khz, struct mk_vp_result *r);
+                uint32_t n, uint64_t tsc_khz, bool cpuid_faulting, struct mk_vp_result *r);
 
 /* Starts the guest's endless loop on cpu asynchronously, waits until it
  * runs, STOPs it and collects the stopped run: afterwards the CPU is IDLE

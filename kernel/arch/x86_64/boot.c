@@ -19,8 +19,6 @@
 #include "apic_icr.h"
 #include "kernel.h"
 
-#define MSR_PLATFORM_INFO 0xceu
-
 /* Kernel-error codes in output.status (validator codes are below 0x100). */
 #define SK_E_PARAMS_OUTPUT 0x101u
 #define SK_E_CONFIG 0x102u
@@ -400,10 +398,6 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     }
     sk_g.guest_ram_base = p->guest_ram_base;
     sk_g.guest_ram_size = p->guest_ram_size;
-    /* CPUID faulting (MSR_PLATFORM_INFO bit 31): then sidecar CPUs make
-     * a guest's CPUID a CPUID intercept. The MSR may not exist: probed
-     * with a fixup once the kernel's IDT is loaded (below). */
-    sk_g.cpuid_faulting = false;
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 
@@ -412,10 +406,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
          sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu);
     idt_init();
     idt_load_bsp();
+    sk_g.cpuid_faulting = sk_vp_probe_cpuid_faulting();   /* needs our IDT: may #GP */
     apic_init_bsp();
-    uint64_t platform_info;
-    sk_g.cpuid_faulting = sk_rdmsr_safe(MSR_PLATFORM_INFO, &platform_info) && (platform_info & (1ull << 31));
-    klog("CPUID faulting: %s", sk_g.cpuid_faulting ? "yes: a guest's CPUID is intercepted" : "no: CPUID runs natively in guests");
     sk_g.tsc_khz = tsc_calibrate_khz();
     sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
@@ -495,6 +487,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     out->cpu_count = p->cpu_count;
     out->apic_mode = sk_g.x2apic ? SIDECAR_APIC_MODE_X2APIC : SIDECAR_APIC_MODE_XAPIC;
     out->use_mwait = sk_g.use_mwait;
+    out->cpuid_faulting = sk_g.cpuid_faulting;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         struct sidecar_output_cpu *o = &out->cpus[c];

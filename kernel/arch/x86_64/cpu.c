@@ -96,18 +96,31 @@ static const char *const exc_names[32] = {
     "#VC", "#SX security", "31",
 };
 
+/* sk_rdmsr_safe / sk_wrmsr_safe (entry.asm): a #GP at the MSR instruction
+ * (the MSR does not exist) resumes at its fixup, which returns false. */
+static bool msr_fixup(struct trap_frame *f)
+{
+    if (f->vector != 13)
+        return false;
+    if (f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn)
+        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fixup;
+    else if (f->rip == (uint64_t)(uintptr_t)sk_wrmsr_safe_insn)
+        f->rip = (uint64_t)(uintptr_t)sk_wrmsr_safe_fixup;
+    else
+        return false;
+    return true;
+}
+
 void sk_trap(struct trap_frame *f)
 {
     if (f->vector == SIDECAR_SPURIOUS_VECTOR)
         return;   /* no EOI for spurious interrupts */
+    if (msr_fixup(f))
+        return;
     if (f->vector >= 32) {
         /* The request vector (or any stray device vector): waking from
          * hlt is all it is for; the dispatch loop then reads its status. */
         apic_eoi();
-        return;
-    }
-    if (f->vector == 13 && f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn) {
-        f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fixup;   /* the MSR does not exist */
         return;
     }
     bool bsp = read_cr3() == sk_g.shim_cr3;
@@ -126,6 +139,7 @@ void sk_trap(struct trap_frame *f)
             cpu_hlt();
         }
     }
+    sk_vp_cpu_off();   /* a restarted CPU must not inherit CPUID faulting */
     struct sk_cpu_entry *e = &sk_cpus[cpu];
     if (load32(&e->state) == KS_READY) {
         /* It was serving commands: tell the host (sidecar/kcore.h). */

@@ -87,6 +87,7 @@ void sk_dispatch_start(struct sk_percpu *pc)
                 &arch_ops, &sk_vp_ring3_backend, &pc->vp);
     sk_dispatch_loop(cpu);
     /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI. */
+    sk_vp_cpu_off();
     klog_cpu(pc->cpu_index, "removed; parked for INIT");
     sk_park_forever();
 }

@@ -155,10 +155,14 @@ sk_load_tables:
     push rax
     retfq
 
-; bool sk_rdmsr_safe(uint32_t msr, uint64_t *value): reads an MSR that may
-; not exist. A #GP on the RDMSR is caught by sk_trap, which resumes at
-; sk_rdmsr_safe_fixup (returns 0) instead of reporting an exception.
+; bool sk_rdmsr_safe(uint32_t msr, uint64_t *value)
+; bool sk_wrmsr_safe(uint32_t msr, uint64_t value)
+; RDMSR / WRMSR of an MSR that may not exist: true (and *value), or false
+; when the instruction raised #GP. sk_trap (cpu.c) resumes a #GP at
+; sk_rdmsr_safe_insn / sk_wrmsr_safe_insn at the matching _fixup label
+; instead of reporting an exception.
 global sk_rdmsr_safe, sk_rdmsr_safe_insn, sk_rdmsr_safe_fixup
+global sk_wrmsr_safe, sk_wrmsr_safe_insn, sk_wrmsr_safe_fixup
 sk_rdmsr_safe:
     mov ecx, edi
 sk_rdmsr_safe_insn:
@@ -169,5 +173,18 @@ sk_rdmsr_safe_insn:
     mov eax, 1
     ret
 sk_rdmsr_safe_fixup:
+    xor eax, eax
+    ret
+
+sk_wrmsr_safe:
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+sk_wrmsr_safe_insn:
+    wrmsr
+    mov eax, 1
+    ret
+sk_wrmsr_safe_fixup:
     xor eax, eax
     ret

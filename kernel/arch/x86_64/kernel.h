@@ -77,8 +77,8 @@ struct sk_globals {
     bool use_mwait;
     bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
     bool smep;              /* CR4.SMEP on sidecar CPUs */
-    bool cpuid_faulting;    /* MSR_PLATFORM_INFO bit 31: CPUID at CPL3 can #GP */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
+    bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -169,13 +169,17 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
+/* entry.asm: RDMSR / WRMSR that answer false instead of faulting (the
+ * sk_trap fixup resumes at the _fixup label). */
+bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
+bool sk_wrmsr_safe(uint32_t msr, uint64_t value);
+extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fixup[];
+extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
-/* entry.asm: RDMSR that answers false instead of faulting (sk_trap fixup). */
-bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
-extern const char sk_rdmsr_safe_insn[], sk_rdmsr_safe_fixup[];
-
-void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP */
+bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, CPUID faulting */
+void sk_vp_cpu_off(void);          /* a CPU leaving the sidecar: CPUID faulting off */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));
 /* vp.asm */

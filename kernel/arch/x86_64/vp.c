@@ -24,14 +24,61 @@
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
+
+/* CPUID faulting (Intel; also what KVM emulates): MSR_PLATFORM_INFO bit 31
+ * says the CPU has it, MSR_MISC_FEATURES_ENABLES bit 0 turns it on; then
+ * CPUID at CPL > 0 raises #GP(0), which the portable half classifies as a
+ * CPUID intercept (0F A2 at RIP). */
+#define MSR_PLATFORM_INFO 0xceu
+#define PLATFORM_INFO_CPUID_FAULTING (1ull << 31)
 #define MSR_MISC_FEATURES_ENABLES 0x140u
+#define MISC_FEATURES_CPUID_FAULTING (1ull << 0)
 
 static void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
 static void stac(void) { if (sk_g.smap) __asm__ volatile("stac" ::: "memory", "cc"); }
 static void clac(void) { if (sk_g.smap) __asm__ volatile("clac" ::: "memory", "cc"); }
 
+/* Either MSR may be missing (#GP: CPUs and hypervisors without the
+ * feature, QEMU TCG), hence the safe accessors; writing back the value
+ * read checks that the enable register is writable. */
+bool sk_vp_probe_cpuid_faulting(void)
+{
+    uint64_t info = 0, misc = 0;
+    const char *why = NULL;
+    if (!sk_rdmsr_safe(MSR_PLATFORM_INFO, &info))
+        why = "RDMSR MSR_PLATFORM_INFO (0xce) raised #GP";
+    else if (!(info & PLATFORM_INFO_CPUID_FAULTING))
+        why = "MSR_PLATFORM_INFO bit 31 clear";
+    else if (!sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc) || !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, misc))
+        why = "MSR_MISC_FEATURES_ENABLES (0x140) raised #GP";
+    klog("CPUID faulting: %s%s (platform_info %lx)", why ? "none, " : "available", why ? why : "", info);
+    return !why;
+}
+
+/* On for as long as the CPU is a sidecar CPU: it runs nothing else at CPL3,
+ * and CPL0 CPUID is unaffected, so there is no need for two WRMSRs (each a
+ * VM exit under a hypervisor) around every run. Off again when the CPU
+ * leaves (sk_vp_cpu_off): the main kernel gets it back as it was. */
+static void cpuid_faulting(bool on)
+{
+    uint64_t misc;
+    if (!sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc))
+        return;
+    uint64_t want = on ? misc | MISC_FEATURES_CPUID_FAULTING : misc & ~MISC_FEATURES_CPUID_FAULTING;
+    if (want != misc && !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, want) && on)
+        __atomic_store_n(&sk_g.cpuid_faulting, false, __ATOMIC_RELAXED);   /* this CPU could not: report none */
+}
+
+void sk_vp_cpu_off(void)
+{
+    if (sk_g.cpuid_faulting)
+        cpuid_faulting(false);
+}
+
 void sk_vp_cpu_setup(void)
 {
+    if (sk_g.cpuid_faulting)
+        cpuid_faulting(true);
     /* FXSAVE/FXRSTOR with the XMM state, SSE for the guest, no lazy FPU. */
     write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
     uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -40,9 +87,6 @@ void sk_vp_cpu_setup(void)
     if (sk_g.smap)
         cr4 |= CR4_SMAP;   /* nor reads guest RAM but in read_guest (STAC/CLAC) */
     write_cr4(cr4);
-    /* CPUID faulting for CPL > 0 only: the kernel's own CPUID still runs. */
-    if (sk_g.cpuid_faulting)
-        wrmsr(MSR_MISC_FEATURES_ENABLES, rdmsr(MSR_MISC_FEATURES_ENABLES) | 1);
 }
 
 static int arch_enter(void *ctx, struct sk_vp *vp)
