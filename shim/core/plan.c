@@ -101,6 +101,8 @@ static bool alloc(struct freelist *f, uint64_t size, uint64_t align, uint64_t lo
     for (uint32_t i = 0; i < f->count; i++) {
         const struct shim_range *r = &f->r[i];
         uint64_t b = r->base < lo ? lo : r->base;
+        if (b > ~0ull - (align - 1))
+            continue;   /* aligning up would wrap past 2^64 */
         b = (b + align - 1) & ~(align - 1);
         uint64_t e = r->base + r->size > hi ? hi : r->base + r->size;
         if (b < e && e - b >= size && (!found || b < best)) {
@@ -235,6 +237,8 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
                 const struct shim_mem_affinity *ma = &topo->mem_affinity[a];
                 uint64_t lo = ma->base < LOW_LIMIT ? LOW_LIMIT : ma->base;
                 uint64_t hi = ma->base + ma->size < ma->base ? ~0ull : ma->base + ma->size;
+                if (hi > HIGH_LIMIT)
+                    hi = HIGH_LIMIT;   /* node memory stays below 4 GiB, local or not */
                 if (ma->numa_node == d && lo < hi)
                     local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, lo, hi, &nd->memory_base);
             }

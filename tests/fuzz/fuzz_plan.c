@@ -117,25 +117,10 @@ static bool duplicate_apic_ids(void)
     return false;
 }
 
-/* KNOWN BUG (reported, not fixed here): plan.c's alloc() aligns the start
- * of a NUMA node's SRAT range up without checking for a wrap, so a range
- * that starts in the last 4 KiB below 2^64 (shim_acpi_parse accepts one
- * whose end does not wrap) yields memory_base 0; params validation then
- * refuses it and the plan is disabled as an "internal error" instead of
- * falling back to non-local memory. Seed corpus/plan/srat_top_of_memory.
- * Remove this exemption once alloc() skips such a range. */
-static bool affinity_at_top(void)
-{
-    for (uint32_t k = 0; k < topo.mem_affinity_count; k++)
-        if (topo.mem_affinity[k].base > ~0ull - 0xfffu)
-            return true;
-    return false;
-}
-
 static void check_plan(const struct shim_range *in_use, uint32_t in_use_count, uint32_t bsp_apic)
 {
     if (!plan.enabled) {
-        if (strncmp(plan.reason, "internal error", 14) == 0 && !duplicate_apic_ids() && !affinity_at_top())
+        if (strncmp(plan.reason, "internal error", 14) == 0 && !duplicate_apic_ids())
             BROKEN(plan.reason);
         if (memchr(plan.reason, 0, sizeof(plan.reason)) == NULL)
             BROKEN("reason not NUL-terminated");

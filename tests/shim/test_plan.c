@@ -222,6 +222,26 @@ Test(plan, numa_memory_fallback_is_logged)
     cr_assert_leq(params->nodes[1].memory_base, 0x40000000ull);
 }
 
+/* A NUMA node whose SRAT range starts in the last page below 2^64 (found
+ * by the plan fuzzer): aligning it up must not wrap to address 0; the
+ * node falls back to other memory instead. One that straddles 4 GiB only
+ * gives memory below it. */
+Test(plan, numa_memory_at_the_top_of_the_address_space)
+{
+    cpus(8, 2);
+    topo.has_srat = true;
+    topo.numa_domain[1] = 1;
+    topo.mem_affinity[0] = (struct shim_mem_affinity){ 0, 0x40000000ull, 0 };
+    topo.mem_affinity[1] = (struct shim_mem_affinity){ ~0ull - 0x7ff, 0x800, 1 };
+    topo.mem_affinity_count = 2;
+    cr_assert_eq(run(""), SHIM_OK);
+    check_plan();
+    cr_assert_neq(params->nodes[1].memory_base, 0);
+    topo.mem_affinity[1] = (struct shim_mem_affinity){ 0xfff00000ull, 0x40000000ull, 1 };
+    cr_assert_eq(run(""), SHIM_OK);
+    check_plan();
+}
+
 Test(plan, main_cpus_override)
 {
     cpus(8, 1);
