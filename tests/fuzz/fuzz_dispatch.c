@@ -2,8 +2,10 @@
  * portable half, compiled natively. Everything the host controls is fuzzer
  * input: the status byte, the whole command page (command code, register
  * requests, cpu_context, translate requests), and what the "hardware" does
- * (the exits the fake enter() reports, the guest bytes at RIP). No input
- * may crash it or make it read or write outside its pages. */
+ * (the exits the fake enter() reports, the guest bytes at RIP), and what
+ * the host writes while the VP runs (STOP or any status byte, bytes of the
+ * command page). RIP starts inside guest RAM. No input may crash it or
+ * make it read or write outside its pages. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +40,19 @@ static int f_enter(void *ctx, struct sk_vp *v)
     for (int i = 0; i < 8; i++)
         a = a << 8 | next();
     v->exit.fault_address = a;
-    if (next() & 1)
+    uint8_t how = next();
+    if (how & 1)
         v->rip = a;                                      /* anywhere, even outside RAM */
+    /* The host, while the VP runs: asks to stop, writes any status byte,
+     * or rewrites a byte of the command page (request, context, message). */
+    if (how & 2)
+        ((struct sidecar_control_page *)control)->cpu_status[1] = SIDECAR_CPU_STATUS_STOP;
+    if (how & 4)
+        ((struct sidecar_control_page *)control)->cpu_status[1] = next();
+    if (how & 8) {
+        uint32_t off = ((uint32_t)next() | (uint32_t)next() << 8) % PAGE;
+        command[off] = next();
+    }
     return 0;
 }
 
@@ -92,6 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .ops = &ops,
     };
     sk_vp_init(&vp, 1, &cfg);
+    vp.rip = cfg.ram.base;   /* in guest RAM, so exits fetch instruction bytes (the script's) */
     struct sk_cpu cpu;
     sk_cpu_init(&cpu, cp, (struct sidecar_command_page *)command, regpage, 1, 1, &arch,
                 &sk_vp_ring3_backend, &vp);
