@@ -33,6 +33,12 @@ struct ctx {
     uint64_t khz;
     struct mk_vp_result *r;
     bool cpuid_faulting;        /* the kernel's output: CPUID must be intercepted */
+    bool acquired, running;
+    unsigned step;              /* index in steps[] */
+    unsigned stops;
+    uint32_t type;              /* the last intercept's message type */
+    struct sidecar_hv_x64_intercept_message_header hdr;  /* and its header */
+    uint64_t counter_before;
     char err[96];
 };
 
@@ -107,30 +113,6 @@ static bool get_reg(struct ctx *c, uint32_t name, struct sidecar_hv_register_val
     return true;
 }
 
-/* ---- one intercept ---- */
-
-/* Runs until the next intercept, which must be of type `type`; its
- * message goes to *m. */
-static bool run_to(struct ctx *c, uint32_t type, const char *what, struct sidecar_hv_message *m,
-                   struct sidecar_hv_x64_intercept_message_header *hdr)
-{
-    int rc = sidecar_host_run_vp(c->h, c->cpu, TIMEOUT_NS);
-    if (rc != SIDECAR_HOST_RUN_INTERCEPT) {
-        char text[64] = "";
-        if (rc == SIDECAR_HOST_E_COMMAND)
-            sidecar_host_error_text(c->h, c->cpu, text, sizeof(text));
-        return fail(c, "%s: run gave %s %s", what, rc == SIDECAR_HOST_RUN_STOPPED ? "stopped" :
-                    sidecar_host_strerror(rc), text);
-    }
-    c->r->intercepts++;
-    uint32_t got = 0;
-    if (sidecar_host_intercept_type(c->h, c->cpu, &got) || got != type)
-        return fail(c, "%s: intercept type %x, expected %x", what, got, type);
-    if (sidecar_host_intercept_message(c->h, c->cpu, m) || sidecar_host_intercept_header(c->h, c->cpu, hdr))
-        return fail(c, "%s: no message", what);
-    return true;
-}
-
 /* What a VMM does after emulating: RIP past the instruction. */
 static bool advance(struct ctx *c, const struct sidecar_hv_x64_intercept_message_header *hdr, uint32_t len)
 {
@@ -139,76 +121,410 @@ static bool advance(struct ctx *c, const struct sidecar_hv_x64_intercept_message
     return set_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, hdr->rip + len);
 }
 
-/* An IN/OUT/OUTS intercept: port, size, direction, string/REP, and for OUT
- * the value. in_value >= 0: the IN result the host hands back in RAX. */
-static bool io(struct ctx *c, const char *what, uint16_t port, uint8_t size, bool write, bool rep,
-               int64_t in_value)
+/* ---- the intercept sequence, one step per run ----
+ *
+ * Every CPU walks the same list of steps; a step is one run of the VP that
+ * must end in an intercept of the step's type, then the step's handler
+ * checks the message and emulates it (registers, RIP past the
+ * instruction). The runs of all CPUs are in flight at once
+ * (sidecar_host_run_vp_start, sidecar_host_wait_any); a handler's register
+ * commands go to its own CPU, which is idle between runs. */
+
+struct step {
+    const char *what;
+    uint32_t type;              /* expected intercept; 0: the handler decides */
+    /* Returns how many steps to move on (1, or 2 to skip one), 0 on failure. */
+    unsigned (*handle)(struct ctx *c, const struct step *s);
+    uint16_t port;
+    uint8_t size;
+    bool write;
+    int64_t in_value;           /* IN: what the host hands back; -1 none */
+    uint8_t access;             /* memory intercepts */
+    uint16_t vector;            /* exceptions */
+    const uint8_t *label;
+    uint32_t len;
+};
+
+/* An IN/OUT intercept: port, size, direction, and for OUT the value. */
+static unsigned on_io(struct ctx *c, const struct step *s)
 {
-    struct sidecar_hv_message m;
-    struct sidecar_hv_x64_intercept_message_header hdr;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, what, &m, &hdr))
-        return false;
     struct sidecar_hv_x64_io_port_intercept_message io;
     if (sidecar_host_intercept_io_port(c->h, c->cpu, &io))
-        return fail(c, "%s: no IO message", what);
-    uint8_t info = (uint8_t)(size | (rep ? 0x18 : 0));
-    if (io.port_number != port || io.access_info != info ||
-        hdr.intercept_access_type != (write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ))
-        return fail(c, "%s: port %x info %x access %u", what, io.port_number, io.access_info,
-                    hdr.intercept_access_type);
-    uint64_t mask = size == 4 ? 0xffffffffull : (1ull << (8 * size)) - 1;
-    if (write && !rep && (io.rax & mask) != (0x11223344ull & mask))
-        return fail(c, "%s: value %lx", what, io.rax);
-    if (in_value >= 0) {
-        uint64_t rax = size == 4 ? (uint64_t)in_value : (io.rax & ~mask) | ((uint64_t)in_value & mask);
+        return fail(c, "%s: no IO message", s->what);
+    if (io.port_number != s->port || io.access_info != s->size ||
+        c->hdr.intercept_access_type != (s->write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ))
+        return fail(c, "%s: port %x info %x access %u", s->what, io.port_number, io.access_info,
+                    c->hdr.intercept_access_type);
+    uint64_t mask = s->size == 4 ? 0xffffffffull : (1ull << (8 * s->size)) - 1;
+    if (s->write && (io.rax & mask) != (0x11223344ull & mask))
+        return fail(c, "%s: value %lx", s->what, io.rax);
+    if (s->in_value >= 0) {
+        uint64_t rax = s->size == 4 ? (uint64_t)s->in_value : (io.rax & ~mask) | ((uint64_t)s->in_value & mask);
         if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RAX, rax))
-            return false;
+            return 0;
     }
-    return advance(c, &hdr, sidecar_host_instruction_length(&hdr));
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
 }
 
-static bool memory(struct ctx *c, const char *what, uint8_t access)
+/* rep outsb: one intercept for the whole string (the VMM would write RCX
+ * bytes at RSI to the port, then clear RCX). */
+static unsigned on_rep_outsb(struct ctx *c, const struct step *s)
 {
-    struct sidecar_hv_message m;
-    struct sidecar_hv_x64_intercept_message_header hdr;
+    struct sidecar_hv_x64_io_port_intercept_message io;
+    if (sidecar_host_intercept_io_port(c->h, c->cpu, &io))
+        return fail(c, "%s: no IO message", s->what);
+    if (io.port_number != 0x3f0 || io.access_info != (1 | 0x08 | 0x10) || io.rcx != 4 ||
+        sc_memcmp((const void *)(uintptr_t)io.rsi, "ring", 4))
+        return fail(c, "%s: port %x info %x rcx %lx", s->what, io.port_number, io.access_info, io.rcx);
+    return set_reg(c, SIDECAR_HV_REGISTER_NAME_RCX, 0) &&
+           advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+static unsigned on_hlt(struct ctx *c, const struct step *s)
+{
+    (void)s;
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+/* RDMSR, answered; then WRMSR of the answer. */
+static unsigned on_msr(struct ctx *c, const struct step *s)
+{
+    struct sidecar_hv_x64_msr_intercept_message msr;
+    if (sidecar_host_intercept_msr(c->h, c->cpu, &msr))
+        return fail(c, "%s: no MSR message", s->what);
+    uint8_t access = s->write ? SIDECAR_INTERCEPT_ACCESS_WRITE : SIDECAR_INTERCEPT_ACCESS_READ;
+    if (msr.msr_number != MSR_NUMBER || c->hdr.intercept_access_type != access ||
+        (s->write && (msr.rax != MSR_LOW || msr.rdx != MSR_HIGH)))
+        return fail(c, "%s: msr %x access %u value %lx:%lx", s->what, msr.msr_number,
+                    c->hdr.intercept_access_type, msr.rdx, msr.rax);
+    if (!s->write && (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RAX, MSR_LOW) ||
+                      !set_reg(c, SIDECAR_HV_REGISTER_NAME_RDX, MSR_HIGH)))
+        return 0;
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+/* The guest reports CPUID leaf 0's EAX on port 0x82. */
+static unsigned on_cpuid_report(struct ctx *c, const struct step *s)
+{
+    struct sidecar_hv_x64_io_port_intercept_message io;
+    if (c->type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT ||
+        sidecar_host_intercept_io_port(c->h, c->cpu, &io) || io.port_number != 0x82 || !(uint32_t)io.rax)
+        return fail(c, "%s: intercept type %x", s->what, c->type);
+    c->r->cpuid_max_leaf = (uint32_t)io.rax;
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+/* CPUID: an intercept exactly when the kernel turned CPUID faulting on
+ * (output.cpuid_faulting), native otherwise (then this run already ends
+ * at the report on port 0x82, and the report step is skipped). */
+static unsigned on_cpuid(struct ctx *c, const struct step *s)
+{
+    if ((c->type == SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT) != c->cpuid_faulting)
+        return fail(c, "%s: intercept type %x with CPUID faulting %s", s->what, c->type,
+                    c->cpuid_faulting ? "on" : "off");
+    if (c->type != SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT)
+        return on_cpuid_report(c, s) ? 2 : 0;
+    struct sidecar_hv_x64_cpuid_intercept_message cm;
+    if (sidecar_host_intercept_cpuid(c->h, c->cpu, &cm))
+        return fail(c, "%s: no message", s->what);
+    c->r->cpuid_intercept = true;
+    return set_reg(c, SIDECAR_HV_REGISTER_NAME_RAX, cm.default_result_rax) &&
+           set_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, cm.default_result_rbx) &&
+           set_reg(c, SIDECAR_HV_REGISTER_NAME_RCX, cm.default_result_rcx) &&
+           set_reg(c, SIDECAR_HV_REGISTER_NAME_RDX, cm.default_result_rdx) &&
+           advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+/* Emulated MMIO, as a VMM does it: the read (mov rbx, [rax]) returns
+ * MMIO_VALUE in RBX; the write after it (mov [rax], rbx) must store that
+ * value, read back from the guest's registers. */
+static unsigned on_memory(struct ctx *c, const struct step *s)
+{
     struct sidecar_hv_x64_memory_intercept_message mm;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, what, &m, &hdr) ||
-        sidecar_host_intercept_memory(c->h, c->cpu, &mm))
-        return fail(c, "%s: no memory message", what);
-    if (mm.guest_physical_address != UNMAPPED_GPA || hdr.intercept_access_type != access)
-        return fail(c, "%s: gpa %lx access %u", what, mm.guest_physical_address, hdr.intercept_access_type);
-    /* Emulate the MMIO as a VMM would: the read (mov rbx, [rax]) returns
-     * MMIO_VALUE in RBX; the write after it (mov [rax], rbx) must store
-     * that value, read back from the guest's registers. */
+    if (sidecar_host_intercept_memory(c->h, c->cpu, &mm))
+        return fail(c, "%s: no memory message", s->what);
+    if (mm.guest_physical_address != UNMAPPED_GPA || c->hdr.intercept_access_type != s->access)
+        return fail(c, "%s: gpa %lx access %u", s->what, mm.guest_physical_address, c->hdr.intercept_access_type);
     struct sidecar_hv_register_value v;
-    if (access == SIDECAR_INTERCEPT_ACCESS_READ && !set_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, MMIO_VALUE))
-        return false;
-    if (access == SIDECAR_INTERCEPT_ACCESS_WRITE &&
+    if (s->access == SIDECAR_INTERCEPT_ACCESS_READ && !set_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, MMIO_VALUE))
+        return 0;
+    if (s->access == SIDECAR_INTERCEPT_ACCESS_WRITE &&
         (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, &v) || v.low != MMIO_VALUE))
-        return fail(c, "%s: the emulated read did not reach the guest", what);
-    return advance(c, &hdr, sidecar_host_instruction_length(&hdr));
+        return fail(c, "%s: the emulated read did not reach the guest", s->what);
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
 }
 
-static bool exception(struct ctx *c, const char *what, uint16_t vector, const uint8_t *label, uint32_t len)
+static unsigned on_exception(struct ctx *c, const struct step *s)
 {
-    struct sidecar_hv_message m;
-    struct sidecar_hv_x64_intercept_message_header hdr;
     struct sidecar_hv_x64_exception_intercept_message ex;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, what, &m, &hdr) ||
-        sidecar_host_intercept_exception(c->h, c->cpu, &ex))
-        return fail(c, "%s: no exception message", what);
-    if (ex.exception_vector != vector || hdr.rip != guest_addr(c->p, label) || ex.instruction_byte_count < len ||
-        sidecar_host_instruction_length(&hdr) != len)
-        return fail(c, "%s: vector %u at %lx, length %u", what, ex.exception_vector, hdr.rip,
-                    sidecar_host_instruction_length(&hdr));
+    if (sidecar_host_intercept_exception(c->h, c->cpu, &ex))
+        return fail(c, "%s: no exception message", s->what);
+    if (ex.exception_vector != s->vector || c->hdr.rip != guest_addr(c->p, s->label) ||
+        ex.instruction_byte_count < s->len || sidecar_host_instruction_length(&c->hdr) != s->len)
+        return fail(c, "%s: vector %u at %lx, length %u", s->what, ex.exception_vector, c->hdr.rip,
+                    sidecar_host_instruction_length(&c->hdr));
     /* A fault's header carries the faulting instruction's length: skip it. */
-    return advance(c, &hdr, sidecar_host_instruction_length(&hdr));
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
 }
 
-/* ---- STOP ---- */
+/* At OUT 0x83 the guest has loaded its registers: read them back, try a
+ * read-only one, translate addresses in and outside guest RAM. */
+static unsigned on_registers(struct ctx *c, const struct step *s)
+{
+    (void)s;
+    struct sidecar_hv_register_value v;
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R12, &v) || v.low != IN_VALUE)
+        return fail(c, "R12 %lx, expected the IN value", v.low);
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R13, &v) || v.low != R13_VALUE)
+        return fail(c, "R13 %lx", v.low);
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_XMM3, &v) || v.low != R13_VALUE || v.high != R13_VALUE)
+        return fail(c, "XMM3 %lx:%lx", v.high, v.low);
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, &v) || v.low != c->hdr.rip)
+        return fail(c, "RIP %lx, intercept at %lx", v.low, c->hdr.rip);
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RFLAGS, &v) || !(v.low & 0x200) || (v.low & 0x3000))
+        return fail(c, "RFLAGS %lx", v.low);
+    /* A read-only register: refused with an HvStatus. */
+    struct sidecar_hv_register_assoc cs;
+    sc_memset(&cs, 0, sizeof(cs));
+    cs.name = SIDECAR_HV_REGISTER_NAME_CS;
+    struct sidecar_host_hv_error e = { 0, 0 };
+    int rc = sidecar_host_set_registers(c->h, c->cpu, 0, &cs, 1, TIMEOUT_NS, &e);
+    if (rc != SIDECAR_HOST_E_HV_STATUS || e.status != SIDECAR_HV_STATUS_ACCESS_DENIED)
+        return fail(c, "set CS: %s, status %u (expected access denied)", sidecar_host_strerror(rc), e.status);
+    /* TRANSLATE_GVA inside and outside guest RAM */
+    struct sidecar_translate_gva_output tr;
+    uint16_t st = 0;
+    const struct sidecar_params *p = c->p;
+    rc = sidecar_host_translate_gva(c->h, c->cpu, p->guest_ram_base + 0x1234, VALIDATE_READ, TIMEOUT_NS, &tr, &st);
+    if (rc || tr.translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_SUCCESS ||
+        tr.gpa_page != (p->guest_ram_base >> 12) + 1)
+        return fail(c, "translate in RAM: %s result %u page %lx", sidecar_host_strerror(rc),
+                    tr.translation_result.result_code, tr.gpa_page);
+    rc = sidecar_host_translate_gva(c->h, c->cpu, UNMAPPED_GPA, VALIDATE_READ, TIMEOUT_NS, &tr, &st);
+    if (rc || tr.translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_GPA_UNMAPPED)
+        return fail(c, "translate outside RAM: %s result %u", sidecar_host_strerror(rc),
+                    tr.translation_result.result_code);
+    return advance(c, &c->hdr, sidecar_host_instruction_length(&c->hdr));
+}
+
+#define IO_OUT(w, p, sz) { w, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, on_io, p, sz, true, -1, 0, 0, 0, 0 }
+#define IO_IN(w, p, sz, v) { w, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, on_io, p, sz, false, v, 0, 0, 0, 0 }
+
+/* The guest program's exits, in order (guest.asm). */
+static const struct step steps[] = {
+    IO_OUT("out imm8 al", 0x80, 1), IO_OUT("out imm8 ax", 0x80, 2), IO_OUT("out imm8 eax", 0x80, 4),
+    IO_OUT("out dx al", 0x3f0, 1), IO_OUT("out dx ax", 0x3f0, 2), IO_OUT("out dx eax", 0x3f0, 4),
+    IO_IN("in imm8 al", 0x81, 1, 0x5a), IO_IN("in dx eax", 0x3f0, 4, (int64_t)IN_VALUE),
+    { "rep outsb", SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, on_rep_outsb, 0, 0, false, -1, 0, 0, 0, 0 },
+    { "hlt", SIDECAR_HV_MESSAGE_TYPE_X64_HALT, on_hlt, 0, 0, false, -1, 0, 0, 0, 0 },
+    { "rdmsr", SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, on_msr, 0, 0, false, -1, 0, 0, 0, 0 },
+    { "wrmsr", SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, on_msr, 0, 0, true, -1, 0, 0, 0, 0 },
+    { "cpuid", 0, on_cpuid, 0, 0, false, -1, 0, 0, 0, 0 },
+    { "out 0x82 after cpuid", 0, on_cpuid_report, 0, 0, false, -1, 0, 0, 0, 0 },
+    { "unmapped read", SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, on_memory, 0, 0, false, -1,
+      SIDECAR_INTERCEPT_ACCESS_READ, 0, 0, 0 },
+    { "unmapped write", SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, on_memory, 0, 0, false, -1,
+      SIDECAR_INTERCEPT_ACCESS_WRITE, 0, 0, 0 },
+    { "ud2", SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, on_exception, 0, 0, false, -1, 0, 6, mk_guest_ud,
+      INSN_UD2_LEN },
+    { "div by 0", SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT, on_exception, 0, 0, false, -1, 0, 0, mk_guest_de,
+      INSN_DIV_LEN },
+    { "out 0x83", SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, on_registers, 0, 0, false, -1, 0, 0, 0, 0 },
+};
+#define NSTEPS (sizeof(steps) / sizeof(steps[0]))
+
+/* A finished run of c's current step: check it, emulate, move on. */
+static void step_done(struct ctx *c, int result)
+{
+    const struct step *s = &steps[c->step];
+    if (result != SIDECAR_HOST_RUN_INTERCEPT) {
+        char text[64] = "";
+        if (result == SIDECAR_HOST_E_COMMAND)
+            sidecar_host_error_text(c->h, c->cpu, text, sizeof(text));
+        fail(c, "%s: run gave %s %s", s->what, result == SIDECAR_HOST_RUN_STOPPED ? "stopped" :
+             sidecar_host_strerror(result), text);
+        return;
+    }
+    c->r->intercepts++;
+    c->type = 0;
+    if (sidecar_host_intercept_type(c->h, c->cpu, &c->type) ||
+        sidecar_host_intercept_header(c->h, c->cpu, &c->hdr)) {
+        fail(c, "%s: no intercept message", s->what);
+        return;
+    }
+    if (s->type && c->type != s->type) {
+        fail(c, "%s: intercept type %x, expected %x", s->what, c->type, s->type);
+        return;
+    }
+    unsigned adv = s->handle(c, s);
+    if (adv)
+        c->step += adv;
+}
+
+static struct ctx ctxs[SIDECAR_MAX_CPUS];
+
+static struct ctx *ctx_of(uint32_t n, uint32_t cpu)
+{
+    for (uint32_t k = 0; k < n; k++)
+        if (ctxs[k].cpu == cpu)
+            return &ctxs[k];
+    return 0;
+}
+
+/* Collects `in_flight` async runs; each goes to on_done. A wait that
+ * times out stops every CPU still running and fails them. */
+static void collect(struct sidecar_host *h, uint32_t n, uint32_t in_flight, bool restart,
+                    void (*on_done)(struct ctx *c, int result))
+{
+    while (in_flight) {
+        struct sidecar_host_completion done;
+        int rc = sidecar_host_wait_any(h, TIMEOUT_NS, &done);
+        if (rc) {
+            for (uint32_t k = 0; k < n; k++)
+                if (ctxs[k].running) {
+                    sidecar_host_stop(h, ctxs[k].cpu);
+                    fail(&ctxs[k], "waiting: %s", sidecar_host_strerror(rc));
+                }
+            return;
+        }
+        struct ctx *c = ctx_of(n, done.cpu);
+        if (!c || !c->running)
+            continue;
+        c->running = false;
+        in_flight--;
+        on_done(c, done.result);
+        if (restart && !c->err[0] && c->step < NSTEPS) {
+            rc = sidecar_host_run_vp_start(h, c->cpu);
+            if (rc) {
+                fail(c, "%s: start: %s", steps[c->step].what, sidecar_host_strerror(rc));
+                continue;
+            }
+            c->running = true;
+            in_flight++;
+        }
+    }
+}
+
+/* The end of a run that STOP asked for: stopped inside the loop. */
+static void stop_done(struct ctx *c, int result)
+{
+    if (result != SIDECAR_HOST_RUN_STOPPED) {
+        fail(c, "stop %u: the run ended with %d, not stopped", c->stops, result);
+        return;
+    }
+    c->r->stops++;
+    c->stops++;
+    struct sidecar_hv_register_value rip;
+    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, &rip))
+        return;
+    uint64_t loop = guest_addr(c->p, mk_guest_loop);
+    if (rip.low < loop || rip.low >= loop + 6)
+        fail(c, "stop %u: stopped at %lx, not in the loop at %lx", c->stops, rip.low, loop);
+}
+
+/* Every healthy CPU enters (or resumes) the guest's endless loop at once;
+ * once each loop counter moved, all are stopped and collected. */
+static void stop_round(struct sidecar_host *h, uint32_t n)
+{
+    uint32_t in_flight = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        struct ctx *c = &ctxs[k];
+        if (c->err[0])
+            continue;
+        c->counter_before = *counter_of(c->p, c->cpu);
+        int rc = sidecar_host_run_vp_start(h, c->cpu);
+        if (rc) {
+            fail(c, "stop %u: start: %s", c->stops + 1, sidecar_host_strerror(rc));
+            continue;
+        }
+        c->running = true;
+        in_flight++;
+    }
+    if (!in_flight)
+        return;
+    uint64_t t0 = now_us(ctxs[0].khz);
+    for (uint32_t k = 0; k < n; k++) {
+        struct ctx *c = &ctxs[k];
+        while (c->running && *counter_of(c->p, c->cpu) == c->counter_before &&
+               now_us(c->khz) - t0 < RUNNING_TIMEOUT_US)
+            mk_pause();
+        if (c->running && *counter_of(c->p, c->cpu) == c->counter_before)
+            fail(c, "stop %u: the guest loop never ran", c->stops + 1);
+        if (c->running)
+            sidecar_host_stop(h, c->cpu);
+    }
+    collect(h, n, in_flight, false, stop_done);
+}
+
+void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
+                uint32_t n, uint64_t tsc_khz, bool cpuid_faulting, struct mk_vp_result *r)
+{
+    sc_memset(r, 0, sizeof(*r));
+    r->first_failed_cpu = SIDECAR_NO_CPU;
+    if (!mk_vp_load_guest(p) || n > SIDECAR_MAX_CPUS) {
+        sc_snprintf(r->error, sizeof(r->error), "no usable guest RAM (%lx bytes at %lx)",
+                    p->guest_ram_size, p->guest_ram_base);
+        return;
+    }
+    /* Start the first run everywhere. */
+    uint32_t in_flight = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        struct ctx *c = &ctxs[k];
+        sc_memset(c, 0, sizeof(*c));
+        c->h = h;
+        c->p = p;
+        c->cpu = cpus[k];
+        c->khz = tsc_khz;
+        c->r = r;
+        c->cpuid_faulting = cpuid_faulting;
+        r->cpus++;
+        *counter_of(p, c->cpu) = 0;
+        int rc = sidecar_host_acquire(h, c->cpu);
+        if (rc) {
+            fail(c, "acquire: %s", sidecar_host_strerror(rc));
+            continue;
+        }
+        c->acquired = true;
+        if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, p->guest_ram_base) ||
+            !set_reg(c, SIDECAR_HV_REGISTER_NAME_RSP, stack_of(p, c->cpu)) ||
+            !set_reg(c, SIDECAR_HV_REGISTER_NAME_RFLAGS, 0x2))
+            continue;
+        if ((rc = sidecar_host_run_vp_start(h, c->cpu)) != 0) {
+            fail(c, "start: %s", sidecar_host_strerror(rc));
+            continue;
+        }
+        c->running = true;
+        in_flight++;
+    }
+    /* Every intercept of the program, all CPUs at once. */
+    collect(h, n, in_flight, true, step_done);
+    for (uint32_t k = 0; k < n; k++)
+        if (!ctxs[k].err[0] && ctxs[k].step != NSTEPS)
+            fail(&ctxs[k], "stopped at step %u of %u", ctxs[k].step, (unsigned)NSTEPS);
+    /* STOP the endless loop, RUN resumes it, STOP again; the context stays. */
+    stop_round(h, n);
+    stop_round(h, n);
+    for (uint32_t k = 0; k < n; k++) {
+        struct ctx *c = &ctxs[k];
+        struct sidecar_hv_register_value v;
+        if (!c->err[0] && (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R13, &v) || v.low != R13_VALUE))
+            fail(c, "R13 %lx after the stops", v.low);
+        if (c->acquired)
+            sidecar_host_release(h, c->cpu);
+        if (!c->err[0]) {
+            r->passed++;
+        } else if (r->first_failed_cpu == SIDECAR_NO_CPU) {
+            r->first_failed_cpu = c->cpu;
+            sc_snprintf(r->error, sizeof(r->error), "cpu %u: %s", c->cpu, c->err);
+        }
+    }
+    r->ok = n && r->passed == n;
+}
+
+/* ---- one CPU, synchronously (before a conversion) ---- */
 
 /* Starts the VP (which must be at the loop), waits until the loop counter
- * passes `after`, stops the run and collects it. */
+ * moves, stops the run and collects it. */
 static bool start_and_stop(struct ctx *c, const char *what)
 {
     volatile uint64_t *counter = counter_of(c->p, c->cpu);
@@ -226,189 +542,7 @@ static bool start_and_stop(struct ctx *c, const char *what)
         return fail(c, "%s: the guest loop never ran", what);
     if (rc != SIDECAR_HOST_RUN_STOPPED)
         return fail(c, "%s: the run ended with %d, not stopped", what, rc);
-    c->r->stops++;
-    struct sidecar_hv_register_value rip;
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, &rip))
-        return false;
-    uint64_t loop = guest_addr(c->p, mk_guest_loop);
-    if (rip.low < loop || rip.low >= loop + 6)
-        return fail(c, "%s: stopped at %lx, not in the loop at %lx", what, rip.low, loop);
     return true;
-}
-
-static bool start_at_loop(struct ctx *c)
-{
-    *counter_of(c->p, c->cpu) = 0;
-    return set_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, guest_addr(c->p, mk_guest_loop)) &&
-           set_reg(c, SIDECAR_HV_REGISTER_NAME_RSP, stack_of(c->p, c->cpu));
-}
-
-/* ---- the sequence on one CPU ---- */
-
-static bool test_cpu(struct ctx *c)
-{
-    const struct sidecar_params *p = c->p;
-    *counter_of(p, c->cpu) = 0;
-    if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, p->guest_ram_base) ||
-        !set_reg(c, SIDECAR_HV_REGISTER_NAME_RSP, stack_of(p, c->cpu)) ||
-        !set_reg(c, SIDECAR_HV_REGISTER_NAME_RFLAGS, 0x2))
-        return false;
-    if (!io(c, "out imm8 al", 0x80, 1, true, false, -1) || !io(c, "out imm8 ax", 0x80, 2, true, false, -1) ||
-        !io(c, "out imm8 eax", 0x80, 4, true, false, -1) || !io(c, "out dx al", 0x3f0, 1, true, false, -1) ||
-        !io(c, "out dx ax", 0x3f0, 2, true, false, -1) || !io(c, "out dx eax", 0x3f0, 4, true, false, -1) ||
-        !io(c, "in imm8 al", 0x81, 1, false, false, 0x5a) ||
-        !io(c, "in dx eax", 0x3f0, 4, false, false, (int64_t)IN_VALUE))
-        return false;
-    /* rep outsb: one intercept for the whole string (the VMM would write
-     * RCX bytes at RSI to the port, then clear RCX). */
-    struct sidecar_hv_message m;
-    struct sidecar_hv_x64_intercept_message_header hdr;
-    struct sidecar_hv_x64_io_port_intercept_message iom;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, "rep outsb", &m, &hdr) ||
-        sidecar_host_intercept_io_port(c->h, c->cpu, &iom))
-        return false;
-    if (iom.port_number != 0x3f0 || iom.access_info != (1 | 0x08 | 0x10) || iom.rcx != 4 ||
-        sc_memcmp((const void *)(uintptr_t)iom.rsi, "ring", 4))
-        return fail(c, "rep outsb: port %x info %x rcx %lx", iom.port_number, iom.access_info, iom.rcx);
-    if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RCX, 0) || !advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    /* HLT */
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_X64_HALT, "hlt", &m, &hdr) || !advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    /* RDMSR, answered; WRMSR of the answer */
-    struct sidecar_hv_x64_msr_intercept_message msr;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, "rdmsr", &m, &hdr) ||
-        sidecar_host_intercept_msr(c->h, c->cpu, &msr))
-        return false;
-    if (msr.msr_number != MSR_NUMBER || hdr.intercept_access_type != SIDECAR_INTERCEPT_ACCESS_READ)
-        return fail(c, "rdmsr: msr %x access %u", msr.msr_number, hdr.intercept_access_type);
-    if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RAX, MSR_LOW) || !set_reg(c, SIDECAR_HV_REGISTER_NAME_RDX, MSR_HIGH) ||
-        !advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, "wrmsr", &m, &hdr) ||
-        sidecar_host_intercept_msr(c->h, c->cpu, &msr))
-        return false;
-    if (msr.msr_number != MSR_NUMBER || hdr.intercept_access_type != SIDECAR_INTERCEPT_ACCESS_WRITE ||
-        msr.rax != MSR_LOW || msr.rdx != MSR_HIGH)
-        return fail(c, "wrmsr: msr %x access %u value %lx:%lx", msr.msr_number, hdr.intercept_access_type,
-                    msr.rdx, msr.rax);
-    if (!advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    /* CPUID: an intercept exactly when the kernel turned CPUID faulting on
-     * (output.cpuid_faulting), native otherwise; the guest then reports
-     * leaf 0's EAX on port 0x82. */
-    int rc = sidecar_host_run_vp(c->h, c->cpu, TIMEOUT_NS);
-    uint32_t type = 0;
-    if (rc != SIDECAR_HOST_RUN_INTERCEPT || sidecar_host_intercept_type(c->h, c->cpu, &type))
-        return fail(c, "cpuid: run gave %d", rc);
-    c->r->intercepts++;
-    if ((type == SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT) != c->cpuid_faulting)
-        return fail(c, "cpuid: intercept type %x with CPUID faulting %s", type, c->cpuid_faulting ? "on" : "off");
-    if (type == SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT) {
-        struct sidecar_hv_x64_cpuid_intercept_message cm;
-        if (sidecar_host_intercept_cpuid(c->h, c->cpu, &cm) || sidecar_host_intercept_header(c->h, c->cpu, &hdr))
-            return fail(c, "cpuid: no message");
-        c->r->cpuid_intercept = true;
-        if (!set_reg(c, SIDECAR_HV_REGISTER_NAME_RAX, cm.default_result_rax) ||
-            !set_reg(c, SIDECAR_HV_REGISTER_NAME_RBX, cm.default_result_rbx) ||
-            !set_reg(c, SIDECAR_HV_REGISTER_NAME_RCX, cm.default_result_rcx) ||
-            !set_reg(c, SIDECAR_HV_REGISTER_NAME_RDX, cm.default_result_rdx) ||
-            !advance(c, &hdr, sidecar_host_instruction_length(&hdr)) ||
-            !run_to(c, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, "out after cpuid", &m, &hdr))
-            return false;
-    } else if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT ||
-               sidecar_host_intercept_header(c->h, c->cpu, &hdr)) {
-        return fail(c, "cpuid: intercept type %x", type);
-    }
-    if (sidecar_host_intercept_io_port(c->h, c->cpu, &iom) || iom.port_number != 0x82 || !(uint32_t)iom.rax)
-        return fail(c, "out 0x82: port %x eax %lx", iom.port_number, iom.rax);
-    c->r->cpuid_max_leaf = (uint32_t)iom.rax;
-    if (!advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    /* Unmapped GPA, exceptions */
-    if (!memory(c, "unmapped read", SIDECAR_INTERCEPT_ACCESS_READ) ||
-        !memory(c, "unmapped write", SIDECAR_INTERCEPT_ACCESS_WRITE) ||
-        !exception(c, "ud2", 6, mk_guest_ud, INSN_UD2_LEN) ||
-        !exception(c, "div by 0", 0, mk_guest_de, INSN_DIV_LEN))
-        return false;
-    /* Registers at out 0x83 */
-    if (!run_to(c, SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT, "out 0x83", &m, &hdr))
-        return false;
-    struct sidecar_hv_register_value v;
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R12, &v) || v.low != IN_VALUE)
-        return fail(c, "R12 %lx, expected the IN value", v.low);
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R13, &v) || v.low != R13_VALUE)
-        return fail(c, "R13 %lx", v.low);
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_XMM3, &v) || v.low != R13_VALUE || v.high != R13_VALUE)
-        return fail(c, "XMM3 %lx:%lx", v.high, v.low);
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RIP, &v) || v.low != hdr.rip)
-        return fail(c, "RIP %lx, intercept at %lx", v.low, hdr.rip);
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_RFLAGS, &v) || !(v.low & 0x200) || (v.low & 0x3000))
-        return fail(c, "RFLAGS %lx", v.low);
-    /* A read-only register: refused with an HvStatus. */
-    struct sidecar_hv_register_assoc cs;
-    sc_memset(&cs, 0, sizeof(cs));
-    cs.name = SIDECAR_HV_REGISTER_NAME_CS;
-    struct sidecar_host_hv_error e = { 0, 0 };
-    rc = sidecar_host_set_registers(c->h, c->cpu, 0, &cs, 1, TIMEOUT_NS, &e);
-    if (rc != SIDECAR_HOST_E_HV_STATUS || e.status != SIDECAR_HV_STATUS_ACCESS_DENIED)
-        return fail(c, "set CS: %s, status %u (expected access denied)", sidecar_host_strerror(rc), e.status);
-    /* TRANSLATE_GVA inside and outside guest RAM */
-    struct sidecar_translate_gva_output tr;
-    uint16_t st = 0;
-    rc = sidecar_host_translate_gva(c->h, c->cpu, p->guest_ram_base + 0x1234, VALIDATE_READ, TIMEOUT_NS, &tr, &st);
-    if (rc || tr.translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_SUCCESS ||
-        tr.gpa_page != (p->guest_ram_base >> 12) + 1)
-        return fail(c, "translate in RAM: %s result %u page %lx", sidecar_host_strerror(rc),
-                    tr.translation_result.result_code, tr.gpa_page);
-    rc = sidecar_host_translate_gva(c->h, c->cpu, UNMAPPED_GPA, VALIDATE_READ, TIMEOUT_NS, &tr, &st);
-    if (rc || tr.translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_GPA_UNMAPPED)
-        return fail(c, "translate outside RAM: %s result %u", sidecar_host_strerror(rc),
-                    tr.translation_result.result_code);
-    if (!advance(c, &hdr, sidecar_host_instruction_length(&hdr)))
-        return false;
-    /* STOP an endless loop, RUN resumes it, STOP again; the context stays. */
-    if (!start_and_stop(c, "first stop") || !start_and_stop(c, "second stop"))
-        return false;
-    if (!get_reg(c, SIDECAR_HV_REGISTER_NAME_R13, &v) || v.low != R13_VALUE)
-        return fail(c, "R13 %lx after the stops", v.low);
-    return true;
-}
-
-void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
-                uint32_t n, uint64_t tsc_khz, bool cpuid_faulting, struct mk_vp_result *r)
-{
-    sc_memset(r, 0, sizeof(*r));
-    r->first_failed_cpu = SIDECAR_NO_CPU;
-    if (!mk_vp_load_guest(p)) {
-        sc_snprintf(r->error, sizeof(r->error), "no usable guest RAM (%lx bytes at %lx)",
-                    p->guest_ram_size, p->guest_ram_base);
-        return;
-    }
-    for (uint32_t k = 0; k < n; k++) {
-        struct ctx c;
-        sc_memset(&c, 0, sizeof(c));
-        c.h = h;
-        c.p = p;
-        c.cpu = cpus[k];
-        c.khz = tsc_khz;
-        c.r = r;
-        c.cpuid_faulting = cpuid_faulting;
-        r->cpus++;
-        int rc = sidecar_host_acquire(h, c.cpu);
-        bool ok = !rc && test_cpu(&c);
-        if (rc)
-            fail(&c, "acquire: %s", sidecar_host_strerror(rc));
-        if (!rc)
-            sidecar_host_release(h, c.cpu);
-        if (ok) {
-            r->passed++;
-        } else if (r->first_failed_cpu == SIDECAR_NO_CPU) {
-            r->first_failed_cpu = c.cpu;
-            sc_snprintf(r->error, sizeof(r->error), "cpu %u: %s", c.cpu, c.err);
-        }
-    }
-    r->ok = n && r->passed == n;
 }
 
 int mk_vp_run_and_stop(struct sidecar_host *h, const struct sidecar_params *p, uint32_t cpu,
@@ -430,7 +564,10 @@ int mk_vp_run_and_stop(struct sidecar_host *h, const struct sidecar_params *p, u
         *why = sidecar_host_strerror(rc);
         return rc;
     }
-    bool ok = start_at_loop(&c) && start_and_stop(&c, "stop before convert");
+    *counter_of(p, cpu) = 0;
+    bool ok = set_reg(&c, SIDECAR_HV_REGISTER_NAME_RIP, guest_addr(p, mk_guest_loop)) &&
+              set_reg(&c, SIDECAR_HV_REGISTER_NAME_RSP, stack_of(p, cpu)) &&
+              start_and_stop(&c, "stop before convert");
     sidecar_host_release(h, cpu);
     if (ok)
         return 0;

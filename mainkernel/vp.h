@@ -25,9 +25,11 @@ struct mk_vp_result {
  * no guest RAM (params.guest_ram_size 0) or it is too small. */
 bool mk_vp_load_guest(const struct sidecar_params *p);
 
-/* The whole intercept sequence on every CPU in cpus[0..n), one after the
- * other. cpuid_faulting (sidecar_output.cpuid_faulting): the guest's CPUID
- * must be a CPUID intercept; otherwise it must run natively. */
+/* The whole intercept sequence on every CPU in cpus[0..n), all at once:
+ * asynchronous runs collected with sidecar_host_wait_any, then the STOP
+ * rounds on every CPU together. cpuid_faulting
+ * (sidecar_output.cpuid_faulting): the guest's CPUID must be a CPUID
+ * intercept; otherwise it must run natively. */
 void mk_vp_test(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
                 uint32_t n, uint64_t tsc_khz, bool cpuid_faulting, struct mk_vp_result *r);
 
