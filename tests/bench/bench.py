@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""./sidecar bench: every benchmark in one run, a table of ratios, and the
+figures written into docs/benchmarks.md.
+
+Runs, one after the other:
+  1. tests/bench/bringup.py BUILD --cpus 8,64,255 --linux 6.1,6.12
+     (sidecar bring-up beside Debian's Linux 6.1 and 6.12, pages per CPU);
+  2. tests/bench/roundtrip.py BUILD (RUN_VP and NONE round trips on a
+     sidecar CPU beside a bare IPI, in one QEMU run, three runs);
+  3. BUILD/hostlib/sidecar-host-bench 100000 (the simulator's round trip
+     beside a bare two-thread ping-pong).
+Each prints a Markdown table; this script prints a summary of the ratios
+and replaces the block between the "bench:latest" markers of
+docs/benchmarks.md with the tables, the date, the machine and the command.
+Nothing is asserted: these are measurements.
+
+usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12] [--bound 900]
+                      [--runs 3] [--no-docs] [--docs PATH]
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+BEGIN = "<!-- bench:latest:begin (written by ./sidecar bench; do not edit by hand) -->"
+END = "<!-- bench:latest:end -->"
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine(qemu):
+    """What the figures depend on: the host CPU, cores, memory, OS, QEMU."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kb = int(f.readline().split()[1])
+            mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    osname = platform.system()
+    try:
+        with open("/etc/os-release", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    osname = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    qv = sh([qemu, "--version"]).splitlines()
+    qv = qv[0] if qv else "QEMU (version unknown)"
+    return f"{model}, {os.cpu_count()} host CPUs{mem}; {osname}, Linux {platform.release()}; {qv}, TCG"
+
+
+def load():
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def run(title, cmd):
+    """Runs one bench, its progress on stderr; returns its stdout."""
+    print(f"+ {shlex.join(cmd)}", file=sys.stderr, flush=True)
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    sys.stdout.write(p.stdout)
+    sys.stdout.flush()
+    if p.returncode:
+        print(f"bench: {title} failed (exit {p.returncode})", file=sys.stderr)
+    return p.stdout, p.returncode
+
+
+def tables(text):
+    """The Markdown table lines of a bench's output, a blank line between
+    two tables."""
+    out = []
+    prev_table = False
+    for l in text.splitlines():
+        if l.startswith("|"):
+            if out and out[-1] != "" and not prev_table:
+                out.append("")
+            out.append(l)
+            prev_table = True
+        else:
+            prev_table = False
+    return out
+
+
+def summary(bring, rt, sim):
+    """One row per figure the design sets a goal for (DESIGN.md section 8)."""
+    rows = []
+    for l in tables(bring):
+        if not l:
+            continue
+        c = [x.strip() for x in l.strip("|").split("|")]
+        if len(c) == 8 and c[0].isdigit():
+            rows.append((f"bring-up, {c[0]} vCPUs, vs Linux {c[1]}",
+                         f"{c[4]} guest time, {c[7]} wall time", "100x"))
+        elif len(c) == 3 and c[0].startswith(("sidecar", "Linux")):
+            rows.append((f"pages per CPU, {c[0]}", c[1], "at most 8" if c[0] == "sidecar" else "-"))
+    ratios = []
+    for l in tables(rt):
+        c = [x.strip() for x in l.strip("|").split("|")]
+        if len(c) == 5 and c[0].isdigit():
+            ratios.append(c[4])
+    if ratios:
+        rows.append(("RUN_VP round trip / bare IPI (median, per run)", ", ".join(ratios), "1.5x"))
+    m = re.search(r"sim RUN_VP.*?\(([\d.]+x) the ping-pong\)", sim)
+    n = re.search(r"sim NONE.*?\(([\d.]+x) the ping-pong\)", sim)
+    if m:
+        rows.append(("sim round trip / bare ping-pong", f"RUN_VP {m.group(1)}, NONE {n.group(1) if n else '-'}",
+                     "2x"))
+    out = ["| figure | measured | goal |", "| --- | --- | --- |"]
+    out += [f"| {a} | {b} | {g} |" for a, b, g in rows]
+    return out
+
+
+def sim_table(sim):
+    vals = {}
+    for key, pat in (("base", r"ping-pong:\s+([\d.]+) ns"), ("run", r"sim RUN_VP[^:]*:\s+([\d.]+) ns"),
+                     ("none", r"sim NONE[^:]*:\s+([\d.]+) ns")):
+        m = re.search(pat, sim)
+        vals[key] = float(m.group(1)) if m else None
+    if not all(vals.values()):
+        return ["(the simulator bench printed no figures)"]
+    b = vals["base"]
+    return ["| bare ping-pong | sim RUN_VP | ratio | sim NONE | ratio |", "| --- | --- | --- | --- | --- |",
+            f"| {b:.1f} ns | {vals['run']:.1f} ns | {vals['run'] / b:.2f}x | "
+            f"{vals['none']:.1f} ns | {vals['none'] / b:.2f}x |"]
+
+
+def update_docs(path, block):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + BEGIN + "\n" + block + END + tail
+    else:
+        # First run: the block goes right after the page's introduction.
+        lines = text.split("\n## ", 1)
+        text = lines[0].rstrip("\n") + "\n\n" + BEGIN + "\n" + block + END + "\n\n## " + \
+            (lines[1] if len(lines) > 1 else "")
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("build")
+    ap.add_argument("--cpus", default="8,64,255", help="vCPU counts for the bring-up bench")
+    ap.add_argument("--linux", default="6.1,6.12", help="Debian kernel series to compare with")
+    ap.add_argument("--bound", default="900", help="seconds a Linux boot may take")
+    ap.add_argument("--runs", default="3", help="round-trip bench runs")
+    ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--docs", default=os.path.join(TOP, "docs", "benchmarks.md"))
+    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load0 = load()
+    py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    bring, rc1 = run("bring-up", [py, os.path.join(HERE, "bringup.py"), build, "--cpus", a.cpus,
+                                  "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu])
+    rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
+    sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
+    ended = datetime.datetime.now(datetime.timezone.utc)
+
+    summ = summary(bring, rt, sim)
+    print()
+    print("\n".join(summ))
+
+    argv = " ".join(shlex.quote(x) for x in sys.argv[2:])
+    block = [
+        "## Latest `./sidecar bench` run",
+        "",
+        f"- **When**: {started:%Y-%m-%d %H:%M} to {ended:%H:%M} UTC",
+        f"- **Machine**: {machine(a.qemu)}",
+        f"- **Load average** (1/5/15 min) at the start: {load0}; at the end: {load()}",
+        f"- **Command**: `./sidecar bench{(' ' + argv) if argv else ''}` "
+        f"(bring-up at {a.cpus} vCPUs against Linux {a.linux}, bound {a.bound} s; "
+        f"{a.runs} round-trip runs; the simulator bench with 100000 round trips)",
+        "",
+        "Ratios against the goals of DESIGN.md section 8:",
+        "",
+        *summ,
+        "",
+        "Bring-up (each Linux row boots the same `-smp`/`-m` as the sidecar run beside it):",
+        "",
+        *(tables(bring) or ["(the bring-up bench failed)"]),
+        "",
+        "Command round trip on a sidecar CPU vs a bare IPI, one QEMU run each:",
+        "",
+        *(tables(rt) or ["(the round-trip bench failed)"]),
+        "",
+        "Simulator round trip (medians of five samples):",
+        "",
+        *sim_table(sim),
+        "",
+    ]
+    if rc1 or rc2 or rc3:
+        block += ["Some benches failed in this run; see their output.", ""]
+    if not a.no_docs:
+        update_docs(a.docs, "\n".join(block) + "\n")
+        print(f"\nbench: figures written to {a.docs}", file=sys.stderr)
+    sys.exit(1 if (rc1 or rc2 or rc3) else 0)
+
+
+if __name__ == "__main__":
+    main()
