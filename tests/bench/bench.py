@@ -179,6 +179,10 @@ def main():
     build = os.path.abspath(a.build)
     started = datetime.datetime.now(datetime.timezone.utc)
     load0 = load()
+    busy = os.getloadavg()[0] > 1.0
+    if busy:
+        print(f"bench: warning: the machine is busy (load average {load0}); the figures will show it",
+              file=sys.stderr)
     py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     bring, rc1 = run("bring-up", [py, os.path.join(HERE, "bringup.py"), build, "--cpus", a.cpus,
                                   "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu])
@@ -218,6 +222,9 @@ def main():
         *sim_table(sim),
         "",
     ]
+    if busy:
+        block += ["**The machine was busy when this run started** (load average above 1): "
+                  "other work shared the host cores, so times are inflated and ratios noisy.", ""]
     if rc1 or rc2 or rc3:
         block += ["Some benches failed in this run; see their output.", ""]
     if not a.no_docs:
