@@ -162,28 +162,30 @@ bool shim_linux_place(const struct shim_memmap *map, const struct shim_range *av
     uint32_t n = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
     bool found = false;
     uint64_t best = 0;
-    /* Candidates: the lowest aligned start at each free region's start
-     * (region starts, ends of avoided ranges, lo), or the highest aligned
-     * start ending at each free region's end (region ends, starts of
-     * avoided ranges, hi). */
-    for (uint32_t i = 0; i < n + navoid + 1; i++) {
+    /* Candidates: free space starts and ends where a map entry or an
+     * avoided range starts or ends, or at lo / hi. Lowest: each such point
+     * aligned up is a start; highest: each such point is an end. */
+    for (uint32_t i = 0; i < 2 * (n + navoid) + 1; i++) {
+        uint64_t x;
+        if (i < 2 * n)
+            x = map->ranges[i / 2].base + (i & 1 ? map->ranges[i / 2].size : 0);
+        else if (i < 2 * (n + navoid))
+            x = avoid[(i - 2 * n) / 2].base + (i & 1 ? avoid[(i - 2 * n) / 2].size : 0);
+        else
+            x = highest ? hi : lo;
         uint64_t c;
         if (!highest) {
-            uint64_t s = i < n ? map->ranges[i].base
-                       : i < n + navoid ? avoid[i - n].base + avoid[i - n].size : lo;
-            if (s < lo)
-                s = lo;
-            if (s > ~0ull - (align - 1))
+            if (x < lo)
+                x = lo;
+            if (x > ~0ull - (align - 1))
                 continue;
-            c = (s + align - 1) & ~(align - 1);
+            c = (x + align - 1) & ~(align - 1);
         } else {
-            uint64_t e = i < n ? map->ranges[i].base + map->ranges[i].size
-                       : i < n + navoid ? avoid[i - n].base : hi;
-            if (e > hi)
-                e = hi;
-            if (e < size)
+            if (x > hi)
+                x = hi;
+            if (x < size)
                 continue;
-            c = (e - size) & ~(align - 1);
+            c = (x - size) & ~(align - 1);
         }
         if (fits(map, avoid, navoid, c, size, lo, hi) && (!found || (highest ? c > best : c < best))) {
             best = c;
