@@ -115,7 +115,7 @@ def run_vm(a, cmd):
         text = f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)"
         if tty:
             sys.stdout.write("\r" + text + ("\n" if final else ""))
-        elif final or ready * 10 // total != (ready - 1) * 10 // total:
+        else:
             sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
@@ -126,8 +126,12 @@ def run_vm(a, cmd):
             m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
             if m:
                 state["total"] = int(m.group(1))
-            if re.match(r"sidecar\[cpu \d+\]: ready", text):
-                state["ready"] += 1
+            # The sidecar kernel's BSP reports each tenth of the CPUs ready,
+            # then "bring-up done: N ready".
+            m = re.match(r"sidecar: (\d+)/\d+ sidecar CPUs ready", text) or \
+                re.match(r"sidecar: bring-up done: (\d+) ready", text)
+            if m:
+                state["ready"] = int(m.group(1))
                 if a.quiet:
                     progress()
             if text.startswith("SIDECAR-REPORT "):
