@@ -41,10 +41,24 @@ sk_vp_enter_asm:
     fxrstor [rdi + VP_FX]
     mov rax, [rdi + VP_CR2]
     mov cr2, rax
-    movzx eax, word [rdi + VP_DS]
+    ; DS and ES: loaded only when they differ from the VP's. The kernel
+    ; never reloads them (64-bit mode ignores them), so after the first
+    ; run they normally still hold the VP's selectors, and a segment load
+    ; is not cheap (a descriptor fetch; a helper call under QEMU TCG).
+    ; Whatever the guest loaded itself (null, or its own selector; a DPL 0
+    ; one faults) is replaced here.
+    mov ax, ds
+    cmp ax, [rdi + VP_DS]
+    je .ds_ok
+    mov ax, [rdi + VP_DS]
     mov ds, ax
-    movzx eax, word [rdi + VP_ES]
+.ds_ok:
+    mov ax, es
+    cmp ax, [rdi + VP_ES]
+    je .es_ok
+    mov ax, [rdi + VP_ES]
     mov es, ax
+.es_ok:
     ; the IRETQ frame: SS, RSP, RFLAGS, CS, RIP
     movzx eax, word [rdi + VP_SS]
     push rax
@@ -74,10 +88,8 @@ sk_vp_enter_asm:
 ; caller, returning 0. The guest state is already saved.
 global sk_vp_leave_asm
 sk_vp_leave_asm:
-    mov eax, 0x10                   ; GDT_KDATA: the trap from CPL3 left SS null, DS/ES the guest's
-    mov ss, ax
-    mov ds, ax
-    mov es, ax
+    mov eax, 0x10                   ; GDT_KDATA: the trap from CPL3 left SS null; DS/ES stay
+    mov ss, ax                      ; the guest's (ignored in 64-bit mode; see above)
     mov rsp, rdi
     pop r15
     pop r14
