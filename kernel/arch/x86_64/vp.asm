@@ -3,7 +3,8 @@
 ; sk_vp_enter_asm saves the kernel's callee-saved registers and RFLAGS on
 ; its stack, records that RSP (in the per-CPU page, and as TSS.rsp0 so a
 ; trap out of CPL3 pushes its frame just below them), loads the VP's state
-; and IRETQs to CPL3. It "returns" only through sk_vp_leave_asm, which the
+; and IRETQs to CPL3. The FX state is the caller's business (vp.c: lazy,
+; through CR0.TS). It "returns" only through sk_vp_leave_asm, which the
 ; trap path (entry.asm -> sk_vp_trap in vp.c) calls after saving the guest
 ; state: that restores the recorded RSP and the saved registers and returns
 ; 0 from sk_vp_enter_asm.
@@ -38,7 +39,6 @@ sk_vp_enter_asm:
     push r15
     mov [rsi], rsp                  ; 16-aligned here (7 pushes + return address)
     mov [rdx + 4], rsp              ; tss.rsp0
-    fxrstor [rdi + VP_FX]
     mov rax, [rdi + VP_CR2]
     mov cr2, rax
     ; DS and ES: loaded only when they differ from the VP's. The kernel
