@@ -39,8 +39,12 @@ sk_vp_enter_asm:
     push r15
     mov [rsi], rsp                  ; 16-aligned here (7 pushes + return address)
     mov [rdx + 4], rsp              ; tss.rsp0
-    mov rax, [rdi + VP_CR2]
+    mov rax, [rdi + VP_CR2]         ; CR2: written only when it differs (a
+    mov rcx, cr2                    ; control register write is serializing,
+    cmp rax, rcx                    ; and ends a translation block under TCG)
+    je .cr2_ok
     mov cr2, rax
+.cr2_ok:
     ; DS and ES: loaded only when they differ from the VP's. The kernel
     ; never reloads them (64-bit mode ignores them), so after the first
     ; run they normally still hold the VP's selectors, and a segment load
