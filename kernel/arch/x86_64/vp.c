@@ -107,6 +107,12 @@ static void set_ts(struct sk_percpu *pc, bool on)
 static int arch_enter(void *ctx, struct sk_vp *vp)
 {
     struct sk_percpu *pc = ctx;
+    /* Parked with MWAIT, this CPU saw RUN by the status write alone; the
+     * host's request IPI follows and is usually pending by now. Take it
+     * here, in the kernel, rather than as an interrupt exit from the guest
+     * right after entering (one more trip out and back in). */
+    if (sk_g.use_mwait)
+        __asm__ volatile("sti; nop; cli" ::: "memory");
     cpu_cli();
     if (vp->fx_live) {
         set_ts(pc, false);
