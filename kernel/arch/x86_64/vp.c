@@ -136,11 +136,17 @@ static uint32_t arch_read_guest(void *ctx, uint64_t gpa, void *dst, uint32_t n)
         return 0;
     if (n > size - (gpa - base))
         n = (uint32_t)(size - (gpa - base));
-    const volatile uint8_t *src = (const volatile uint8_t *)(uintptr_t)gpa;
     uint8_t *d = dst;
+    uint32_t i = 0;
     stac();
-    for (uint32_t i = 0; i < n; i++)
-        d[i] = src[i];
+    /* Eight bytes at a time (x86 allows unaligned loads), the rest by byte;
+     * never past n, which stays inside guest RAM. */
+    for (; i + 8 <= n; i += 8) {
+        typedef uint64_t __attribute__((may_alias, aligned(1))) u64_unaligned;
+        *(u64_unaligned *)(d + i) = *(const volatile uint64_t *)(uintptr_t)(gpa + i);
+    }
+    for (; i < n; i++)
+        d[i] = *(const volatile uint8_t *)(uintptr_t)(gpa + i);
     clac();
     return n;
 }
