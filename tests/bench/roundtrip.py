@@ -10,10 +10,16 @@ Two ways of parking, each its own runs:
   hlt    the default: sidecar CPUs (and the converted CPU of the baseline)
          sleep in HLT, so every round trip includes waking a sleeping vCPU
          thread on the host (QEMU TCG), which on some hosts dominates;
-  mwait  sidecar.mwait: they wait in MONITOR/MWAIT, which QEMU TCG runs as
-         a pause loop, so no host thread sleeps and the figures show the
-         protocol's own cost. Runs with 2 vCPUs (1 main, 1 sidecar), so
-         the spinning vCPUs do not starve each other on a small host.
+  mwait  sidecar.mwait: they wait in MONITOR/MWAIT on the word the host
+         writes, so the write alone wakes them: the sidecar kernel says so
+         in its control pages (control_flag_wake_on_status_write) and
+         libsidecar-host then sends no request IPI for RUN; the baseline
+         becomes a store-and-poll ping-pong. QEMU TCG runs MWAIT as a pause
+         loop, so no host thread sleeps and the figures show the protocol's
+         own cost. Runs with 2 vCPUs (1 main, 1 sidecar), so the spinning
+         vCPUs do not starve each other on a small host.
+The bare wake-up column is the baseline of that row: an IPI round trip
+(hlt) or a store round trip (mwait) to the same CPU after its conversion.
 
 usage: roundtrip.py BUILD_DIR [--cpus 8] [--runs 3] [--park hlt,mwait]
 """
@@ -35,7 +41,8 @@ def main():
     ap.add_argument("--park", default="hlt,mwait", help="hlt, mwait or both (comma separated)")
     a = ap.parse_args()
     shim = os.path.join(a.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
-    print("| park | run | RUN_VP median / p99 | NONE median / p99 | bare IPI median / p99 | RUN_VP / IPI (median) |")
+    print("| park | run | RUN_VP median / p99 | NONE median / p99 | bare wake-up median / p99 | "
+          "RUN_VP / bare (median) |")
     print("| --- | --- | --- | --- | --- | --- |")
     for park, run in [(p, r) for p in a.park.split(",") if p for r in range(1, a.runs + 1)]:
         if park not in ("hlt", "mwait"):

@@ -160,6 +160,9 @@ static void init_control_page(uint32_t n)
     cp->base_cpu = nd->base_cpu;
     cp->cpu_count = nd->cpu_count;
     cp->request_vector = SIDECAR_REQUEST_VECTOR;
+    /* Parked with MWAIT on its status byte, a CPU wakes on the host's
+     * write alone: the host may skip the IPI for RUN and REMOVE. */
+    cp->flags = sk_g.use_mwait ? SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE : 0;
     cp->magic = SIDECAR_CONTROL_MAGIC;
     cp->abi_major = SIDECAR_ABI_MAJOR;
     cp->abi_minor = SIDECAR_ABI_MINOR;

@@ -220,6 +220,11 @@ void mk_ap_set_mwait(bool on)
     __atomic_store_n(&ap_mwait, on, __ATOMIC_RELEASE);
 }
 
+bool mk_ap_mwait(void)
+{
+    return __atomic_load_n(&ap_mwait, __ATOMIC_ACQUIRE);
+}
+
 void mk_ap_wait(const uint32_t *word, uint32_t value)
 {
     if (__atomic_load_n(&ap_mwait, __ATOMIC_ACQUIRE)) {
