@@ -106,7 +106,11 @@ uint64_t mk_converted_echo(const struct mk_convert_env *env, uint32_t apic_id)
     uint32_t seq = load32(&ap->work_seq) + 1;
     uint64_t t0 = mk_rdtsc();
     __atomic_store_n(&ap->work_seq, seq, __ATOMIC_RELEASE);
-    mk_send_ipi(ap->apic_id, MK_WAKE_VECTOR);
+    /* Woken the way a sidecar CPU is: by the IPI when it waits in HLT, by
+     * the store alone when it waits in MWAIT on the word (as sidecar CPUs
+     * that advertise control_flag_wake_on_status_write are). */
+    if (!mk_ap_mwait())
+        mk_send_ipi(ap->apic_id, MK_WAKE_VECTOR);
     uint64_t start = now_us(env);
     while (load32(&ap->done_seq) != seq) {
         if (now_us(env) - start > WORK_TIMEOUT_US || load32(&ap->faulted)) {

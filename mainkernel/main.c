@@ -122,6 +122,7 @@ void mk_main(uint64_t handoff_pa)
     if (o->status != 0 || o->cpu_count != p->cpu_count || o->node_count != p->node_count)
         fatal("output", "does not match params");
     mk_set_x2apic(o->apic_mode == SIDECAR_APIC_MODE_X2APIC);
+    mk_ap_set_mwait(o->use_mwait);
 
     uint64_t khz = o->tsc_khz ? o->tsc_khz : 1;
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;

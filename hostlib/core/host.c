@@ -279,9 +279,16 @@ static int busy_code(uint8_t status)
     return SIDECAR_HOST_E_STATE;
 }
 
-static void ring(struct sidecar_host *h, uint32_t cpu, uint32_t n)
+/* The request IPI after a status write. wake: the write only has to wake
+ * an idle CPU (RUN, REMOVE); a node whose CPUs park with MWAIT on their
+ * status byte says so in its flags, and the write alone wakes them then.
+ * STOP always rings: it must interrupt a running VP. */
+static void ring(struct sidecar_host *h, uint32_t cpu, uint32_t n, bool wake)
 {
-    uint32_t vector = sidecar_control_page_request_vector_load(h->nodes[n].control);
+    const struct sidecar_control_page *cp = h->nodes[n].control;
+    if (wake && (sidecar_control_page_flags_load(cp) & SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE))
+        return;
+    uint32_t vector = sidecar_control_page_request_vector_load(cp);
     if (vector != 0 && vector <= 0xff)
         h->t.send_ipi(h->t.ctx, h->params->cpus[cpu].apic_id, vector);
 }
@@ -316,7 +323,7 @@ static int start(struct sidecar_host *h, uint32_t cpu, uint32_t n, uint32_t i, u
     if (!sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
                                                           SIDECAR_CPU_STATUS_RUN))
         return busy_code(expected);
-    ring(h, cpu, n);
+    ring(h, cpu, n, true);
     return SIDECAR_HOST_OK;
 }
 
@@ -466,7 +473,7 @@ int sidecar_host_stop(struct sidecar_host *h, uint32_t cpu)
     sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_RUN;
     if (sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
                                                          SIDECAR_CPU_STATUS_STOP)) {
-        ring(h, cpu, n);
+        ring(h, cpu, n, false);
         return SIDECAR_HOST_OK;
     }
     if (expected == SIDECAR_CPU_STATUS_IDLE || expected == SIDECAR_CPU_STATUS_STOP)
@@ -487,7 +494,7 @@ int sidecar_host_remove(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_n
                                                           SIDECAR_CPU_STATUS_REMOVE))
         return busy_code(expected);
     h->intercept_valid[cpu] = 0;
-    ring(h, cpu, n);
+    ring(h, cpu, n, true);
     struct status_wait w = { n, i, SIDECAR_CPU_STATUS_REMOVED, SIDECAR_CPU_STATUS_REMOVE,
                              SIDECAR_CPU_STATUS_REMOVE };
     rc = wait_for(h, timeout_ns, check_status, &w);

@@ -116,13 +116,16 @@ def summary(bring, rt, sim):
                          f"{c[4]} guest time, {c[7]} wall time", "100x"))
         elif len(c) == 3 and c[0].startswith(("sidecar", "Linux")):
             rows.append((f"pages per CPU, {c[0]}", c[1], "at most 8" if c[0] == "sidecar" else "-"))
-    ratios = []
+    ratios = {}
     for l in tables(rt):
         c = [x.strip() for x in l.strip("|").split("|")]
-        if len(c) == 5 and c[0].isdigit():
-            ratios.append(c[4])
-    if ratios:
-        rows.append(("RUN_VP round trip / bare IPI (median, per run)", ", ".join(ratios), "1.5x"))
+        if len(c) == 6 and c[1].isdigit():
+            ratios.setdefault(c[0], []).append(c[5])
+    for park, rs in ratios.items():
+        what = "a bare IPI round trip (both woken by IPI, HLT parking)" if park == "hlt" else \
+            "a bare store round trip (both woken by the store, MWAIT parking)"
+        rows.append((f"RUN_VP round trip / {what}, median per run", ", ".join(rs),
+                     "1.5x" if park == "hlt" else "-"))
     m = re.search(r"sim RUN_VP.*?\(([\d.]+x) the ping-pong\)", sim)
     n = re.search(r"sim NONE.*?\(([\d.]+x) the ping-pong\)", sim)
     if m:

@@ -6,7 +6,22 @@ NONE command, beside a bare IPI round trip between the same two CPUs after
 that CPU was converted (mainkernel/rtbench.h). All three measured with the
 TSC in the same QEMU run. Not a test: nothing is asserted.
 
-usage: roundtrip.py BUILD_DIR [--cpus 8] [--runs 3]
+Two ways of parking, each its own runs:
+  hlt    the default: sidecar CPUs (and the converted CPU of the baseline)
+         sleep in HLT, so every round trip includes waking a sleeping vCPU
+         thread on the host (QEMU TCG), which on some hosts dominates;
+  mwait  sidecar.mwait: they wait in MONITOR/MWAIT on the word the host
+         writes, so the write alone wakes them: the sidecar kernel says so
+         in its control pages (control_flag_wake_on_status_write) and
+         libsidecar-host then sends no request IPI for RUN; the baseline
+         becomes a store-and-poll ping-pong. QEMU TCG runs MWAIT as a pause
+         loop, so no host thread sleeps and the figures show the protocol's
+         own cost. Runs with 2 vCPUs (1 main, 1 sidecar), so the spinning
+         vCPUs do not starve each other on a small host.
+The bare wake-up column is the baseline of that row: an IPI round trip
+(hlt) or a store round trip (mwait) to the same CPU after its conversion.
+
+usage: roundtrip.py BUILD_DIR [--cpus 8] [--runs 3] [--park hlt,mwait]
 """
 import argparse
 import json
@@ -23,14 +38,19 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--cpus", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--park", default="hlt,mwait", help="hlt, mwait or both (comma separated)")
     a = ap.parse_args()
     shim = os.path.join(a.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
-    print("| run | RUN_VP median / p99 | NONE median / p99 | bare IPI median / p99 | RUN_VP / IPI (median) |")
-    print("| --- | --- | --- | --- | --- |")
-    for run in range(1, a.runs + 1):
+    print("| park | run | RUN_VP median / p99 | NONE median / p99 | bare wake-up median / p99 | "
+          "RUN_VP / bare (median) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for park, run in [(p, r) for p in a.park.split(",") if p for r in range(1, a.runs + 1)]:
+        if park not in ("hlt", "mwait"):
+            sys.exit(f"--park: {park!r} is not hlt or mwait")
+        cpus, append = (a.cpus, "mk.bench_roundtrip") if park == "hlt" else (2, "sidecar.mwait mk.bench_roundtrip")
         with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
             p = subprocess.run([sys.executable, os.path.join(HERE, "..", "qemu", "run.py"), "--shim", shim,
-                                "--smp", str(a.cpus), "--timeout", "300", "--append", "mk.bench_roundtrip",
+                                "--smp", str(cpus), "--timeout", "300", "--append", append,
                                 "--report-file", tmp.name], capture_output=True, text=True)
             try:
                 r = json.load(open(tmp.name, encoding="utf-8"))["rt_bench_ns"]
@@ -40,7 +60,7 @@ def main():
         if not r["ok"]:
             sys.exit(f"run {run}: {r['error']}")
         us = lambda v: f"{v[0] / 1000:.1f} / {v[1] / 1000:.1f} us"
-        print(f"| {run} | {us(r['run_vp'])} | {us(r['none'])} | {us(r['ipi'])} | "
+        print(f"| {park} | {run} | {us(r['run_vp'])} | {us(r['none'])} | {us(r['ipi'])} | "
               f"{r['run_vp'][0] / r['ipi'][0]:.2f}x |")
 
 

@@ -784,3 +784,93 @@ Test(hostlib, impossible_or_missing_run_answer)
     answer_as_sidecar(2, 0, SIDECAR_CPU_STATUS_REMOVED);
     cr_assert_eq(sidecar_host_wait(h, 2, T_LONG), SIDECAR_HOST_E_REMOVED);
 }
+
+/* ---- control_flag_wake_on_status_write: no request IPI for RUN/REMOVE ---- */
+
+/* A transport around the simulator's that counts the request IPIs the
+ * library sends. Without epoch/wait the core polls and calls relax, where
+ * the simulated CPUs "notice the store by themselves" (as a CPU parked
+ * with MWAIT on its status byte does): each one whose status asks for
+ * work is kicked through the simulator's own doorbell, uncounted. */
+static struct {
+    struct sidecar_host_transport inner;
+    const struct sidecar_params *params;
+    struct sidecar_host *h;
+    int ipis;
+} wk;
+
+static void wk_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
+{
+    (void)ctx;
+    wk.ipis++;
+    wk.inner.send_ipi(wk.inner.ctx, apic_id, vector);
+}
+
+static void wk_relax(void *ctx)
+{
+    (void)ctx;
+    for (uint32_t c = 0; c < wk.params->cpu_count; c++) {
+        int s = sidecar_host_cpu_status(wk.h, c);
+        if (s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_REMOVE)
+            wk.inner.send_ipi(wk.inner.ctx, wk.params->cpus[c].apic_id, SIDECAR_REQUEST_VECTOR);
+    }
+    if (wk.inner.relax)
+        wk.inner.relax(wk.inner.ctx);
+}
+
+static void wk_flags(struct sidecar_host *h, uint32_t flags)
+{
+    for (uint32_t n = 0; n < sidecar_host_node_count(h); n++)
+        sidecar_control_page_flags_store(h->nodes[n].control, flags);
+}
+
+Test(api, wake_on_status_write_skips_the_request_ipi_but_not_for_stop)
+{
+    struct fixture *f = fixture_open(1, 4, true);
+    static struct sidecar_host h2;
+    wk.inner = f->host.t;
+    wk.params = f->host.params;
+    wk.h = &h2;
+    wk.ipis = 0;
+    struct sidecar_host_transport t = f->host.t;
+    t.send_ipi = wk_send_ipi;
+    t.relax = wk_relax;
+    t.epoch = NULL;
+    t.wait = NULL;
+    cr_assert_eq(sidecar_host_open(&h2, &t, f->host.params, sidecar_host_sim_output(f->sim)), 0);
+    const uint32_t cpu = 1;
+    cr_assert_eq(sidecar_host_acquire(&h2, cpu), 0);
+
+    /* Without the flag every command rings. */
+    cr_assert_eq(sidecar_host_ping(&h2, cpu, T_LONG), 0);
+    cr_assert_eq(wk.ipis, 1);
+
+    wk_flags(&h2, SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE);
+    cr_assert_eq(sidecar_host_ping(&h2, cpu, T_LONG), 0);
+    struct sidecar_host_sim_step steps[2];
+    memset(steps, 0, sizeof(steps));
+    sidecar_host_sim_step_halt(&steps[0]);
+    steps[1].kind = SIDECAR_HOST_SIM_BLOCK;
+    cr_assert_eq(sidecar_host_sim_script(f->sim, cpu, steps, 2), 0);
+    cr_assert_eq(sidecar_host_run_vp(&h2, cpu, T_LONG), SIDECAR_HOST_RUN_INTERCEPT);
+    cr_assert_eq(wk.ipis, 1, "RUN rang although the node wakes on the status write");
+
+    /* STOP must interrupt the running VP: it rings whatever the flags. */
+    cr_assert_eq(sidecar_host_run_vp_start(&h2, cpu), 0);
+    for (int k = 0; k < 10000 && sidecar_host_sim_script_left(f->sim, cpu); k++) {
+        wk_relax(NULL);   /* nobody polls through the library meanwhile */
+        usleep(1000);
+    }
+    cr_assert_eq(sidecar_host_sim_script_left(f->sim, cpu), 0);
+    cr_assert_eq(sidecar_host_stop(&h2, cpu), 0);
+    cr_assert_eq(wk.ipis, 2);
+    cr_assert_eq(sidecar_host_wait(&h2, cpu, T_LONG), SIDECAR_HOST_RUN_STOPPED);
+
+    /* REMOVE only has to wake an idle CPU. Unknown flag bits are ignored. */
+    wk_flags(&h2, SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE | 0x80000000u);
+    cr_assert_eq(sidecar_host_remove(&h2, cpu, T_LONG), 0);
+    cr_assert_eq(wk.ipis, 2, "REMOVE rang although the node wakes on the status write");
+    sidecar_host_release(&h2, cpu);
+    sidecar_host_close(&h2);
+    fixture_close(f);
+}

@@ -20,6 +20,7 @@ struct step {
     uint64_t rax;
     bool request_stop;      /* the host sets STOP while the guest runs */
     int fail;               /* enter returns -1 */
+    bool fx_write;          /* the guest changes XMM0 (needs its FX state live) */
 };
 
 static struct {
@@ -28,6 +29,8 @@ static struct {
     uint64_t rax_seen[8];
     uint64_t rflags_seen[8];
     uint32_t mxcsr_seen;
+    bool fx_live_seen[8];
+    uint64_t xmm1_seen[8];
     int reads, cpuids;
     uint32_t last_read_n;
     uint64_t last_read_gpa;
@@ -47,7 +50,13 @@ static int f_enter(void *ctx, struct sk_vp *v)
     fk.rax_seen[fk.next] = v->gpr[SK_VP_RAX];
     fk.rflags_seen[fk.next] = v->rflags;
     fk.mxcsr_seen = v->fx.mxcsr;
+    fk.fx_live_seen[fk.next] = v->fx_live;
+    fk.xmm1_seen[fk.next] = v->fx.xmm[1].low;
     fk.next++;
+    if (s->fx_write) {
+        cr_assert(v->fx_live, "the guest used the FPU without its state loaded");
+        v->fx.xmm[0].low = 0xabc;
+    }
     if (s->fail)
         return -1;
     v->rip = s->rip;
@@ -270,13 +279,56 @@ Test(vp_run, no_arch_half_sets_error)
 
 Test(vp_run, mxcsr_from_the_host_is_masked)
 {
-    const struct step s[] = { { .vector = 6, .rip = RAM_BASE } };
-    script(s, 1);
+    /* The FX state is loaded at the guest's first FPU use (#NM). */
+    const struct step s[] = { { .vector = 7, .rip = RAM_BASE }, { .vector = 6, .rip = RAM_BASE } };
+    script(s, 2);
     cmd->cpu_context.fx_state.mxcsr = 0xffffffff;
     command(SIDECAR_COMMAND_RUN_VP);
     cr_assert_eq(fk.mxcsr_seen, 0xffbf);
     cr_assert_eq(cmd->intercept_message.header.message_type,
                  SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT);
+}
+
+/* ---- the lazy FX state ---- */
+
+Test(vp_run, a_run_without_fpu_use_leaves_the_fx_state_alone)
+{
+    const struct step s[] = { { .vector = 6, .rip = RAM_BASE } };
+    script(s, 1);
+    cmd->cpu_context.fx_state.xmm[1].low = 7;
+    vp.fx.xmm[1].low = 99;                     /* stale: from an earlier run */
+    command(SIDECAR_COMMAND_RUN_VP);
+    cr_assert_not(fk.fx_live_seen[0], "entered with the FX state live");
+    cr_assert_eq(cmd->cpu_context.fx_state.xmm[1].low, 7, "the page's FX state was overwritten");
+    cr_assert_eq(vp.stats.fx_loads, 0);
+    cr_assert_not(vp.fx_live);
+}
+
+Test(vp_run, the_first_fpu_use_loads_the_fx_state_and_the_run_stores_it)
+{
+    const struct step s[] = {
+        { .vector = 7, .rip = RAM_BASE },                      /* #NM: first FPU use */
+        { .vector = 6, .rip = RAM_BASE, .fx_write = true },    /* runs with it, then #UD */
+    };
+    script(s, 2);
+    cmd->cpu_context.fx_state.xmm[1].low = 7;
+    command(SIDECAR_COMMAND_RUN_VP);
+    cr_assert(fk.fx_live_seen[1]);
+    cr_assert_eq(fk.xmm1_seen[1], 7, "the FX state came from cpu_context");
+    cr_assert_eq(cmd->cpu_context.fx_state.xmm[0].low, 0xabc, "the guest's change was stored back");
+    cr_assert_eq(cmd->cpu_context.fx_state.xmm[1].low, 7);
+    cr_assert_eq(vp.stats.fx_loads, 1);
+    cr_assert_eq(cmd->intercept_message.header.message_type, SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT);
+    cr_assert_not(vp.fx_live, "the next run starts lazy again");
+}
+
+Test(vp_run, a_device_not_available_with_the_state_live_is_the_guests)
+{
+    const struct step s[] = { { .vector = 7, .rip = RAM_BASE }, { .vector = 7, .rip = RAM_BASE } };
+    script(s, 2);
+    command(SIDECAR_COMMAND_RUN_VP);
+    cr_assert_eq(cmd->intercept_message.header.message_type, SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT);
+    cr_assert_eq(fk.next, 2);
 }
 
 /* ---- GET/SET/TRANSLATE through the command page ---- */

@@ -115,7 +115,7 @@ def run_vm(a, cmd):
         text = f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)"
         if tty:
             sys.stdout.write("\r" + text + ("\n" if final else ""))
-        elif final or ready * 10 // total != (ready - 1) * 10 // total:
+        else:
             sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
@@ -126,8 +126,12 @@ def run_vm(a, cmd):
             m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
             if m:
                 state["total"] = int(m.group(1))
-            if re.match(r"sidecar\[cpu \d+\]: ready", text):
-                state["ready"] += 1
+            # The sidecar kernel's BSP reports each tenth of the CPUs ready,
+            # then "bring-up done: N ready".
+            m = re.match(r"sidecar: (\d+)/\d+ sidecar CPUs ready", text) or \
+                re.match(r"sidecar: bring-up done: (\d+) ready", text)
+            if m:
+                state["ready"] = int(m.group(1))
                 if a.quiet:
                     progress()
             if text.startswith("SIDECAR-REPORT "):
@@ -196,17 +200,37 @@ def write_svg(path, r):
         us = end_us * k / 10
         out.append(f'<line x1="{x(us):.1f}" y1="30" x2="{x(us):.1f}" y2="{height - 30}" stroke="#ddd"/>')
         out.append(f'<text x="{x(us):.1f}" y="{height - 14}" text-anchor="middle">{us / 1000:.1f} ms</text>')
+    # Each CPU sends INIT to the CPUs it starts (started_by); the first one
+    # marks when it was up and helping. Solid: INIT to it until it starts
+    # its first CPU (or IDLE); pale: starting others until IDLE; a tick for
+    # every INIT it sent.
+    children = {}
+    for e in tl:
+        children.setdefault(e[4], []).append(e[5])
     for i, (cpu, apic, node, rnd, frm, start, ready) in enumerate(tl):
         y = 36 + i * row
         color = palette[rnd % len(palette)]
+        sent = sorted(t for t in children.get(cpu, []) if t >= start)
         if ready:
-            out.append(f'<rect x="{x(start):.1f}" y="{y}" width="{max(1.0, x(ready) - x(start)):.1f}" '
-                       f'height="{row - 1}" fill="{color}"><title>cpu {cpu} (APIC {apic}, node {node}), '
-                       f'round {rnd}, started by {frm}: {start} us to {ready} us</title></rect>')
+            up = min(sent[0], ready) if sent else ready
+            title = (f'<title>cpu {cpu} (APIC {apic}, node {node}), round {rnd}, started by cpu {frm}: '
+                     f'INIT at {start} us, IDLE at {ready} us, started {len(sent)} CPUs</title>')
+            out.append(f'<rect x="{x(start):.1f}" y="{y}" width="{max(1.0, x(up) - x(start)):.1f}" '
+                       f'height="{row - 1}" fill="{color}">{title}</rect>')
+            if ready > up:
+                out.append(f'<rect x="{x(up):.1f}" y="{y}" width="{max(1.0, x(ready) - x(up)):.1f}" '
+                           f'height="{row - 1}" fill="{color}" fill-opacity="0.35">{title}</rect>')
+            for t in sent:
+                out.append(f'<line x1="{x(t):.1f}" y1="{y}" x2="{x(t):.1f}" y2="{y + row - 1}" '
+                           f'stroke="#222" stroke-width="1"/>')
         else:
             out.append(f'<text x="{x(start):.1f}" y="{y + row - 1}" fill="red">cpu {cpu}: failed</text>')
         if row >= 10 or i % 8 == 0:
             out.append(f'<text x="{left - 6}" y="{y + row - 2}" text-anchor="end">cpu {cpu}</text>')
+    ly = 40 + (max(e[3] for e in tl) + 2) * 16
+    for k, text in enumerate(["solid: INIT sent to", "the CPU until it starts", "its first CPU",
+                              "pale: starting others", "until IDLE", "tick: an INIT it sent"]):
+        out.append(f'<text x="{left + width + 20}" y="{ly + k * 14}" font-size="10">{text}</text>')
     for k in range(max(e[3] for e in tl) + 1):
         y = 40 + k * 16
         out.append(f'<rect x="{left + width + 20}" y="{y}" width="12" height="12" '

@@ -43,9 +43,12 @@ def main():
     }
     problems += [name for name, good in checks.items() if not good]
     try:
-        bars = [e for e in ET.parse(spath).getroot().iter() if e.tag.endswith("rect") and e.find("*") is not None]
-        if len(bars) != 6:
-            problems.append(f"timeline.svg has {len(bars)} CPU bars, expected 6")
+        # A CPU's bar is one or two rects (coming up, starting others), each
+        # titled "cpu N (APIC ...": count the CPUs.
+        cpus = {t.text.split(" (")[0] for t in ET.parse(spath).getroot().iter()
+                if t.tag.endswith("title") and (t.text or "").startswith("cpu ")}
+        if len(cpus) != 6:
+            problems.append(f"timeline.svg has bars for {len(cpus)} CPUs, expected 6")
     except (OSError, ET.ParseError) as exc:
         problems.append(f"timeline.svg: {exc}")
     for text in ("VM: 8 vCPUs", "bring-up: 6/6 ready", "6/6 results right", "converted: 2/2", "result: ok"):

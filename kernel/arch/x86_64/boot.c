@@ -160,6 +160,9 @@ static void init_control_page(uint32_t n)
     cp->base_cpu = nd->base_cpu;
     cp->cpu_count = nd->cpu_count;
     cp->request_vector = SIDECAR_REQUEST_VECTOR;
+    /* Parked with MWAIT on its status byte, a CPU wakes on the host's
+     * write alone: the host may skip the IPI for RUN and REMOVE. */
+    cp->flags = sk_g.use_mwait ? SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE : 0;
     cp->magic = SIDECAR_CONTROL_MAGIC;
     cp->abi_major = SIDECAR_ABI_MAJOR;
     cp->abi_minor = SIDECAR_ABI_MINOR;
@@ -289,7 +292,9 @@ void sk_ap_main(uint32_t cpu)
     pc->round = e->round;
     fan_out(cpu, pc->node, e->round);
     struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
-    klog_cpu(cpu, "ready (APIC ID %u, node %u, round %u)", pc->apic_id, pc->node, pc->round);
+    /* No log line per CPU: with hundreds of CPUs the serial port (one
+     * lock, one slow device) serialized them and, at 255 vCPUs under TCG,
+     * took most of the bring-up. The BSP logs the progress instead. */
     if (sk_g.test_fault_cpu == cpu + 1)
         __asm__ volatile("ud2");   /* params.test_fault_cpu: the exception report, tested */
     e->ready_tsc = ticks_since_entry();
@@ -458,11 +463,20 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     fan_out(p->bsp_cpu, SIDECAR_NO_CPU, 0);
     uint32_t sidecars = sk_ap_table_count;
     uint64_t deadline = rdtsc() + sk_g.timeout_tsc * (sidecars + 4);
+    uint32_t logged_tenths = 0;
     for (;;) {
-        uint32_t pending = 0;
+        uint32_t pending = 0, ready = 0;
         for (uint32_t c = 0; c < p->cpu_count; c++) {
             uint32_t s = load32(&sk_cpus[c].state);
             pending += s == KS_STARTING || s == KS_UP || s == KS_WAITING;
+            ready += s == KS_READY;
+        }
+        /* Progress for people watching the console (the demo): a line
+         * each time another tenth of the sidecar CPUs is ready. */
+        if (sidecars && ready * 10 / sidecars > logged_tenths && pending) {
+            logged_tenths = ready * 10 / sidecars;
+            klog("%u/%u sidecar CPUs ready (%lu us)", ready, sidecars,
+                 ticks_since_entry() * 1000 / sk_g.tsc_khz);
         }
         uint64_t now = rdtsc();
         if (!pending || now >= deadline)

@@ -127,7 +127,8 @@ struct sk_percpu {
     uint32_t node_cpu;
     uint8_t round;
     uint8_t in_trap;
-    uint8_t pad[6];
+    bool cr0_ts;               /* vp.c: CR0.TS as this CPU has it */
+    uint8_t pad[5];
     uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
 };
 

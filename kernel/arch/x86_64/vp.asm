@@ -3,7 +3,8 @@
 ; sk_vp_enter_asm saves the kernel's callee-saved registers and RFLAGS on
 ; its stack, records that RSP (in the per-CPU page, and as TSS.rsp0 so a
 ; trap out of CPL3 pushes its frame just below them), loads the VP's state
-; and IRETQs to CPL3. It "returns" only through sk_vp_leave_asm, which the
+; and IRETQs to CPL3. The FX state is the caller's business (vp.c: lazy,
+; through CR0.TS). It "returns" only through sk_vp_leave_asm, which the
 ; trap path (entry.asm -> sk_vp_trap in vp.c) calls after saving the guest
 ; state: that restores the recorded RSP and the saved registers and returns
 ; 0 from sk_vp_enter_asm.
@@ -38,13 +39,30 @@ sk_vp_enter_asm:
     push r15
     mov [rsi], rsp                  ; 16-aligned here (7 pushes + return address)
     mov [rdx + 4], rsp              ; tss.rsp0
-    fxrstor [rdi + VP_FX]
-    mov rax, [rdi + VP_CR2]
+    mov rax, [rdi + VP_CR2]         ; CR2: written only when it differs (a
+    mov rcx, cr2                    ; control register write is serializing,
+    cmp rax, rcx                    ; and ends a translation block under TCG)
+    je .cr2_ok
     mov cr2, rax
-    movzx eax, word [rdi + VP_DS]
+.cr2_ok:
+    ; DS and ES: loaded only when they differ from the VP's. The kernel
+    ; never reloads them (64-bit mode ignores them), so after the first
+    ; run they normally still hold the VP's selectors, and a segment load
+    ; is not cheap (a descriptor fetch; a helper call under QEMU TCG).
+    ; Whatever the guest loaded itself (null, or its own selector; a DPL 0
+    ; one faults) is replaced here.
+    mov ax, ds
+    cmp ax, [rdi + VP_DS]
+    je .ds_ok
+    mov ax, [rdi + VP_DS]
     mov ds, ax
-    movzx eax, word [rdi + VP_ES]
+.ds_ok:
+    mov ax, es
+    cmp ax, [rdi + VP_ES]
+    je .es_ok
+    mov ax, [rdi + VP_ES]
     mov es, ax
+.es_ok:
     ; the IRETQ frame: SS, RSP, RFLAGS, CS, RIP
     movzx eax, word [rdi + VP_SS]
     push rax
@@ -74,10 +92,8 @@ sk_vp_enter_asm:
 ; caller, returning 0. The guest state is already saved.
 global sk_vp_leave_asm
 sk_vp_leave_asm:
-    mov eax, 0x10                   ; GDT_KDATA: the trap from CPL3 left SS null, DS/ES the guest's
-    mov ss, ax
-    mov ds, ax
-    mov es, ax
+    mov eax, 0x10                   ; GDT_KDATA: the trap from CPL3 left SS null; DS/ES stay
+    mov ss, ax                      ; the guest's (ignored in 64-bit mode; see above)
     mov rsp, rdi
     pop r15
     pop r14

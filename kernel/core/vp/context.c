@@ -40,7 +40,7 @@ void sk_vp_init(struct sk_vp *vp, uint32_t vp_index, const struct sk_vp_config *
     vp->fx.mxcsr_mask = vp->mxcsr_mask;
 }
 
-void sk_vp_load_context(struct sk_vp *vp, const struct sidecar_cpu_context *ctx)
+void sk_vp_load_gprs(struct sk_vp *vp, const struct sidecar_cpu_context *ctx)
 {
     for (uint32_t i = 0; i < 16; i++) {
         if (i == CONTEXT_CR2_SLOT)
@@ -48,16 +48,36 @@ void sk_vp_load_context(struct sk_vp *vp, const struct sidecar_cpu_context *ctx)
         else
             vp->gpr[i] = ctx->gps[i];
     }
+}
+
+void sk_vp_load_fx(struct sk_vp *vp, const struct sidecar_cpu_context *ctx)
+{
     vp_copy(&vp->fx, &ctx->fx_state, sizeof(vp->fx));
     /* FXRSTOR faults (#GP, in ring 0) on a reserved MXCSR bit. */
     vp->fx.mxcsr &= vp->mxcsr_mask;
 }
 
-void sk_vp_save_context(const struct sk_vp *vp, struct sidecar_cpu_context *ctx)
+void sk_vp_load_context(struct sk_vp *vp, const struct sidecar_cpu_context *ctx)
+{
+    sk_vp_load_gprs(vp, ctx);
+    sk_vp_load_fx(vp, ctx);
+}
+
+void sk_vp_save_gprs(const struct sk_vp *vp, struct sidecar_cpu_context *ctx)
 {
     for (uint32_t i = 0; i < 16; i++)
         ctx->gps[i] = i == CONTEXT_CR2_SLOT ? vp->cr2 : vp->gpr[i];
+}
+
+void sk_vp_save_fx(const struct sk_vp *vp, struct sidecar_cpu_context *ctx)
+{
     vp_copy(&ctx->fx_state, &vp->fx, sizeof(ctx->fx_state));
+}
+
+void sk_vp_save_context(const struct sk_vp *vp, struct sidecar_cpu_context *ctx)
+{
+    sk_vp_save_gprs(vp, ctx);
+    sk_vp_save_fx(vp, ctx);
 }
 
 /* Segment attributes (TLFS): type 0-3, S 4, DPL 5-6, P 7, L 13, D/B 14, G 15. */

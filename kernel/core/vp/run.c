@@ -10,7 +10,8 @@ int sk_vp_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
         return -1;
     }
     struct sidecar_cpu_context *ctx = &cpu->command->cpu_context;
-    sk_vp_load_context(vp, ctx);
+    sk_vp_load_gprs(vp, ctx);
+    vp->fx_live = false;      /* loaded on the guest's first FPU use (#NM) */
     int rc;
     for (;;) {
         if (sk_stop_requested(cpu)) {
@@ -28,6 +29,15 @@ int sk_vp_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
         }
         if (vp->exit.vector >= SK_VP_FIRST_INTERRUPT || vp->exit.vector == SK_VP_VECTOR_NMI) {
             vp->stats.interrupts++;
+            continue;
+        }
+        if (vp->exit.vector == SK_VP_VECTOR_NM && !vp->fx_live) {
+            /* The guest's first x87/SSE instruction of this run: its FX
+             * state, then the same instruction again. (With fx_live, a #NM
+             * cannot come from the lazy load and is the guest's own.) */
+            sk_vp_load_fx(vp, ctx);
+            vp->fx_live = true;
+            vp->stats.fx_loads++;
             continue;
         }
         uint8_t bytes[SK_INSN_MAX_BYTES];
@@ -51,7 +61,10 @@ int sk_vp_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
         }
         vp->stats.interrupts++;
     }
-    sk_vp_save_context(vp, ctx);
+    sk_vp_save_gprs(vp, ctx);
+    if (vp->fx_live)
+        sk_vp_save_fx(vp, ctx);   /* else the guest never touched it: unchanged */
+    vp->fx_live = false;
     return rc;
 }
 

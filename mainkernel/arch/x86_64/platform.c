@@ -213,8 +213,28 @@ void mk_ap_exception(uint32_t vector, uint64_t error, uint64_t rip)
     }
 }
 
+static bool ap_mwait;
+
+void mk_ap_set_mwait(bool on)
+{
+    __atomic_store_n(&ap_mwait, on, __ATOMIC_RELEASE);
+}
+
+bool mk_ap_mwait(void)
+{
+    return __atomic_load_n(&ap_mwait, __ATOMIC_ACQUIRE);
+}
+
 void mk_ap_wait(const uint32_t *word, uint32_t value)
 {
+    if (__atomic_load_n(&ap_mwait, __ATOMIC_ACQUIRE)) {
+        /* A store to the word or an interrupt ends the MWAIT. */
+        cpu_cli();
+        __asm__ volatile("monitor" : : "a"(word), "c"(0), "d"(0));
+        if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
+            __asm__ volatile("sti; mwait; cli" : : "a"(0), "c"(0) : "memory");
+        return;
+    }
     cpu_cli();
     if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == value)
         cpu_sti_hlt();

@@ -39,6 +39,11 @@ bool mk_ap_install(uint64_t trampoline_pa);
 /* On a CPU the main kernel started: sleep (interrupts enabled) while
  * *word == value; returns after a wake-up IPI or a change. */
 void mk_ap_wait(const uint32_t *word, uint32_t value);
+/* How converted CPUs wait in mk_ap_wait: MONITOR/MWAIT on the word when
+ * the sidecar CPUs parked that way (output.use_mwait), so the bare IPI
+ * round trip of the bench compares like with like; HLT otherwise. */
+void mk_ap_set_mwait(bool on);
+bool mk_ap_mwait(void);
 
 /* Where a started CPU ends up after its own set-up (portable code, in
  * convert.c): slot is its private index, apic_id what its APIC says. */

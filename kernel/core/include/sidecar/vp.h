@@ -126,6 +126,7 @@ struct sk_vp_exit {
 #define SK_VP_VECTOR_BP 3u
 #define SK_VP_VECTOR_OF 4u
 #define SK_VP_VECTOR_UD 6u
+#define SK_VP_VECTOR_NM 7u
 #define SK_VP_VECTOR_GP 13u
 #define SK_VP_VECTOR_PF 14u
 #define SK_VP_VECTOR_MC 18u
@@ -167,6 +168,7 @@ struct sk_vp_stats {
     uint64_t entries;       /* calls of ops->enter */
     uint64_t interrupts;    /* exits that were not the guest's doing */
     uint64_t intercepts;    /* messages built */
+    uint64_t fx_loads;      /* runs in which the guest used the FPU/SSE state */
 };
 
 /* One VP. fx is at offset 0 so that FXSAVE/FXRSTOR on the struct address
@@ -188,6 +190,15 @@ struct sk_vp {
     const struct sk_vp_ops *ops;
     void *ops_ctx;
     struct sk_vp_stats stats;
+    /* The FX state is loaded lazily: a run starts with fx_live 0 and the
+     * arch half enters the guest with CR0.TS set; the guest's first x87 or
+     * SSE instruction traps (#NM), sk_vp_run copies cpu_context's FX image
+     * into fx, sets fx_live and re-enters; from then on until the run ends
+     * the arch half has fx in the FPU while the guest runs (FXRSTOR on
+     * entry, clear TS) and FXSAVEs it on every exit. Only then is fx stored
+     * back to cpu_context. A run that never touches the FPU costs neither
+     * the 512-byte copies nor FXSAVE/FXRSTOR. */
+    bool fx_live;
 };
 
 #define SK_VP_OFF_FX 0
@@ -266,6 +277,12 @@ void sk_vp_init(struct sk_vp *vp, uint32_t vp_index, const struct sk_vp_config *
 void sk_vp_load_context(struct sk_vp *vp, const struct sidecar_cpu_context *ctx);
 /* vp -> cpu_context: the same fields; reserved bytes are left alone. */
 void sk_vp_save_context(const struct sk_vp *vp, struct sidecar_cpu_context *ctx);
+/* The two halves of each: the general-purpose registers and CR2, and the
+ * FXSAVE image (MXCSR masked on load). */
+void sk_vp_load_gprs(struct sk_vp *vp, const struct sidecar_cpu_context *ctx);
+void sk_vp_load_fx(struct sk_vp *vp, const struct sidecar_cpu_context *ctx);
+void sk_vp_save_gprs(const struct sk_vp *vp, struct sidecar_cpu_context *ctx);
+void sk_vp_save_fx(const struct sk_vp *vp, struct sidecar_cpu_context *ctx);
 
 /* A segment register in TLFS format: base 0 (FS/GS: their base), limit
  * 0xFFFFFFFF, the selector, and flat 64-bit code (CS) or data attributes
