@@ -28,6 +28,7 @@ Checks:
   --module PATH   replace the modules (repeatable; KERNEL and INITRAMFS
                   name the usual ones)
   --corrupt OFFSET=HEXBYTES   boot a copy of module 0 with bytes replaced
+  --kvm-or-skip   use KVM (x2APIC); exit 77 when KVM does not work here
 """
 
 import argparse
@@ -251,6 +252,8 @@ def main():
     ap.add_argument("--expect", action="append")
     ap.add_argument("--console", action="append")
     ap.add_argument("--exit", type=int, default=EXIT_REPORT)
+    ap.add_argument("--kvm-or-skip", action="store_true",
+                    help="use KVM; exit 77 (skipped) when KVM does not work here")
     ap.add_argument("--live", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the report and timings as JSON at the end")
     args = ap.parse_args()
@@ -267,6 +270,11 @@ def main():
                   flush=True)
             sys.exit(SKIP)
 
+    if args.kvm_or_skip:
+        args.accel = "kvm"
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            print("SKIP: /dev/kvm is not usable")
+            sys.exit(SKIP)
     if args.module:
         names = {"INITRAMFS": lambda: args.initramfs, "KERNEL": get_kernel}
         modules = [names[m]() if m in names else m for m in args.module]
@@ -293,6 +301,10 @@ def main():
     finally:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
+    if args.kvm_or_skip and not any(l.startswith("shim:") for l in lines):
+        print("\n".join(lines))
+        print("SKIP: QEMU with KVM did not boot the shim (KVM does not work here)")
+        sys.exit(SKIP)
     problems, report = check(args, code, lines)
     print(f"wall time {wall:.1f} s" + (f", Linux entered after {marks['linux_entry_wall_s']:.1f} s"
                                        if "linux_entry_wall_s" in marks else ""), flush=True)
