@@ -191,7 +191,7 @@ def main():
     raw = c.finish()
     tmp = args.out + ".tmp"
     with open(tmp, "wb") as f:
-        with gzip.GzipFile(fileobj=f, mode="wb", mtime=0, compresslevel=6) as g:
+        with gzip.GzipFile(filename="", fileobj=f, mode="wb", mtime=0, compresslevel=6) as g:
             g.write(raw)
     os.replace(tmp, args.out)
 
