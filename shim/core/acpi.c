@@ -2,6 +2,7 @@
  * types and offsets) from the ACPI specification, 6.x. Every read goes
  * through shim_mem and every length is checked against the table. */
 #include <shim/core.h>
+#include <shim/linux.h>
 
 #include "util.h"
 
@@ -241,5 +242,183 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
         topo->numa_count = 1;
         topo->numa_domain[0] = 0;
     }
+    return SHIM_OK;
+}
+
+/* ---- A reordered copy of the ACPI root and MADT, for a Linux main kernel ---- */
+
+
+static void wr32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void wr64le(uint8_t *p, uint64_t v)
+{
+    wr32le(p, (uint32_t)v);
+    wr32le(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Sets the checksum byte at off so that the len bytes at t sum to zero. */
+static void fix_checksum(uint8_t *t, uint32_t len, uint32_t off)
+{
+    t[off] = 0;
+    t[off] = (uint8_t)(0u - checksum(t, len));
+}
+
+/* A processor entry the topology counts (see parse_madt): its APIC ID. */
+static bool cpu_entry(const uint8_t *e, uint32_t *apic)
+{
+    if (e[0] == 0 && e[1] >= 8 && (rd32(e + 4) & 3) && e[3] != 0xff) {
+        *apic = e[3];
+        return true;
+    }
+    if (e[0] == 9 && e[1] >= 16 && (rd32(e + 8) & 3) && rd32(e + 4) != 0xffffffffu) {
+        *apic = rd32(e + 4);
+        return true;
+    }
+    return false;
+}
+
+static bool listed_id(const uint32_t *ids, uint32_t count, uint32_t id)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Copies a root table (RSDT: width 4, XSDT: width 8) to dst, pointing
+ * every entry that names a MADT at new_madt. */
+static void copy_root(const struct shim_mem *m, const uint8_t *root, uint32_t len, uint32_t width,
+                      uint8_t *dst, uint64_t new_madt)
+{
+    shim_copy(dst, root, len);
+    for (uint32_t off = SDT_HEADER; off + width <= len; off += width) {
+        uint64_t pa = width == 8 ? rd64(root + off) : rd32(root + off);
+        const uint8_t *h = m->map(m->ctx, pa, 4);
+        if (h && sig(h, "APIC")) {
+            if (width == 8)
+                wr64le(dst + off, new_madt);
+            else
+                wr32le(dst + off, (uint32_t)new_madt);
+        }
+    }
+    fix_checksum(dst, len, 9);
+}
+
+int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
+                             const uint32_t *ids, uint32_t count, uint32_t required,
+                             uint8_t *buf, uint64_t buf_pa, uint32_t buf_size,
+                             uint64_t *rsdp_out, uint32_t *used, char err[SHIM_ERR_SIZE])
+{
+    if (required > count)
+        return fail(err, SHIM_E_INVALID, "ACPI copy: %u required CPUs of %u", required, count);
+    for (uint32_t i = 0; i < count; i++)
+        if (listed_id(ids, i, ids[i]))
+            return fail(err, SHIM_E_INVALID, "ACPI copy: APIC ID %u listed twice", ids[i]);
+    if (!rsdp_at(m, rsdp_pa))
+        return fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
+    const uint8_t *r = m->map(m->ctx, rsdp_pa, 20);
+    uint8_t rev = r[15];
+    uint32_t rsdp_len = 20;
+    uint64_t rsdt_pa = rd32(r + 16), xsdt_pa = 0;
+    if (rev >= 2) {
+        r = m->map(m->ctx, rsdp_pa, 36);
+        rsdp_len = rd32(r + 20);
+        r = m->map(m->ctx, rsdp_pa, rsdp_len);   /* rsdp_at checked it */
+        xsdt_pa = rd64(r + 24);
+    }
+    const uint8_t *rsdt = NULL, *xsdt = NULL, *madt = NULL;
+    uint32_t rsdt_len = 0, xsdt_len = 0, madt_len = 0;
+    int rc;
+    if (rsdt_pa) {
+        if ((rc = map_table(m, rsdt_pa, &rsdt, &rsdt_len, err)) != SHIM_OK)
+            return rc;
+        if (!sig(rsdt, "RSDT"))
+            return fail(err, SHIM_E_MALFORMED, "RSDT: wrong signature");
+    }
+    if (xsdt_pa) {
+        if ((rc = map_table(m, xsdt_pa, &xsdt, &xsdt_len, err)) != SHIM_OK)
+            return rc;
+        if (!sig(xsdt, "XSDT"))
+            return fail(err, SHIM_E_MALFORMED, "XSDT: wrong signature");
+    }
+    if (!rsdt && !xsdt)
+        return fail(err, SHIM_E_NOT_FOUND, "RSDP names neither an RSDT nor an XSDT");
+    /* The MADT the topology came from: the XSDT's when there is one. */
+    const uint8_t *root = xsdt ? xsdt : rsdt;
+    uint32_t root_len = xsdt ? xsdt_len : rsdt_len, width = xsdt ? 8 : 4;
+    for (uint32_t off = SDT_HEADER; off + width <= root_len && !madt; off += width) {
+        uint64_t pa = width == 8 ? rd64(root + off) : rd32(root + off);
+        const uint8_t *h = m->map(m->ctx, pa, 4);
+        if (h && sig(h, "APIC") && (rc = map_table(m, pa, &madt, &madt_len, err)) != SHIM_OK)
+            return rc;
+    }
+    if (!madt)
+        return fail(err, SHIM_E_NOT_FOUND, "no MADT");
+    if (madt_len < 44)
+        return fail(err, SHIM_E_MALFORMED, "MADT: %u bytes, too short", madt_len);
+
+    /* Layout: RSDP, XSDT, RSDT, MADT, each 16-byte aligned. */
+    uint64_t o_rsdp = 0, o_xsdt = SC_ALIGN_UP((uint64_t)rsdp_len, 16ull);
+    uint64_t o_rsdt = o_xsdt + SC_ALIGN_UP((uint64_t)xsdt_len, 16ull);
+    uint64_t o_madt = o_rsdt + SC_ALIGN_UP((uint64_t)rsdt_len, 16ull);
+    uint64_t total = o_madt + madt_len;
+    if (total > buf_size)
+        return fail(err, SHIM_E_LIMIT, "ACPI copy: %lu bytes needed, %u available", total, buf_size);
+    if (buf_pa + total > (1ull << 32) || buf_pa + total < buf_pa)
+        return fail(err, SHIM_E_INVALID, "ACPI copy: buffer at 0x%lx is not below 4 GiB", buf_pa);
+
+    /* The MADT: header, processor entries in the given order, the rest. */
+    uint8_t *nm = buf + o_madt;
+    shim_copy(nm, madt, 44);
+    uint32_t w = 44;
+    for (uint32_t off = 44; off < madt_len;) {   /* lengths first, as parse_madt */
+        uint8_t elen = madt_len - off >= 2 ? madt[off + 1] : 0;
+        if (elen < 2 || elen > madt_len - off)
+            return fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u: length %u out of range", off, elen);
+        off += elen;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t found = 0, apic = 0;
+        for (uint32_t off = 44; off < madt_len; off += madt[off + 1]) {
+            if (!cpu_entry(madt + off, &apic) || apic != ids[k])
+                continue;
+            if (found++)
+                return fail(err, SHIM_E_MALFORMED, "MADT: APIC ID %u listed twice", apic);
+            shim_copy(nm + w, madt + off, madt[off + 1]);
+            w += madt[off + 1];
+        }
+        if (!found && k < required)
+            return fail(err, SHIM_E_MALFORMED, "MADT: no processor entry for APIC ID %u", ids[k]);
+    }
+    for (uint32_t off = 44; off < madt_len; off += madt[off + 1]) {
+        uint32_t apic;
+        if (cpu_entry(madt + off, &apic) && listed_id(ids, count, apic))
+            continue;
+        shim_copy(nm + w, madt + off, madt[off + 1]);
+        w += madt[off + 1];
+    }
+    if (w != madt_len)
+        return fail(err, SHIM_E_MALFORMED, "MADT copy: %u bytes of %u", w, madt_len);
+    fix_checksum(nm, madt_len, 9);
+
+    uint64_t madt_pa = buf_pa + o_madt;
+    if (xsdt)
+        copy_root(m, xsdt, xsdt_len, 8, buf + o_xsdt, madt_pa);
+    if (rsdt)
+        copy_root(m, rsdt, rsdt_len, 4, buf + o_rsdt, madt_pa);
+    uint8_t *nr = buf + o_rsdp;
+    shim_copy(nr, r, rsdp_len);
+    wr32le(nr + 16, rsdt ? (uint32_t)(buf_pa + o_rsdt) : 0);
+    fix_checksum(nr, 20, 8);
+    if (rev >= 2) {
+        wr64le(nr + 24, xsdt ? buf_pa + o_xsdt : 0);
+        fix_checksum(nr, rsdp_len, 32);
+    }
+    *rsdp_out = buf_pa + o_rsdp;
+    *used = (uint32_t)total;
     return SHIM_OK;
 }

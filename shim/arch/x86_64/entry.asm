@@ -126,7 +126,41 @@ shim_enter_main_kernel:
     push 0                           ; a return address of 0: nowhere to go back to
     jmp rax
 
+; void shim_enter_linux(uint64_t entry, uint64_t boot_params)
+; The Linux 64-bit boot protocol: a GDT with flat __BOOT_CS (0x10, 64-bit
+; code) and __BOOT_DS (0x18, data), CS = 0x10, DS/ES/SS = 0x18, interrupts
+; off, RSI = boot_params, on page tables that identity-map the kernel,
+; boot_params and the command line (ours map 0-4 GiB).
+global shim_enter_linux
+shim_enter_linux:
+    cli
+    lgdt [linux_gdt_ptr]
+    mov eax, 0x18
+    mov ds, eax
+    mov es, eax
+    mov ss, eax
+    mov fs, eax
+    mov gs, eax
+    push 0x10
+    mov rax, .cs_loaded
+    push rax
+    o64 retf                         ; reload CS with __BOOT_CS
+.cs_loaded:
+    xor ebp, ebp
+    jmp rdi
+
 section .rodata
+align 8
+linux_gdt:
+    dq 0
+    dq 0
+    dq 0x00af9a000000ffff            ; 0x10: __BOOT_CS, 64-bit code
+    dq 0x00cf92000000ffff            ; 0x18: __BOOT_DS, data
+linux_gdt_end:
+linux_gdt_ptr:
+    dw linux_gdt_end - linux_gdt - 1
+    dq linux_gdt
+
 align 8
 gdt:
     dq 0

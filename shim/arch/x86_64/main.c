@@ -1,10 +1,13 @@
 /* The boot shim on x86-64: reads what the Multiboot loader and the
- * firmware give it (memory map, command line, ACPI), decides with the
- * portable core (shim/core.h) which CPUs go where, loads and calls the
- * sidecar kernel, and hands off to the main kernel. */
+ * firmware give it (memory map, command line, ACPI, modules), decides with
+ * the portable core (shim/core.h) which CPUs go where, loads and calls the
+ * sidecar kernel, and hands off to the main kernel: the embedded bare-metal
+ * one, or Linux when the first Multiboot module is a bzImage (the second,
+ * if any, is its initramfs; shim/linux.h, docs/linux.md). */
 #include <scfree/scfree.h>
 #include <scfree/x86.h>
 #include <shim/core.h>
+#include <shim/linux.h>
 #include <sidecar_config.h>
 #include <sidecar/validate.h>
 
@@ -20,6 +23,7 @@ extern const char __shim_start[], __shim_end[];
 extern const uint8_t _binary_sidecar_kernel_bin_start[], _binary_sidecar_kernel_bin_end[];
 extern const uint8_t _binary_sidecar_mainkernel_bin_start[], _binary_sidecar_mainkernel_bin_end[];
 void shim_enter_main_kernel(uint64_t entry, uint64_t handoff_pa, uint64_t stack) __attribute__((noreturn));
+void shim_enter_linux(uint64_t entry, uint64_t boot_params_pa) __attribute__((noreturn));
 void shim_main(uint32_t magic, uint64_t info_pa);
 
 static struct sidecar_params params __attribute__((aligned(4096)));
@@ -30,6 +34,26 @@ static struct shim_memmap memmap;
 static struct shim_plan plan;
 static char cmdline[SIDECAR_CMDLINE_SIZE];
 static bool logging = true;
+
+/* Multiboot modules: a Linux bzImage and its initramfs. */
+struct module {
+    uint64_t start, end;
+};
+static struct module mods[2];
+static uint32_t mod_count;
+
+/* Linux as the main kernel. The ACPI copy and the hand-off block stay
+ * reserved for Linux; boot_params and the command line are read by the
+ * kernel before it allocates anything. */
+#define LINUX_ACPI_SIZE SC_ALIGN_UP(SHIM_MAX_CPUS * 16u + 16384u, 4096u)
+static uint8_t linux_boot_params[SHIM_LINUX_BOOT_PARAMS_SIZE] __attribute__((aligned(4096)));
+static uint8_t linux_acpi[LINUX_ACPI_SIZE] __attribute__((aligned(4096)));
+static char linux_cmdline[4096] __attribute__((aligned(16)));
+static uint8_t linux_setup[0x290];          /* the bzImage's first bytes, up to the header end */
+static uint32_t linux_order[SIDECAR_MAX_CPUS];
+static struct shim_range linux_e820[SHIM_LINUX_E820_MAX];
+static struct shim_linux_image limg;
+static uint64_t linux_kernel_pa, linux_initrd_pa, linux_initrd_size, linux_rsdp;
 
 static void put(const char *s) { serial_write(COM1, s, sc_strnlen(s, 4096)); }
 
@@ -55,6 +79,18 @@ static void log_line(void *ctx, const char *line)
 }
 
 static const struct shim_log shim_log = { log_line, NULL };
+
+static __attribute__((noreturn)) void die(const char *why);
+
+static __attribute__((noreturn, format(printf, 1, 2))) void dief(const char *fmt, ...)
+{
+    char line[SHIM_ERR_SIZE + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    sc_vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    die(line);
+}
 
 static __attribute__((noreturn)) void die(const char *why)
 {
@@ -107,6 +143,22 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
                 w++;
             sc_memcpy(cmdline, s + w, n - w);
             cmdline[n - w] = '\0';
+        }
+    }
+    if ((mb->flags & MB_INFO_MODS) && mb->mods_count) {
+        if (mb->mods_count > 2)
+            dief("Multiboot: %u modules; the shim takes a Linux bzImage and at most one initramfs",
+                 mb->mods_count);
+        const struct mb_module *m = map_phys(NULL, mb->mods_addr, mb->mods_count * sizeof(*m));
+        if (!m)
+            die("Multiboot: module list unreadable");
+        for (uint32_t i = 0; i < mb->mods_count; i++) {
+            uint64_t b = m[i].mod_start, e = m[i].mod_end;
+            if (e <= b || !map_phys(NULL, b, e - b))
+                dief("Multiboot: module %u: [0x%lx, 0x%lx) empty or unreadable", i, b, e);
+            if (b < (uint64_t)(uintptr_t)__shim_end && e > (uint64_t)(uintptr_t)__shim_start)
+                dief("Multiboot: module %u: [0x%lx, 0x%lx) overlaps the shim", i, b, e);
+            mods[mod_count++] = (struct module){ b, e };
         }
     }
     if (!(mb->flags & MB_INFO_MMAP))
@@ -162,6 +214,106 @@ static void load_image(struct shim_image *img, uint64_t load_pa)
     sc_memset((void *)(uintptr_t)(load_pa + img->file_size), 0, img->mem_size - img->file_size);
 }
 
+/* Linux main kernel: checks module 0's setup header, then moves the
+ * initramfs high and the protected-mode kernel to a 2 MiB aligned address
+ * at or above its preferred one, clear of the shim, the sidecar kernel's
+ * load area and each other, before anything else is loaded. */
+static void linux_load(void)
+{
+    char err[SHIM_ERR_SIZE];
+    const uint8_t *bz = (const uint8_t *)(uintptr_t)mods[0].start;
+    uint64_t bz_size = mods[0].end - mods[0].start;
+    if (shim_linux_check(bz, bz_size, &limg, err) != SHIM_OK)
+        dief("Multiboot module 0 (Linux): %s", err);
+    sc_memcpy(linux_setup, bz, limg.header_end);
+    uint64_t kernel_size = limg.kernel_size > limg.init_size ? limg.kernel_size : limg.init_size;
+    uint64_t initrd_src = mod_count > 1 ? mods[1].start : 0;
+    linux_initrd_size = mod_count > 1 ? mods[1].end - mods[1].start : 0;
+    struct shim_range avoid[6] = {
+        { 0, 0x1000, 2 },
+        { (uint64_t)(uintptr_t)__shim_start, (uint64_t)(__shim_end - __shim_start), 2 },
+        { KERNEL_LOAD_PA, 0x200000, 2 },
+        { initrd_src, linux_initrd_size, 2 },
+    };
+    uint64_t lo = limg.pref_address > SHIM_LINUX_MIN_LOAD ? limg.pref_address : SHIM_LINUX_MIN_LOAD;
+    if (!shim_linux_place(&memmap, avoid, 4, SC_ALIGN_UP(kernel_size, 4096ull), limg.kernel_alignment, lo,
+                          1ull << 32, false, &linux_kernel_pa))
+        dief("Linux: no room for the kernel: 0x%lx bytes (init_size) from 0x%lx below 4 GiB", kernel_size, lo);
+    if (linux_initrd_size) {
+        avoid[4] = (struct shim_range){ linux_kernel_pa, kernel_size, 2 };
+        avoid[5] = (struct shim_range){ mods[0].start, bz_size, 2 };
+        uint64_t hi = (uint64_t)limg.initrd_addr_max + 1;
+        if (hi > (1ull << 32))
+            hi = 1ull << 32;
+        if (!shim_linux_place(&memmap, avoid, 6, SC_ALIGN_UP(linux_initrd_size, 4096ull), 4096, 0x100000, hi, true,
+                              &linux_initrd_pa))
+            dief("Linux: no room for the initramfs (%lu bytes) below 0x%lx", linux_initrd_size, hi);
+        sc_memmove((void *)(uintptr_t)linux_initrd_pa, (const void *)(uintptr_t)initrd_src, linux_initrd_size);
+    }
+    sc_memmove((void *)(uintptr_t)linux_kernel_pa, bz + limg.setup_size, limg.kernel_size);
+    say("Linux: bzImage protocol %u.%u, kernel at 0x%lx (0x%lx bytes, init_size 0x%x), initramfs at 0x%lx (%lu bytes)",
+        limg.version >> 8, limg.version & 0xff, linux_kernel_pa, limg.kernel_size, limg.init_size,
+        linux_initrd_pa, linux_initrd_size);
+}
+
+/* Before the sidecar kernel starts anything: the ACPI copy whose MADT
+ * lists the main CPUs first. On failure sidecar is disabled (Linux then
+ * boots on every CPU with the firmware's tables). */
+static void linux_prepare_acpi(uint64_t rsdp)
+{
+    char err[SHIM_ERR_SIZE];
+    uint32_t main_count = 0, used = 0;
+    uint32_t n = shim_linux_cpu_order(&params, linux_order, &main_count);
+    if (shim_acpi_copy_reordered(&phys, rsdp, linux_order, n, main_count, linux_acpi,
+                                 (uint64_t)(uintptr_t)linux_acpi, sizeof(linux_acpi), &linux_rsdp, &used,
+                                 err) != SHIM_OK) {
+        plan.enabled = false;
+        sc_snprintf(plan.reason, sizeof(plan.reason), "ACPI copy for Linux: %s", err);
+        say("sidecar disabled: %s", plan.reason);
+        return;
+    }
+    if (!shim_plan_reserve(&plan, (uint64_t)(uintptr_t)linux_acpi, sizeof(linux_acpi)) ||
+        !shim_plan_reserve(&plan, (uint64_t)(uintptr_t)&handoff, sizeof(handoff))) {
+        plan.enabled = false;
+        sc_snprintf(plan.reason, sizeof(plan.reason), "no room to reserve the ACPI copy");
+        say("sidecar disabled: %s", plan.reason);
+        return;
+    }
+    say("Linux: ACPI copy at 0x%lx (%u bytes): the MADT lists the %u main CPUs first", linux_rsdp, used,
+        main_count);
+}
+
+static __attribute__((noreturn)) void linux_enter(void)
+{
+    char err[SHIM_ERR_SIZE];
+    uint32_t n = 0;
+    if (shim_linux_e820(&handoff, linux_e820, &n, err) != SHIM_OK)
+        dief("Linux: %s", err);
+    uint64_t handoff_pa = plan.enabled ? (uint64_t)(uintptr_t)&handoff : 0;
+    if (shim_linux_cmdline((const char *)handoff.cmdline, plan.enabled ? handoff.main_cpu_count : 0, handoff_pa,
+                           limg.cmdline_size, linux_cmdline, sizeof(linux_cmdline), err) != SHIM_OK)
+        dief("Linux: %s", err);
+    struct shim_linux_boot boot = {
+        linux_e820, n, (uint64_t)(uintptr_t)linux_cmdline, linux_initrd_pa, linux_initrd_size,
+        plan.enabled ? linux_rsdp : 0,
+    };
+    if (shim_linux_boot_params(linux_boot_params, linux_setup, &limg, &boot, err) != SHIM_OK)
+        dief("Linux: %s", err);
+    for (uint32_t i = 0; i < handoff.memory_range_count; i++) {
+        const struct sidecar_memory_range *r = &handoff.memory_map[i];
+        if (r->type == SHIM_SIDECAR_MEMORY)
+            say("Linux: sidecar memory [0x%lx, 0x%lx) reserved", r->base, r->base + r->size);
+    }
+    if (logging) {
+        put("shim: Linux: command line \"");
+        put(linux_cmdline);
+        put("\"\n");
+    }
+    say("entering Linux at 0x%lx (boot_params 0x%lx, %u e820 entries, hand-off 0x%lx)",
+        linux_kernel_pa + SHIM_LINUX_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params, n, handoff_pa);
+    shim_enter_linux(linux_kernel_pa + SHIM_LINUX_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params);
+}
+
 void shim_main(uint32_t magic, uint64_t info_pa)
 {
     serial_init(COM1);
@@ -181,6 +333,7 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     struct shim_image mk = {
         "main kernel", _binary_sidecar_mainkernel_bin_start,
         (uint64_t)(_binary_sidecar_mainkernel_bin_end - _binary_sidecar_mainkernel_bin_start), 0, 0, 0 };
+    bool linux = mod_count > 0;
     if (!shim_image_check(&kernel, err, sizeof(err)) || !shim_image_check(&mk, err, sizeof(err)))
         die(err);
     if (kernel.hdr->link_base != KERNEL_VBASE || kernel.mem_size > 0x200000)
@@ -190,8 +343,13 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         die("main kernel image: header.link_base: overlaps the shim or the sidecar kernel");
     if ((uint64_t)(uintptr_t)__shim_end > KERNEL_LOAD_PA)
         die("shim image too large");
+    /* The modules sit right after the shim, where the images go: Linux and
+     * its initramfs move first; the bare-metal main kernel stays unused. */
+    if (linux)
+        linux_load();
     load_image(&kernel, KERNEL_LOAD_PA);
-    load_image(&mk, mk.hdr->link_base);
+    if (!linux)
+        load_image(&mk, mk.hdr->link_base);
     shim_pdpt_high[(KERNEL_VBASE >> 30) & 511] = (uint64_t)(uintptr_t)shim_pd_kernel | 3;
     shim_pd_kernel[(KERNEL_VBASE >> 21) & 511] = KERNEL_LOAD_PA | 0x83;
     write_cr3(read_cr3());
@@ -208,7 +366,10 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         { 0, 0x1000, 2 },
         { (uint64_t)(uintptr_t)__shim_start, (uint64_t)(__shim_end - __shim_start), 2 },
         { KERNEL_LOAD_PA, kernel.mem_size, 2 },
-        { mk.hdr->link_base, mk.mem_size, 2 },
+        { linux ? linux_kernel_pa : mk.hdr->link_base,
+          linux ? SC_ALIGN_UP(limg.kernel_size > limg.init_size ? limg.kernel_size : limg.init_size, 4096ull)
+                : mk.mem_size, 2 },
+        { linux_initrd_pa, SC_ALIGN_UP(linux_initrd_size, 4096ull), 2 },
     };
     if (!acpi_ok) {
         say("ACPI: %s; sidecar disabled", err);
@@ -233,6 +394,9 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("test: sidecar CPU %u will take a deliberate exception", fault_cpu);
         params.test_fault_cpu = fault_cpu + 1;
     }
+
+    if (plan.enabled && linux)
+        linux_prepare_acpi(rsdp);
 
     if (plan.enabled) {
         say("starting %u sidecar CPUs in %u nodes (%u main CPUs)", plan.sidecar_cpu_count,
@@ -264,6 +428,8 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (shim_handoff_build(&memmap, &plan, &params, (uint64_t)(uintptr_t)&params,
                            (uint64_t)(uintptr_t)&output, cmdline, &handoff, err) != SHIM_OK)
         die(err);
+    if (linux)
+        linux_enter();
     say("entering the main kernel at %lx", mk.hdr->entry);
     shim_enter_main_kernel(mk.hdr->entry, (uint64_t)(uintptr_t)&handoff, 0x90000);
 }

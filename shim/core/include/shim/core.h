@@ -109,9 +109,10 @@ struct shim_plan {
     /* Memory the sidecar owns from now on: node memory, the trampoline
      * page and guest RAM (shim_plan_build), then the sidecar kernel image,
      * which the caller appends with shim_plan_reserve (it runs on every
-     * sidecar CPU, so the main kernel must never reuse it). */
+     * sidecar CPU, so the main kernel must never reuse it), and for a
+     * Linux main kernel the ACPI copy and the hand-off block. */
     uint32_t reserved_count;
-    struct shim_range reserved[SIDECAR_MAX_NODES + 3];
+    struct shim_range reserved[SIDECAR_MAX_NODES + 5];
 };
 
 /* Chooses main CPUs and sidecar nodes and allocates node memory, the
