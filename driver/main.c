@@ -299,6 +299,9 @@ static int sc_setup_irq(struct sc_node *n, unsigned int target)
 	virq = irq_domain_alloc_irqs(x86_vector_domain, 1, cpu_to_node(target), &info);
 	if (virq <= 0)
 		return virq ? virq : -ENOSPC;
+	/* The vector domain is the root: it sets no flow handler (a child
+	 * domain would). The chip (lapic_controller) acks with an EOI. */
+	irq_set_handler(virq, handle_edge_irq);
 	rc = irq_set_affinity(virq, cpumask_of(target));
 	if (rc)
 		goto fail;
@@ -885,10 +888,20 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		c->linux_cpu = sc_linux_cpu(c->apic_id);
 		c->state = sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_DRV_STATE_REMOVED
 									  : SIDECAR_DRV_STATE_AVAIL;
-		/* The node's main CPU, online in Linux, takes its responses. */
-		if (sc.params->cpus[c->index].role == SIDECAR_CPU_ROLE_MAIN && c->linux_cpu >= 0 &&
-		    cpu_online(c->linux_cpu))
-			target = c->linux_cpu;
+	}
+	/* A main CPU of the node's NUMA node, online in Linux, takes its
+	 * responses (else the CPU loading the module). */
+	for (j = 0; j < sc.params->cpu_count; j++) {
+		const struct sidecar_params_cpu *pc = &sc.params->cpus[j];
+		int lc;
+
+		if (pc->role != SIDECAR_CPU_ROLE_MAIN || pc->numa_node != sc.params->cpus[n->base_cpu].numa_node)
+			continue;
+		lc = sc_linux_cpu(pc->apic_id);
+		if (lc >= 0 && cpu_online(lc)) {
+			target = lc;
+			break;
+		}
 	}
 	if (!sc.polling) {
 		rc = sc_setup_irq(n, target);

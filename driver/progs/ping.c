@@ -1,0 +1,107 @@
+/* sidecar-ping: every sidecar CPU the driver offers answers a NONE command
+ * sent from Linux user space through libsidecar-host's linux transport.
+ *
+ * usage: sidecar-ping [--expect N] [--list NODE]
+ *   --expect N   exactly N CPUs must answer (default: every CPU that is
+ *                not REMOVED, at least one)
+ *   --list NODE  print the Linux CPU numbers of NODE's sidecar CPUs that
+ *                are still in sidecar (for the onlining tests), and exit
+ * Prints one line "sidecar-ping: answered=A of=T removed=R irqs=I vector=V"
+ * and exits 0 when every CPU asked answered (and A == N with --expect)
+ * and the answers came by the response IPI (the driver counted IRQs). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include <sidecar/host.h>
+#include <sidecar/linux_driver.h>
+
+#define TIMEOUT_NS 10000000000ull
+
+static struct sidecar_host h;
+
+int main(int argc, char **argv)
+{
+    long expect = -1, list = -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--expect") && i + 1 < argc)
+            expect = strtol(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--list") && i + 1 < argc)
+            list = strtol(argv[++i], NULL, 0);
+        else {
+            fprintf(stderr, "usage: sidecar-ping [--expect N] [--list NODE]\n");
+            return 2;
+        }
+    }
+    int rc = sidecar_host_open_linux(&h, NULL);
+    if (rc) {
+        printf("sidecar-ping: open: %s\n", sidecar_host_strerror(rc));
+        return 1;
+    }
+    uint32_t answered = 0, asked = 0, removed = 0, failed = 0;
+    uint64_t irqs_before = 0, irqs_after = 0;
+    uint32_t vector = 0;
+    for (uint32_t n = 0; n < sidecar_host_node_count(&h); n++) {
+        struct sidecar_drv_node_info ni;
+        if (ioctl(sidecar_host_linux_device_fd(&h, n), SIDECAR_DRV_NODE_INFO, &ni) == 0) {
+            irqs_before += ni.attention_irqs;
+            vector = ni.response_vector;
+        }
+    }
+    for (uint32_t n = 0; n < sidecar_host_node_count(&h); n++) {
+        struct sidecar_host_node_info info;
+        sidecar_host_node_info(&h, n, &info);
+        int fd = sidecar_host_linux_device_fd(&h, n);
+        if (list >= 0 && (uint32_t)list != n)
+            continue;
+        for (uint32_t cpu = info.base_cpu; cpu < info.base_cpu + info.cpu_count; cpu++) {
+            struct sidecar_drv_cpu_info ci = { .cpu = cpu };
+            if (ioctl(fd, SIDECAR_DRV_CPU_INFO, &ci) != 0) {
+                printf("sidecar-ping: CPU_INFO %u failed\n", cpu);
+                return 1;
+            }
+            if (ci.role != SIDECAR_CPU_ROLE_SIDECAR)
+                continue;
+            if (ci.status == SIDECAR_CPU_STATUS_REMOVED) {
+                removed++;
+                continue;
+            }
+            if (list >= 0) {
+                printf("%d\n", ci.linux_cpu);
+                continue;
+            }
+            asked++;
+            rc = sidecar_host_acquire(&h, cpu);
+            if (!rc)
+                rc = sidecar_host_ping(&h, cpu, TIMEOUT_NS);
+            sidecar_host_release(&h, cpu);
+            if (rc) {
+                failed++;
+                printf("sidecar-ping: CPU %u (APIC ID %u, Linux CPU %d): %s\n", cpu, ci.apic_id, ci.linux_cpu,
+                       sidecar_host_strerror(rc));
+            } else {
+                answered++;
+            }
+        }
+    }
+    if (list >= 0) {
+        sidecar_host_close(&h);
+        return 0;
+    }
+    for (uint32_t n = 0; n < sidecar_host_node_count(&h); n++) {
+        struct sidecar_drv_node_info ni;
+        if (ioctl(sidecar_host_linux_device_fd(&h, n), SIDECAR_DRV_NODE_INFO, &ni) == 0)
+            irqs_after += ni.attention_irqs;
+    }
+    uint64_t irqs = irqs_after - irqs_before;
+    printf("sidecar-ping: answered=%u of=%u removed=%u nodes=%u irqs=%llu vector=0x%x\n", answered, asked, removed,
+           sidecar_host_node_count(&h), (unsigned long long)irqs, vector);
+    sidecar_host_close(&h);
+    bool ok = failed == 0 && answered > 0 && (expect < 0 || answered == (uint32_t)expect);
+    if (vector != 0 && irqs == 0) {
+        printf("sidecar-ping: no response IPI arrived (vector 0x%x)\n", vector);
+        ok = false;
+    }
+    return ok ? 0 : 1;
+}
