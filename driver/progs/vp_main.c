@@ -48,6 +48,15 @@ static int online(int linux_cpu)
     return rc;
 }
 
+/* The CPU was converted right after its run ended, so the library reports
+ * E_REMOVED for the wait: the command page tells how the run ended (the
+ * sidecar took the RUN_VP, answered 0 = stopped, no error). */
+static bool stopped_cleanly(const struct sidecar_host *hh, uint32_t cpu)
+{
+    const struct sidecar_command_page *cp = sidecar_host_command_page(hh, cpu);
+    return cp && cp->command == SIDECAR_COMMAND_NONE && !cp->has_error && cp->request_data[0] == 0;
+}
+
 int main(int argc, char **argv)
 {
     long want = 4;
@@ -134,7 +143,8 @@ int main(int argc, char **argv)
                    st);
             if (orc)
                 why = "onlining failed";
-            else if (wrc != SIDECAR_HOST_RUN_STOPPED && wrc != SIDECAR_HOST_RUN_INTERCEPT)
+            else if (wrc != SIDECAR_HOST_RUN_STOPPED && wrc != SIDECAR_HOST_RUN_INTERCEPT &&
+                     !(wrc == SIDECAR_HOST_E_REMOVED && stopped_cleanly(&h, cpu)))
                 why = "the run did not end cleanly";
             else if (st != SIDECAR_CPU_STATUS_REMOVED)
                 why = "the CPU is not REMOVED";
