@@ -251,8 +251,11 @@ static void sc_send_ipi(u32 apic_id, u32 vector)
 	local_irq_restore(flags);
 }
 
+static void sc_refresh_response(struct sc_node *n);
+
 static void sc_kick(struct sc_node *n, struct sc_cpu *c)
 {
+	sc_refresh_response(n);
 	sc_send_ipi(c->apic_id, sidecar_control_page_request_vector_load(n->control));
 }
 
@@ -329,6 +332,36 @@ fail:
 	return rc;
 }
 
+/* Linux may move the irq (its CPU went offline): follow it, so that
+ * responses keep arriving. Called before every request. */
+static void sc_refresh_response(struct sc_node *n)
+{
+	struct irq_data *d;
+	struct irq_cfg *cfg;
+	unsigned int dest;
+	u32 vector, apic_id;
+
+	if (!n->irq)
+		return;
+	d = irq_get_irq_data(n->irq);
+	cfg = d ? irqd_cfg(d) : NULL;
+	if (!cfg)
+		return;
+	vector = READ_ONCE(cfg->vector);
+	dest = cpumask_first(irq_data_get_effective_affinity_mask(d));
+	if (!vector || dest >= nr_cpu_ids)
+		return;
+	apic_id = per_cpu(x86_cpu_to_apicid, dest);
+	if (vector == n->vector && apic_id == n->dest_apic)
+		return;
+	pr_info("node %u: response irq moved: vector 0x%x to APIC ID %u (Linux CPU %u)\n", n->index, vector,
+		apic_id, dest);
+	n->vector = vector;
+	n->dest_apic = apic_id;
+	sidecar_control_page_response_cpu_store(n->control, apic_id);
+	sidecar_control_page_response_vector_store(n->control, vector);
+}
+
 static void sc_publish_response(struct sc_node *n)
 {
 	sidecar_control_page_response_cpu_store(n->control, n->irq ? n->dest_apic : 0);
@@ -397,6 +430,7 @@ static int sc_claim_run(struct sc_node *n, struct sc_cpu *c, u8 state)
 	unsigned long flags;
 	int rc = 0;
 
+	sc_refresh_response(n);
 	spin_lock_irqsave(&n->lock, flags);
 	if (c->state == SIDECAR_DRV_STATE_REMOVED || sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED) {
 		rc = -ENOENT;
@@ -422,23 +456,37 @@ static long sc_wait_not_busy(struct sc_node *n, struct sc_cpu *c, long timeout)
 
 static int sc_run_sync(struct sc_node *n, struct sc_cpu *c)
 {
-	unsigned long flags;
+	unsigned long flags, deadline = jiffies;
 	bool stopped = false;
 	int rc = sc_claim_run(n, c, SIDECAR_DRV_STATE_SYNC);
 
 	if (rc)
 		return rc;
 	while (sc_busy_status(sc_status(n, c))) {
-		long w = sc_wait_not_busy(n, c, HZ);
+		long w;
 
-		if (w < 0 && !stopped) {
-			/* A signal: ask the run to end and keep waiting for it. */
-			if (sc_cas(n, c, SIDECAR_CPU_STATUS_RUN, SIDECAR_CPU_STATUS_STOP))
-				sc_kick(n, c);
-			stopped = true;
+		if (!stopped) {
+			w = sc_wait_not_busy(n, c, HZ);
+			if (w < 0) {
+				/* A signal: ask the run to end and keep waiting
+				 * (uninterruptibly) for it, as OpenHCL does. */
+				if (sc_cas(n, c, SIDECAR_CPU_STATUS_RUN, SIDECAR_CPU_STATUS_STOP))
+					sc_kick(n, c);
+				stopped = true;
+				deadline = jiffies + msecs_to_jiffies(remove_timeout_ms);
+			}
+			continue;
 		}
-		if (w < 0 && fatal_signal_pending(current))
-			msleep(1);
+		wait_event_timeout(n->wq, !sc_busy_status(sc_status(n, c)), sc.polling ? SC_POLL_JIFFIES : HZ / 10);
+		if (sc_busy_status(sc_status(n, c)) && fatal_signal_pending(current) && time_after(jiffies, deadline)) {
+			/* Killed and the CPU does not answer: leave the command
+			 * to the async bookkeeping (read() reports its end). */
+			pr_warn("CPU %u: a killed RUN caller stops waiting; the command stays in flight\n", c->index);
+			spin_lock_irqsave(&n->lock, flags);
+			c->state = SIDECAR_DRV_STATE_ASYNC_STOPPING;
+			spin_unlock_irqrestore(&n->lock, flags);
+			return -EINTR;
+		}
 	}
 	spin_lock_irqsave(&n->lock, flags);
 	c->state = SIDECAR_DRV_STATE_AVAIL;
@@ -733,7 +781,11 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	}
 	case SIDECAR_DRV_EPOCH: {
 		u32 e = atomic_read(&sc.epoch);
+		u32 i;
 
+
+		for (i = 0; i < sc.node_count; i++)
+			sc_refresh_response(&sc.nodes[i]);
 		WRITE_ONCE(sf->seen_epoch, e);
 		return put_user(e, (__u32 __user *)uarg);
 	}

@@ -41,6 +41,18 @@ rep_str online_busy "$(echo "$out" | grep 'online-busy' | tr '\n' '|')"
 rep_num nproc_busy "$(nproc)"
 [ "$(nproc)" = $((n0 + 2)) ] || lx_fail "nproc $(nproc) after onlining the busy CPU, expected $((n0 + 2))"
 
+# The Linux CPU that takes node 1's response IPIs goes offline: Linux
+# moves the irq, the driver follows it (the ping checks every node's
+# answers came by IPI), and the CPU comes back.
+resp=$(drv_dmesg | sed -n 's/^sidecar: node 1: .*(Linux CPU \([0-9]*\))$/\1/p' | head -n 1)
+rep_num response_cpu1 "$resp"
+if [ -n "$resp" ] && [ "$resp" != 0 ]; then
+    echo 0 > $cpu/cpu$resp/online || lx_fail "echo 0 > cpu$resp/online failed"
+    ping_expect ping_moved $((total - 2))
+    drv_dmesg | grep -q "node 1: response irq moved" || lx_fail "node 1's response irq did not follow its CPU"
+    echo 1 > $cpu/cpu$resp/online || lx_fail "cpu$resp did not come back online"
+fi
+
 # Every sidecar CPU of node 1.
 node1=$(sidecar-ping --list 1)
 k=0
