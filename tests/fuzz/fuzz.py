@@ -28,10 +28,10 @@ def sources(target, src, build):
         "validators": [os.path.join(gen, "validate.c")],
         "decode": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "dispatch": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
-        "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c")]
+        "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
                 + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
-        "plan": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c")]
+        "plan": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
                 + scfree + [os.path.join(gen, "validate.c")],
     }[target]
 

@@ -102,6 +102,9 @@ def run(args, modules):
                 marks.setdefault("linux_entry_wall_s", now)
             if text.startswith("LINUX-REPORT "):
                 marks.setdefault("report_wall_s", now)
+            m = BRINGUP.match(text)
+            if m:
+                marks["sidecar_ready"], marks["sidecar_bringup_us"] = int(m.group(1)), int(m.group(3))
             if args.live:
                 print(text, flush=True)
 
@@ -145,6 +148,7 @@ def covered(ranges, b, e):
 
 SIDECAR_RANGE = re.compile(r"^shim: Linux: sidecar memory \[0x([0-9a-f]+), 0x([0-9a-f]+)\) reserved")
 ENTERING = re.compile(r"^shim: entering Linux at 0x[0-9a-f]+ .*hand-off 0x([0-9a-f]+)\)")
+BRINGUP = re.compile(r"^sidecar: bring-up done: (\d+) ready, (\d+) failed, (\d+) us")
 RETURNED = re.compile(r"^shim: sidecar kernel returned: (\d+) ready, (\d+) failed")
 
 
