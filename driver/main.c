@@ -66,6 +66,7 @@ struct sc_cpu {
 	int linux_cpu;		/* -1: Linux has no CPU with this APIC ID */
 	u8 state;		/* SIDECAR_DRV_STATE_*, under node->lock */
 	bool removing;		/* the hotplug callback owns it */
+	bool gone;		/* removed while its async end was unread */
 };
 
 struct sc_node {
@@ -545,9 +546,12 @@ static int sc_remove_cpu(struct sc_node *n, struct sc_cpu *c)
 	}
 	spin_lock_irqsave(&n->lock, flags);
 	sc_scan_locked(n);
+	/* An async command the removal stopped still has its end reported
+	 * (read/WAIT); collecting it then leaves the CPU REMOVED. */
 	if (c->state == SIDECAR_DRV_STATE_ASYNC_DONE)
-		n->done--;
-	c->state = SIDECAR_DRV_STATE_REMOVED;
+		c->gone = true;
+	else
+		c->state = SIDECAR_DRV_STATE_REMOVED;
 	spin_unlock_irqrestore(&n->lock, flags);
 	wake_up_all(&n->wq);
 	return 0;
@@ -639,7 +643,7 @@ static ssize_t sc_read(struct file *f, char __user *buf, size_t len, loff_t *off
 			if (n->cpus[i].state == SIDECAR_DRV_STATE_ASYNC_DONE)
 				break;
 		if (i < n->cpu_count) {
-			n->cpus[i].state = SIDECAR_DRV_STATE_AVAIL;
+			n->cpus[i].state = n->cpus[i].gone ? SIDECAR_DRV_STATE_REMOVED : SIDECAR_DRV_STATE_AVAIL;
 			n->done--;
 			cpu = n->cpus[i].index;
 			spin_unlock_irqrestore(&n->lock, flags);
@@ -681,7 +685,7 @@ static int sc_wait_one(struct sc_node *n, struct sidecar_drv_wait *w)
 		spin_lock_irqsave(&n->lock, flags);
 		sc_scan_locked(n);
 		if (c->state == SIDECAR_DRV_STATE_ASYNC_DONE) {
-			c->state = SIDECAR_DRV_STATE_AVAIL;
+			c->state = c->gone ? SIDECAR_DRV_STATE_REMOVED : SIDECAR_DRV_STATE_AVAIL;
 			n->done--;
 			rc = 0;
 		} else if (c->state == SIDECAR_DRV_STATE_ASYNC || c->state == SIDECAR_DRV_STATE_ASYNC_STOPPING) {

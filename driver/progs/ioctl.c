@@ -158,6 +158,29 @@ int main(int argc, char **argv)
           "RUN_VP ended stopped (answer %u, command %u, has_error %u)\n", cp->request_data[0], cp->command,
           cp->has_error);
     CHECK(read(nb, &got, 4) == -1 && errno == EAGAIN, "the WAITed end is not reported again by read\n");
+    /* CPU hotplug of a CPU running an async RUN_VP (OpenHCL style): the
+     * online stops the run, whose end read() still reports; the CPU is
+     * then Linux's and sidecar calls on it give ENOENT. */
+    cp->command = SIDECAR_COMMAND_RUN_VP;
+    CHECK(io(fd, MSHV_VTL_SIDECAR_START, cpu) == 0, "START of a RUN_VP before onlining the CPU\n");
+    char path[96];
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", ci.linux_cpu);
+    int ofd = open(path, O_WRONLY);
+    CHECK(ofd >= 0 && write(ofd, "1", 1) == 1, "echo 1 > %s while the VP runs\n", path);
+    if (ofd >= 0)
+        close(ofd);
+    pfd.revents = 0;
+    CHECK(poll(&pfd, 1, 20000) == 1 && read(fd, &got, 4) == 4 && got == cpu,
+          "read: the stopped run's end is reported (CPU %u)\n", got);
+    memset(&ci, 0, sizeof(ci));
+    ci.cpu = cpu;
+    CHECK(io(fd, SIDECAR_DRV_CPU_INFO, (unsigned long)&ci) == 0 && ci.linux_online &&
+              ci.status == SIDECAR_CPU_STATUS_REMOVED && ci.driver_state == SIDECAR_DRV_STATE_REMOVED,
+          "CPU %u is Linux's now (online %u, status %u, driver state %u)\n", cpu, ci.linux_online, ci.status,
+          ci.driver_state);
+    CHECK(io(fd, MSHV_VTL_SIDECAR_START, cpu) == -ENOENT, "START of the converted CPU: ENOENT\n");
+    CHECK(io(fd, SIDECAR_DRV_REMOVE, cpu) == -ENOENT, "REMOVE of the converted CPU: ENOENT\n");
+
     sidecar_host_close(&h);
     printf("sidecar-ioctl: %s (%d failures)\n", failures ? "FAILED" : "passed", failures);
     return failures ? 1 : 0;

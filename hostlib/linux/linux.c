@@ -35,7 +35,7 @@ struct linux_ctx {
     const struct sidecar_output *output;
     struct linux_map maps[2 * SIDECAR_MAX_NODES + 2];
     uint32_t map_count;
-    uint32_t last_cpu;          /* where the APIC ID lookup starts */
+    uint32_t last_cpu;          /* atomic: where the APIC ID lookup starts (a hint) */
 };
 
 static void *lx_mmap(struct linux_ctx *c, int fd, uint64_t off, size_t len, int prot)
@@ -68,11 +68,12 @@ static void lx_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
     struct linux_ctx *c = ctx;
     (void)vector;               /* the driver sends the node's request_vector */
     uint32_t count = c->params->cpu_count;
+    uint32_t start = __atomic_load_n(&c->last_cpu, __ATOMIC_RELAXED);
     for (uint32_t k = 0; k < count; k++) {
-        uint32_t cpu = (c->last_cpu + k) % count;
+        uint32_t cpu = (start + k) % count;
         if (c->params->cpus[cpu].apic_id != apic_id)
             continue;
-        c->last_cpu = cpu;
+        __atomic_store_n(&c->last_cpu, cpu, __ATOMIC_RELAXED);
         for (uint32_t n = 0; n < c->node_count; n++) {
             const struct sidecar_params_node *pn = &c->params->nodes[n];
             if (cpu >= pn->base_cpu && cpu - pn->base_cpu < pn->cpu_count) {
