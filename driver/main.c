@@ -967,21 +967,11 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		}
 	}
 	sc_publish_response(n);
-	n->misc.minor = MISC_DYNAMIC_MINOR;
-	n->misc.name = n->name;
-	n->misc.fops = &sc_fops;
-	n->misc.mode = 0600;
-	rc = misc_register(&n->misc);
-	if (rc) {
-		pr_err("node %u: misc_register: %d\n", i, rc);
-		return rc;
-	}
-	n->registered = true;
 	if (n->irq)
-		pr_info("node %u: /dev/%s, CPUs %u-%u, response vector 0x%x to APIC ID %u (Linux CPU %u)\n", i,
+		pr_info("node %u: %s, CPUs %u-%u, response vector 0x%x to APIC ID %u (Linux CPU %u)\n", i,
 			n->name, n->base_cpu, n->base_cpu + n->cpu_count - 1, n->vector, n->dest_apic, target);
 	else
-		pr_info("node %u: /dev/%s, CPUs %u-%u, completions by polling\n", i, n->name, n->base_cpu,
+		pr_info("node %u: %s, CPUs %u-%u, completions by polling\n", i, n->name, n->base_cpu,
 			n->base_cpu + n->cpu_count - 1);
 	return 0;
 }
@@ -1086,6 +1076,21 @@ static int __init sc_init(void)
 		goto fail;
 	}
 	sc.cpuhp_state = rc;
+	/* The devices last: nothing can open one of a module that then fails. */
+	for (i = 0; i < sc.node_count; i++) {
+		struct sc_node *n = &sc.nodes[i];
+
+		n->misc.minor = MISC_DYNAMIC_MINOR;
+		n->misc.name = n->name;
+		n->misc.fops = &sc_fops;
+		n->misc.mode = 0600;
+		rc = misc_register(&n->misc);
+		if (rc) {
+			pr_err("node %u: misc_register: %d\n", i, rc);
+			goto fail;
+		}
+		n->registered = true;
+	}
 	pr_info("sidecar description at 0x%lx: %u nodes, %u CPUs, guest RAM 0x%llx+0x%llx\n", handoff,
 		sc.node_count, sc.params->cpu_count, sc.params->guest_ram_base, sc.params->guest_ram_size);
 	return 0;
