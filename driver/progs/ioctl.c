@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,14 @@ static struct sidecar_host h;
             failures++;                                                  \
         }                                                                \
     } while (0)
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
 
 /* ioctl returning -errno. */
 static int io(int fd, unsigned long cmd, unsigned long arg)
@@ -158,6 +167,20 @@ int main(int argc, char **argv)
           "RUN_VP ended stopped (answer %u, command %u, has_error %u)\n", cp->request_data[0], cp->command,
           cp->has_error);
     CHECK(read(nb, &got, 4) == -1 && errno == EAGAIN, "the WAITed end is not reported again by read\n");
+
+    /* A synchronous RUN of the endless guest interrupted by a signal: the
+     * driver sets STOP and keeps waiting; the ioctl returns 0 once the run
+     * ended (OpenHCL's behaviour). */
+    struct sigaction sa = { .sa_handler = on_alarm };   /* no SA_RESTART */
+    sigaction(SIGALRM, &sa, NULL);
+    cp->command = SIDECAR_COMMAND_RUN_VP;
+    cp->request_data[0] = 0xff;
+    alarm(1);
+    rc = io(fd, MSHV_VTL_SIDECAR_RUN, cpu);
+    alarm(0);
+    CHECK(rc == 0 && alarms == 1 && !cp->has_error && cp->request_data[0] == 0,
+          "RUN interrupted by a signal: STOP, the run ended stopped (rc %d, signals %d, answer %u)\n", rc,
+          (int)alarms, cp->request_data[0]);
     /* CPU hotplug of a CPU running an async RUN_VP (OpenHCL style): the
      * online stops the run, whose end read() still reports; the CPU is
      * then Linux's and sidecar calls on it give ENOENT. */
