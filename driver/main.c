@@ -582,7 +582,17 @@ static int sc_cpu_prepare(unsigned int cpu)
 	if (!sc_find_cpu_by_apic(per_cpu(x86_cpu_to_apicid, cpu), &n, &c))
 		return 0;
 	spin_lock_irqsave(&n->lock, flags);
-	if (c->state == SIDECAR_DRV_STATE_REMOVED || c->removing) {
+	if (c->removing) {
+		/* A REMOVE ioctl is converting it: wait for its outcome. */
+		spin_unlock_irqrestore(&n->lock, flags);
+		wait_event_timeout(n->wq, !READ_ONCE(c->removing), msecs_to_jiffies(remove_timeout_ms) + HZ);
+		if (sc_status(n, c) != SIDECAR_CPU_STATUS_REMOVED) {
+			pr_err("Linux CPU %u: sidecar CPU %u is being removed and is not REMOVED yet\n", cpu, c->index);
+			return -EBUSY;
+		}
+		return 0;
+	}
+	if (c->state == SIDECAR_DRV_STATE_REMOVED) {
 		spin_unlock_irqrestore(&n->lock, flags);
 		return 0;
 	}
@@ -756,6 +766,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		spin_lock_irqsave(&n->lock, flags);
 		c->removing = false;
 		spin_unlock_irqrestore(&n->lock, flags);
+		wake_up_all(&n->wq);
 		return rc;
 	case SIDECAR_DRV_WAIT: {
 		struct sidecar_drv_wait w;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <sidecar/host.h>
 #include <sidecar/linux_driver.h>
@@ -91,14 +92,25 @@ int main(int argc, char **argv)
         sidecar_host_close(&h);
         return 0;
     }
-    /* Every node that answered must have done so by its response IPI
-     * (the driver counts them per node), not by the library's polling. */
+    /* Every node that answered must have raised its response IPI (the
+     * driver counts them per node). A sidecar CPU stores IDLE before it
+     * sends the IPI, and under TCG the IPI (an APIC MMIO write) can lag
+     * the store by a lot, so the library may have seen the answer first
+     * (it re-checks every 50 ms): wait for each node's first IPI, bounded
+     * generously (a liveness bound, not a timing check). */
     uint64_t irqs = 0;
     bool ipi_ok = true;
     for (uint32_t n = 0; n < sidecar_host_node_count(&h); n++) {
         struct sidecar_drv_node_info ni;
-        if (ioctl(sidecar_host_linux_device_fd(&h, n), SIDECAR_DRV_NODE_INFO, &ni) != 0)
+        int fd = sidecar_host_linux_device_fd(&h, n);
+        if (ioctl(fd, SIDECAR_DRV_NODE_INFO, &ni) != 0)
             continue;
+        for (int tries = 0; tries < 2000 && node_asked[n] && ni.response_vector &&
+                            ni.attention_irqs == node_irqs[n]; tries++) {
+            usleep(10000);
+            if (ioctl(fd, SIDECAR_DRV_NODE_INFO, &ni) != 0)
+                break;
+        }
         uint64_t d = ni.attention_irqs - node_irqs[n];
         irqs += d;
         if (node_asked[n] && ni.response_vector && d == 0) {
