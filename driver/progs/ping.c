@@ -9,6 +9,7 @@
  * Prints one line "sidecar-ping: answered=A of=T removed=R irqs=I vector=V"
  * and exits 0 when every CPU asked answered (and A == N with --expect)
  * and the answers came by the response IPI (the driver counted IRQs). */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * IO-port intercept by advancing RIP past the instruction, stops a run
  * that does not end by itself, and converts (removes) the CPU.
  * Build: cc -static example_linux.c $(pkg-config --cflags --libs sidecar-host) */
+#define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
