@@ -51,7 +51,7 @@ def boot(args, n, sidecar):
         tail = "\n".join(p.stdout.splitlines()[-5:])
         print(f"N={n} {'sidecar' if sidecar else 'Linux'}: no report (exit {p.returncode}): {tail}",
               file=sys.stderr)
-        return {"done": False}
+        return {"done": False, "started": (data or {}).get("linux_cpus_started")}
     r = data["report"]
     guest = r["uptime_s"] + (data.get("sidecar_bringup_us", 0) / 1e6 if sidecar else 0)
     return {"done": p.returncode == 0, "guest_s": guest, "linux_uptime_s": r["uptime_s"],
@@ -86,7 +86,8 @@ def main():
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for n, name, r in rows:
         if not r.get("done") and r.get("guest_s") is None:
-            print(f"| {n} | {name} | - | > bound | > {args.bound:.0f} s | - | - |")
+            started = f" ({r['started']} CPUs up)" if r.get("started") else ""
+            print(f"| {n} | {name} | -{started} | > bound | > {args.bound:.0f} s | - | - |")
             continue
         ready = (f"{r['online']} Linux + {n - r['online']} sidecar" if name.startswith("sidecar")
                  else f"{r['online']} Linux")

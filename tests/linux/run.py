@@ -102,6 +102,13 @@ def run(args, modules):
                 marks.setdefault("linux_entry_wall_s", now)
             if text.startswith("LINUX-REPORT "):
                 marks.setdefault("report_wall_s", now)
+            if "smp: Bringing up secondary CPUs" in text:
+                marks["linux_cpus_started"] = 1
+            elif "smp: Brought up" in text:
+                marks.pop("linux_cpus_started", None)
+            elif "linux_cpus_started" in marks:
+                # ".... node  #0, CPUs:    #1  #2" and continuation lines
+                marks["linux_cpus_started"] += len(re.findall(r"#\s*\d+", re.sub(r"node\s+#\d+", "", text)))
             m = BRINGUP.match(text)
             if m:
                 marks["sidecar_ready"], marks["sidecar_bringup_us"] = int(m.group(1)), int(m.group(3))
