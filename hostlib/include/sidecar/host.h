@@ -132,6 +132,27 @@ int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_hos
                                 const struct sidecar_params *params,
                                 const struct sidecar_output *output);
 
+/* The linux transport (hosted Linux builds, over the driver sidecar.ko):
+ * opens <device_prefix>0, 1, ... (NULL: "/dev/mshv_vtl_sidecar", the
+ * driver's devices, one per node), maps the params and output pages
+ * read-only and each node's control and command pages through them, and
+ * opens the core over them. Request IPIs are the driver's KICK ioctl,
+ * completions its response-IPI handler. E_NOTHING when there is no such
+ * device (the driver is not loaded), E_INVALID when the device is not the
+ * sidecar driver's or what it maps fails validation, E_NOMEM. The handle
+ * owns the descriptors and mappings until sidecar_host_close. Not
+ * concurrent with any other call on h. */
+int sidecar_host_open_linux(struct sidecar_host *h, const char *device_prefix);
+/* A descriptor that polls readable (POLLIN) when a sidecar CPU raised
+ * attention since the last sidecar_host_wait_any/wait/command looked (the
+ * driver's attention counter): poll it, then drain with
+ * sidecar_host_wait_any(h, 0, &done). E_INVALID when h is not open over
+ * the linux transport. Any thread. */
+int sidecar_host_linux_fd(const struct sidecar_host *h);
+/* The descriptor of node's device (for the driver's own ioctls, e.g.
+ * SIDECAR_DRV_CPU_INFO in <sidecar/linux_driver.h>), or E_INVALID. */
+int sidecar_host_linux_device_fd(const struct sidecar_host *h, uint32_t node);
+
 /* Forgets every node and calls the transport's close hook. Commands still
  * running on sidecar CPUs are not stopped (stop and wait for them first).
  * Afterwards every call on h fails with E_INVALID until it is opened
