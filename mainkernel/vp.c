@@ -13,7 +13,11 @@
 extern const uint8_t mk_guest_start[], mk_guest_end[], mk_guest_loop[], mk_guest_ud[], mk_guest_de[];
 
 #define TIMEOUT_NS 2000000000ull
-#define RUNNING_TIMEOUT_US 3000000ull
+/* How long a started guest loop may take to show that it runs: a bound
+ * against a hang, not a timing check. All CPUs wait together, and under
+ * TCG on a loaded 2-core host 63 spinning vCPUs can take seconds to each
+ * get a turn. */
+#define RUNNING_TIMEOUT_US 30000000ull
 #define UNMAPPED_GPA 0x100000000ull   /* guest RAM is below 4 GiB (shim) */
 #define STACK_BYTES 64u               /* per CPU, at the top of guest RAM */
 #define IN_VALUE 0xcafef00dull

@@ -2,6 +2,7 @@
  * (kernel/core/vp/decode.c): every IN/OUT/INS/OUTS form and size, prefixes,
  * REX, the other intercepted instructions, general lengths, and truncated
  * or invalid input. */
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS under -std=c11 */
 #include <criterion/criterion.h>
 #include <string.h>
 #include <sys/mman.h>
