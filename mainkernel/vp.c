@@ -12,7 +12,7 @@
 
 extern const uint8_t mk_guest_start[], mk_guest_end[], mk_guest_loop[], mk_guest_ud[], mk_guest_de[];
 
-#define TIMEOUT_NS 2000000000ull
+#define TIMEOUT_NS 10000000000ull   /* a bound against a hang; TCG under load is slow */
 /* How long a started guest loop may take to show that it runs: a bound
  * against a hang, not a timing check. All CPUs wait together, and under
  * TCG on a loaded 2-core host 63 spinning vCPUs can take seconds to each
