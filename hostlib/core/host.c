@@ -309,11 +309,13 @@ static int owner_cpu(struct sidecar_host *h, uint32_t cpu, uint32_t *n, uint32_t
 static int start(struct sidecar_host *h, uint32_t cpu, uint32_t n, uint32_t i, uint32_t command)
 {
     struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
-    if (is_pending(h, cpu) || (h->intercept_valid[cpu] & IV_UNCOLLECTED))
+    if (is_pending(h, cpu))
         return SIDECAR_HOST_E_BUSY;
     uint8_t s = status_of(h, n, i);
     if (s != SIDECAR_CPU_STATUS_IDLE)
         return busy_code(s);
+    if (h->intercept_valid[cpu] & IV_UNCOLLECTED)
+        return SIDECAR_HOST_E_BUSY;
     __atomic_store_n(&c->command, command, __ATOMIC_RELAXED);
     if (command == SIDECAR_COMMAND_RUN_VP)
         c->request_data[0] = 0xff;   /* not a valid answer: the sidecar must write it */
