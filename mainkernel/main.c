@@ -17,6 +17,7 @@
 #include "faults.h"
 #include "hostile.h"
 #include "rtbench.h"
+#include "soak.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -321,6 +322,24 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && rb.ok;
     }
 
+    /* The soak on every ready sidecar CPU that was not converted. */
+    static struct mk_soak_result sr;
+    if (opt.soak && !hrc) {
+        uint32_t n = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+                !converted[c])
+                cpu_list[n++] = c;
+        out("main: soak: %u CPUs x %u commands\n", n, opt.soak_commands);
+        mk_soak(mk_host(), p, cpu_list, n, opt.soak_commands, khz, &sr);
+        out("main: soak: %s; %lu commands in %lu us: %lu/s (per CPU min %lu, median %lu, max %lu); "
+            "%lu intercepts, %lu stopped, %lu STOPs; lost %lu, duplicated %lu%s%s\n",
+            sr.ok ? "ok" : "FAILED", sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0], sr.cpu_per_s[1],
+            sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.lost, sr.duplicated,
+            sr.error[0] ? ": " : "", sr.error);
+        ok = ok && sr.ok;
+    }
+
     /* The fault tests (last: remove_race takes CPUs out of sidecar). */
     static struct mk_faults_result fr;
     if (opt.faults && !hrc) {
@@ -416,6 +435,19 @@ void mk_main(uint64_t handoff_pa)
     if (opt.vp_compute)
         out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
             cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);
+    if (opt.soak) {
+        out(",\"soak\":{\"ok\":%s,\"cpus\":%u,\"commands_per_cpu\":%lu,\"commands\":%lu,\"us\":%lu,"
+            "\"per_s\":%lu,\"cpu_per_s\":[%lu,%lu,%lu],\"intercepts\":%lu,\"stopped\":%lu,\"stops\":%lu,"
+            "\"rip_steps\":%lu,\"lost\":%lu,\"duplicated\":%lu,\"kinds\":{",
+            sr.ok ? "true" : "false", sr.cpus, sr.per_cpu, sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0],
+            sr.cpu_per_s[1], sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.rip_steps, sr.lost,
+            sr.duplicated);
+        static const char *const kinds[MK_SOAK_KINDS] = { "none", "run_exit", "run_exit_stop", "run_spin",
+                                                         "get", "set", "translate" };
+        for (unsigned k = 0; k < MK_SOAK_KINDS; k++)
+            out("%s\"%s\":%lu", k ? "," : "", kinds[k], sr.by_kind[k]);
+        out("},\"error\":\"%s\"}", sr.error);
+    }
     if (opt.faults) {
         out(",\"faults\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"bystanders_ok\":%s,"
             "\"guard_regions\":%u,\"guard_bytes\":%lu,\"unused_pages\":%u,\"filled_bytes\":%lu,"

@@ -48,3 +48,13 @@ bool mk_seq_consistent(const struct mk_seq_vp *v, uint64_t guest_seq)
     return !v->in_flight && v->starts == v->completions && v->completions == v->outs + v->stopped &&
            guest_seq == v->seen && v->outs == v->seen;
 }
+
+enum mk_soak_kind mk_soak_pick(uint64_t *state)
+{
+    static const uint8_t upto[MK_SOAK_KINDS] = { 25, 50, 55, 60, 75, 90, 100 };
+    uint32_t r = mk_rand_below(state, 100);
+    for (unsigned k = 0; k < MK_SOAK_KINDS; k++)
+        if (r < upto[k])
+            return (enum mk_soak_kind)k;
+    return MK_SOAK_NONE;
+}

@@ -68,4 +68,20 @@ enum mk_seq_verdict mk_seq_completed(struct mk_seq_vp *v, bool out, uint32_t val
  * must have had its completion. */
 bool mk_seq_consistent(const struct mk_seq_vp *v, uint64_t guest_seq);
 
+/* The soak's command mix (soak.c): what a CPU does next. */
+enum mk_soak_kind {
+    MK_SOAK_NONE,           /* a ping, asynchronously */
+    MK_SOAK_RUN_EXIT,       /* a run that ends at once (the guest's OUT) */
+    MK_SOAK_RUN_EXIT_STOP,  /* the same with a STOP right behind it (a race) */
+    MK_SOAK_RUN_SPIN,       /* a run that spins until STOPped */
+    MK_SOAK_GET,            /* GET_VP_REGISTERS (R12 and RIP) */
+    MK_SOAK_SET,            /* SET_VP_REGISTERS (R12 to a random value) */
+    MK_SOAK_TRANSLATE,      /* TRANSLATE_GVA of a random address in guest RAM */
+    MK_SOAK_KINDS
+};
+
+/* Weights out of 100: 25 NONE, 25 RUN_EXIT, 5 RUN_EXIT_STOP, 5 RUN_SPIN,
+ * 15 GET, 15 SET, 10 TRANSLATE. */
+enum mk_soak_kind mk_soak_pick(uint64_t *state);
+
 #endif

@@ -54,8 +54,16 @@ int mk_seqg_setup(struct sidecar_host *h, const struct sidecar_params *p, uint32
 
 const char *mk_seqg_completed(struct sidecar_host *h, uint32_t cpu, int result, struct mk_seq_vp *v)
 {
+    return mk_seqg_completed_vd(h, cpu, result, v, 0);
+}
+
+const char *mk_seqg_completed_vd(struct sidecar_host *h, uint32_t cpu, int result, struct mk_seq_vp *v,
+                                 enum mk_seq_verdict *out)
+{
     static char why[96];
-    enum mk_seq_verdict vd;
+    enum mk_seq_verdict vd = MK_SEQ_OK;
+    if (out)
+        *out = MK_SEQ_OK;
     if (result == SIDECAR_HOST_RUN_STOPPED) {
         vd = mk_seq_completed(v, false, 0, true);
     } else if (result == SIDECAR_HOST_RUN_INTERCEPT) {
@@ -80,6 +88,8 @@ const char *mk_seqg_completed(struct sidecar_host *h, uint32_t cpu, int result, 
         return why;
     }
     if (vd != MK_SEQ_OK) {
+        if (out)
+            *out = vd;
         sc_snprintf(why, sizeof(why), "cpu %u: %s (seen %lu)", cpu, mk_seq_verdict_name(vd), v->seen);
         return why;
     }

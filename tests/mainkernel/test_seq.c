@@ -59,3 +59,17 @@ Test(rand, fixed_and_bounded)
     cr_assert_neq(mk_rand(&z), 0, "a zero seed still moves");
     cr_assert_eq(mk_rand_below(&z, 0), 0);
 }
+
+Test(soak, mix_follows_the_weights)
+{
+    static const uint32_t weight[MK_SOAK_KINDS] = { 25, 25, 5, 5, 15, 15, 10 };
+    uint32_t n[MK_SOAK_KINDS] = { 0 };
+    uint64_t r = 7;
+    for (int k = 0; k < 100000; k++) {
+        enum mk_soak_kind kind = mk_soak_pick(&r);
+        cr_assert_lt((unsigned)kind, MK_SOAK_KINDS);
+        n[kind]++;
+    }
+    for (int k = 0; k < MK_SOAK_KINDS; k++)
+        cr_assert(n[k] > weight[k] * 900 && n[k] < weight[k] * 1100, "kind %d: %u", k, n[k]);
+}
