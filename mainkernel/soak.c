@@ -10,15 +10,24 @@
 #define T_NS 5000000000ull              /* a synchronous command's bound */
 #define SILENCE_US 10000000ull          /* nothing completes for this long: lost */
 #define SPIN_MAX_US 50u                 /* a spinning run is stopped within this */
+/* At most this many guests spin at once: under TCG a spinning vCPU takes a
+ * host thread's whole time, and the host has few cores. */
+#define MAX_SPINNING 2u
 #define TRANSLATE_VALIDATE_READ 1ull
 
-enum flight { IDLE_, PING, RUN, SPIN };
+/* What a CPU has in flight. The synchronous calls are made with a zero
+ * timeout: they return E_TIMEOUT with the command in flight, which
+ * sidecar_host_wait collects later; the results are then read from the
+ * command page (sidecar_host_command_page). */
+enum flight { IDLE_, PING, GET, SET, TRANSLATE, RUN, SPIN };
 
 struct cpu_state {
     uint32_t cpu;
     uint64_t rng;
     uint64_t done;              /* commands completed */
     uint64_t r12;               /* the value R12 must read back */
+    uint64_t r12_pending;       /* a SET in flight writes this */
+    uint64_t gva;               /* a TRANSLATE in flight */
     uint8_t flight;
     bool stop_sent;
     bool finished;
@@ -32,6 +41,7 @@ static int16_t slot_of[SIDECAR_MAX_CPUS];
 static uint64_t rates[SIDECAR_MAX_CPUS];
 
 static uint64_t khz_;
+static uint32_t spinning;
 
 static uint64_t now_us(void)
 {
@@ -71,6 +81,8 @@ static void run_done(struct sidecar_host *h, struct cpu_state *s, int result, st
     }
     s->done++;
     r->commands++;
+    if (s->flight == SPIN)
+        spinning--;
     if (result == SIDECAR_HOST_RUN_INTERCEPT) {
         r->intercepts++;
         s->done++;              /* the SET of RIP past the OUT */
@@ -82,13 +94,17 @@ static void run_done(struct sidecar_host *h, struct cpu_state *s, int result, st
     s->flight = IDLE_;
 }
 
-static bool get_check(struct sidecar_host *h, struct cpu_state *s, struct mk_soak_result *r)
+static bool get_check(struct sidecar_host *h, struct cpu_state *s, struct mk_soak_result *r, uint64_t timeout)
 {
     struct sidecar_hv_register_assoc a[2];
     sc_memset(a, 0, sizeof(a));
     a[0].name = SIDECAR_HV_REGISTER_NAME_R12;
     a[1].name = SIDECAR_HV_REGISTER_NAME_RIP;
-    int rc = sidecar_host_get_registers(h, s->cpu, 0, a, 2, T_NS, 0);
+    int rc = sidecar_host_get_registers(h, s->cpu, 0, a, 2, timeout, 0);
+    if (rc == SIDECAR_HOST_E_TIMEOUT && !timeout) {
+        s->flight = GET;
+        return true;
+    }
     if (rc)
         return fail(r, "cpu %u: GET: %s", s->cpu, sidecar_host_strerror(rc));
     if (a[0].value.low != s->r12)
@@ -96,11 +112,43 @@ static bool get_check(struct sidecar_host *h, struct cpu_state *s, struct mk_soa
     return true;
 }
 
+static bool translate_check(struct cpu_state *s, struct mk_soak_result *r, const struct sidecar_translate_gva_output *out)
+{
+    if (out->translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_SUCCESS || out->gpa_page != s->gva >> 12)
+        return fail(r, "cpu %u: translate %lx: result %u page %lx", s->cpu, s->gva, out->translation_result.result_code,
+                    out->gpa_page);
+    return true;
+}
+
+/* A register or translate command in flight ended: its results are in
+ * the command page. */
+static void collected(struct sidecar_host *h, struct cpu_state *s, struct mk_soak_result *r)
+{
+    const struct sidecar_command_page *c = sidecar_host_command_page(h, s->cpu);
+    if (s->flight == GET || s->flight == SET) {
+        const struct sidecar_get_set_vp_registers_request *req = (const void *)c->request_data;
+        if (req->status != SIDECAR_HV_STATUS_SUCCESS)
+            fail(r, "cpu %u: %s: HvStatus %u", s->cpu, s->flight == GET ? "GET" : "SET", req->status);
+        else if (s->flight == GET && req->regs[0].value.low != s->r12)
+            fail(r, "cpu %u: R12 %lx, the last SET wrote %lx", s->cpu, req->regs[0].value.low, s->r12);
+        else if (s->flight == SET)
+            s->r12 = s->r12_pending;
+    } else if (s->flight == TRANSLATE) {
+        const struct sidecar_translate_gva_response *resp = (const void *)c->request_data;
+        if (resp->status != SIDECAR_HV_STATUS_SUCCESS)
+            fail(r, "cpu %u: translate: HvStatus %u", s->cpu, resp->status);
+        else
+            translate_check(s, r, &resp->output);
+    }
+}
+
 /* Starts the next command of a CPU with nothing in flight. */
 static void next(struct sidecar_host *h, const struct sidecar_params *p, struct cpu_state *s,
                  struct mk_soak_result *r)
 {
     enum mk_soak_kind kind = mk_soak_pick(&s->rng);
+    if (kind == MK_SOAK_RUN_SPIN && spinning >= MAX_SPINNING)
+        kind = MK_SOAK_RUN_EXIT_STOP;
     r->by_kind[kind]++;
     volatile struct mk_seq_data *d = mk_seqg_data(p, s->cpu);
     int rc = 0;
@@ -121,6 +169,7 @@ static void next(struct sidecar_host *h, const struct sidecar_params *p, struct 
             break;
         mk_seq_started(&s->seq);
         s->flight = kind == MK_SOAK_RUN_SPIN ? SPIN : RUN;
+        spinning += kind == MK_SOAK_RUN_SPIN;
         s->stop_sent = false;
         s->stop_at_us = now_us() + mk_rand_below(&s->rng, SPIN_MAX_US);
         if (kind == MK_SOAK_RUN_EXIT_STOP) {
@@ -130,7 +179,7 @@ static void next(struct sidecar_host *h, const struct sidecar_params *p, struct 
         }
         return;
     case MK_SOAK_GET:
-        if (!get_check(h, s, r))
+        if (!get_check(h, s, r, 0) || s->flight == GET)
             return;
         break;
     case MK_SOAK_SET: {
@@ -138,7 +187,12 @@ static void next(struct sidecar_host *h, const struct sidecar_params *p, struct 
         sc_memset(&a, 0, sizeof(a));
         a.name = SIDECAR_HV_REGISTER_NAME_R12;
         a.value.low = mk_rand(&s->rng);
-        rc = sidecar_host_set_registers(h, s->cpu, 0, &a, 1, T_NS, 0);
+        s->r12_pending = a.value.low;
+        rc = sidecar_host_set_registers(h, s->cpu, 0, &a, 1, 0, 0);
+        if (rc == SIDECAR_HOST_E_TIMEOUT) {
+            s->flight = SET;
+            return;
+        }
         if (!rc)
             s->r12 = a.value.low;
         break;
@@ -147,11 +201,14 @@ static void next(struct sidecar_host *h, const struct sidecar_params *p, struct 
         uint64_t off = (uint64_t)mk_rand_below(&s->rng, (uint32_t)(p->guest_ram_size >> 12)) << 12;
         struct sidecar_translate_gva_output out;
         uint16_t hv = 0;
-        rc = sidecar_host_translate_gva(h, s->cpu, p->guest_ram_base + off, TRANSLATE_VALIDATE_READ, T_NS, &out, &hv);
-        if (!rc && (out.translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_SUCCESS ||
-                    out.gpa_page != (p->guest_ram_base + off) >> 12))
-            fail(r, "cpu %u: translate %lx: result %u page %lx", s->cpu, p->guest_ram_base + off,
-                 out.translation_result.result_code, out.gpa_page);
+        s->gva = p->guest_ram_base + off + mk_rand_below(&s->rng, 4096);
+        rc = sidecar_host_translate_gva(h, s->cpu, s->gva, TRANSLATE_VALIDATE_READ, 0, &out, &hv);
+        if (rc == SIDECAR_HOST_E_TIMEOUT) {
+            s->flight = TRANSLATE;
+            return;
+        }
+        if (!rc)
+            translate_check(s, r, &out);
         break;
     }
     default:
@@ -173,6 +230,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
     r->cpus = n;
     r->per_cpu = commands;
     khz_ = tsc_khz ? tsc_khz : 1;
+    spinning = 0;
     if (!n || n > SIDECAR_MAX_CPUS || !mk_seqg_load(p)) {
         fail(r, "%s", n ? "guest RAM too small" : "no sidecar CPU");
         return;
@@ -203,18 +261,22 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
             struct cpu_state *s = &st[k];
             if (s->finished)
                 continue;
-            if (s->flight == PING) {
+            if (s->flight == PING || s->flight == GET || s->flight == SET || s->flight == TRANSLATE) {
+                /* A cheap look first: still RUN means still running. */
+                if (sidecar_host_cpu_status(h, s->cpu) == SIDECAR_CPU_STATUS_RUN)
+                    continue;
                 int rc = sidecar_host_wait(h, s->cpu, 0);
                 if (rc == SIDECAR_HOST_E_TIMEOUT)
                     continue;
                 if (rc)
-                    fail(r, "cpu %u: ping: %s", s->cpu, sidecar_host_strerror(rc));
+                    fail(r, "cpu %u: command (%u) in flight: %s", s->cpu, s->flight, sidecar_host_strerror(rc));
+                else
+                    collected(h, s, r);
                 s->done++;
                 r->commands++;
                 s->flight = IDLE_;
                 last_progress = now;
-            } else if ((s->flight == SPIN || s->flight == RUN) && !s->stop_sent && now >= s->stop_at_us &&
-                       s->flight == SPIN) {
+            } else if (s->flight == SPIN && !s->stop_sent && now >= s->stop_at_us) {
                 sidecar_host_stop(h, s->cpu);
                 s->stop_sent = true;
                 r->stops++;
@@ -273,8 +335,10 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
             sidecar_host_stop(h, st[k].cpu);
     for (uint32_t k = 0; k < n; k++) {
         struct cpu_state *s = &st[k];
-        if (s->flight == PING && sidecar_host_wait(h, s->cpu, T_NS) >= 0)
+        if (s->flight != IDLE_ && s->flight != RUN && s->flight != SPIN && sidecar_host_wait(h, s->cpu, T_NS) >= 0) {
+            collected(h, s, r);
             s->flight = IDLE_;
+        }
     }
     for (;;) {
         struct sidecar_host_completion c;
@@ -300,7 +364,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
                 fail(r, "cpu %u: the guest counted %lu runs, the host saw %lu (%lu starts, %lu completions)", s->cpu,
                      d->seq, s->seq.seen, s->seq.starts, s->seq.completions);
             } else {
-                get_check(h, s, r);
+                get_check(h, s, r, T_NS);
             }
         }
         sidecar_host_release(h, s->cpu);

@@ -3,9 +3,11 @@
  * sequence guest that end at once or spin until STOPped, STOPs racing
  * runs, GET/SET registers, TRANSLATE_GVA), all CPUs at once, driven
  * asynchronously from the boot CPU: runs with sidecar_host_run_vp_start and
- * sidecar_host_wait_any, pings started without waiting (a zero timeout)
- * and collected with sidecar_host_wait, register and translate commands
- * synchronously. It proves that no completion was lost or duplicated (the
+ * sidecar_host_wait_any; pings, register and translate commands started
+ * with a zero timeout (they return E_TIMEOUT with the command in flight)
+ * and collected with sidecar_host_wait, their results read from the
+ * command page. At most two guests spin at once (under TCG a spinning
+ * vCPU takes a whole host thread). It proves that no completion was lost or duplicated (the
  * sequence guest's per-VP counts, seq.h: every start has exactly one
  * completion, every OUT carries the next sequence number, and at the end
  * the guest's own count equals what the host saw; a SET value must read
