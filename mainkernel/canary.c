@@ -18,16 +18,74 @@ static uint64_t hash_range(uint64_t base, uint64_t size)
     return h;
 }
 
+static uint64_t pattern(uint64_t pa) { return 0x5a5a5a5a00000000ull | (uint32_t)pa; }
+
 static void fill(uint64_t base, uint64_t end)
 {
     volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)base;
     for (uint64_t i = 0; i < (end - base) / 8; i++)
-        w[i] = 0x5a5a5a5a00000000ull | (uint32_t)(base + i * 8);
+        w[i] = pattern(base + i * 8);
+}
+
+/* The first word in [base, end) that does not hold the pattern, or 0. */
+static uint64_t check_fill(uint64_t base, uint64_t end)
+{
+    const volatile uint64_t *w = (const volatile uint64_t *)(uintptr_t)base;
+    for (uint64_t i = 0; i < (end - base) / 8; i++)
+        if (w[i] != pattern(base + i * 8))
+            return base + i * 8;
+    return 0;
 }
 
 static bool in_map(uint64_t base, uint64_t size)
 {
     return base < MAP_LIMIT && size <= MAP_LIMIT - base;
+}
+
+/* Every usable piece above 1 MiB (and below 4 GiB) but the image: fill
+ * (check false) or check (true; returns the first bad address, or 0). */
+static uint64_t usable_pieces(const struct sidecar_handoff *h, uint64_t image_start, uint64_t image_end,
+                              bool check, uint64_t *bytes)
+{
+    uint32_t n = h->memory_range_count < MAX_RANGES ? h->memory_range_count : MAX_RANGES;
+    *bytes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct sidecar_memory_range *m = &h->memory_map[i];
+        if (m->type != MEMORY_TYPE_USABLE || !in_map(m->base, m->size))
+            continue;
+        uint64_t b = m->base < LOW_LIMIT ? LOW_LIMIT : m->base, e = m->base + m->size;
+        b = (b + 7) & ~7ull;
+        e &= ~7ull;
+        /* Two pieces: around the main kernel's image. */
+        uint64_t cut[2][2] = { { b, e < image_start ? e : image_start },
+                               { b > image_end ? b : image_end, e } };
+        for (int k = 0; k < 2; k++) {
+            if (cut[k][0] >= cut[k][1])
+                continue;
+            if (check) {
+                uint64_t bad = check_fill(cut[k][0], cut[k][1]);
+                if (bad)
+                    return bad;
+            } else {
+                fill(cut[k][0], cut[k][1]);
+            }
+            *bytes += cut[k][1] - cut[k][0];
+        }
+    }
+    return 0;
+}
+
+uint64_t mk_canary_fill(const struct sidecar_handoff *h, uint64_t image_start, uint64_t image_end)
+{
+    uint64_t bytes;
+    usable_pieces(h, image_start, image_end, false, &bytes);
+    return bytes;
+}
+
+uint64_t mk_canary_verify_fill(const struct sidecar_handoff *h, uint64_t image_start, uint64_t image_end)
+{
+    uint64_t bytes;
+    return usable_pieces(h, image_start, image_end, true, &bytes);
 }
 
 struct mk_canary_result mk_canary_check(const struct sidecar_handoff *h, uint64_t image_start,
@@ -44,23 +102,7 @@ struct mk_canary_result mk_canary_check(const struct sidecar_handoff *h, uint64_
         r.sidecar_bytes += m->size;
         r.ranges++;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const struct sidecar_memory_range *m = &h->memory_map[i];
-        if (m->type != MEMORY_TYPE_USABLE || !in_map(m->base, m->size))
-            continue;
-        uint64_t b = m->base < LOW_LIMIT ? LOW_LIMIT : m->base, e = m->base + m->size;
-        b = (b + 7) & ~7ull;
-        e &= ~7ull;
-        /* Two pieces: around the main kernel's image. */
-        uint64_t cut[2][2] = { { b, e < image_start ? e : image_start },
-                               { b > image_end ? b : image_end, e } };
-        for (int k = 0; k < 2; k++) {
-            if (cut[k][0] < cut[k][1]) {
-                fill(cut[k][0], cut[k][1]);
-                r.filled_bytes += cut[k][1] - cut[k][0];
-            }
-        }
-    }
+    r.filled_bytes = mk_canary_fill(h, image_start, image_end);
     if (touch_pa) {
         volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)(touch_pa & ~7ull);
         *w = ~*w;

@@ -30,4 +30,11 @@ struct mk_canary_result {
 struct mk_canary_result mk_canary_check(const struct sidecar_handoff *h, uint64_t image_start,
                                         uint64_t image_end, uint64_t touch_pa);
 
+/* The fill alone: the pattern (a function of each word's address) in all
+ * usable memory above 1 MiB but the image; returns the bytes filled. */
+uint64_t mk_canary_fill(const struct sidecar_handoff *h, uint64_t image_start, uint64_t image_end);
+/* After mk_canary_fill: the first address whose word no longer holds the
+ * pattern (something wrote main-kernel memory), or 0 when all of it does. */
+uint64_t mk_canary_verify_fill(const struct sidecar_handoff *h, uint64_t image_start, uint64_t image_end);
+
 #endif

@@ -96,6 +96,28 @@ static bool handle(struct sidecar_host *h, struct vp_state *v, struct mk_compute
 void mk_compute_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
                     uint32_t n, uint64_t tsc_khz, struct mk_compute_result *r)
 {
+    mk_compute_run(h, p, cpus, n, tsc_khz, 0, r);
+}
+
+/* wait_any for up to TIMEOUT_NS in slices, calling the poll hook between. */
+static int wait_any_polling(struct sidecar_host *h, const struct mk_compute_hooks *hooks,
+                            uint64_t tsc_khz, struct sidecar_host_completion *done)
+{
+    if (!hooks || !hooks->poll)
+        return sidecar_host_wait_any(h, TIMEOUT_NS, done);
+    uint64_t t0 = mk_rdtsc(), limit = TIMEOUT_NS / 1000000 * tsc_khz;
+    for (;;) {
+        hooks->poll(hooks->ctx);
+        int rc = sidecar_host_wait_any(h, 0, done);
+        if (rc != SIDECAR_HOST_E_TIMEOUT || mk_rdtsc() - t0 > limit)
+            return rc;
+    }
+}
+
+void mk_compute_run(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
+                    uint32_t n, uint64_t tsc_khz, const struct mk_compute_hooks *hooks,
+                    struct mk_compute_result *r)
+{
     sc_memset(r, 0, sizeof(*r));
     r->ok = true;
     r->first_failed_cpu = SIDECAR_NO_CPU;
@@ -144,7 +166,7 @@ void mk_compute_all(struct sidecar_host *h, const struct sidecar_params *p, cons
     /* As a VMM's event loop would: whichever VP stops, handle it. */
     while (in_flight) {
         struct sidecar_host_completion done;
-        int rc = sidecar_host_wait_any(h, TIMEOUT_NS, &done);
+        int rc = wait_any_polling(h, hooks, tsc_khz, &done);
         if (rc) {
             fail(r, SIDECAR_NO_CPU, "waiting for VPs: %s (%u still running)", sidecar_host_strerror(rc), in_flight);
             for (uint32_t k = 0; k < n; k++)
@@ -163,6 +185,8 @@ void mk_compute_all(struct sidecar_host *h, const struct sidecar_params *p, cons
         bool again = done.result == SIDECAR_HOST_RUN_INTERCEPT && handle(h, v, r);
         if (done.result != SIDECAR_HOST_RUN_INTERCEPT)
             fail(r, v->cpu, "cpu %u: run ended with %d", v->cpu, done.result);
+        if (again && hooks && hooks->between)
+            hooks->between(hooks->ctx, v->cpu);
         if (again && sidecar_host_run_vp_start(h, v->cpu) == SIDECAR_HOST_OK)
             continue;
         in_flight--;

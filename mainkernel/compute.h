@@ -29,4 +29,18 @@ uint64_t mk_compute_expected(const uint8_t *data, uint64_t bytes, uint32_t index
 void mk_compute_all(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
                     uint32_t n, uint64_t tsc_khz, struct mk_compute_result *r);
 
+/* Hooks for the fault tests (faults.c): between is called after each
+ * handled intercept, before the VP runs again (the CPU is idle then);
+ * poll is called repeatedly while the main kernel waits for VPs. */
+struct mk_compute_hooks {
+    void *ctx;
+    void (*between)(void *ctx, uint32_t cpu);
+    void (*poll)(void *ctx);
+};
+
+/* mk_compute_all with hooks (NULL: none). */
+void mk_compute_run(struct sidecar_host *h, const struct sidecar_params *p, const uint32_t *cpus,
+                    uint32_t n, uint64_t tsc_khz, const struct mk_compute_hooks *hooks,
+                    struct mk_compute_result *r);
+
 #endif

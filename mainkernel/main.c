@@ -14,8 +14,10 @@
 #include "arch/x86_64/platform.h"
 #include "canary.h"
 #include "compute.h"
+#include "faults.h"
 #include "hostile.h"
 #include "rtbench.h"
+#include "soak.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -320,6 +322,48 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && rb.ok;
     }
 
+    /* The soak on every ready sidecar CPU that was not converted. */
+    static struct mk_soak_result sr;
+    if (opt.soak && !hrc) {
+        uint32_t n = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+                !converted[c])
+                cpu_list[n++] = c;
+        out("main: soak: %u CPUs x %u commands\n", n, opt.soak_commands);
+        mk_soak(mk_host(), p, cpu_list, n, opt.soak_commands, khz, &sr);
+        out("main: soak: %s; %lu commands in %lu us: %lu/s (per CPU min %lu, median %lu, max %lu); "
+            "%lu intercepts, %lu stopped, %lu STOPs; lost %lu, duplicated %lu%s%s\n",
+            sr.ok ? "ok" : "FAILED", sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0], sr.cpu_per_s[1],
+            sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.lost, sr.duplicated,
+            sr.error[0] ? ": " : "", sr.error);
+        ok = ok && sr.ok;
+    }
+
+    /* The fault tests (last: remove_race takes CPUs out of sidecar). */
+    static struct mk_faults_result fr;
+    if (opt.faults && !hrc) {
+        struct mk_faults_env fe = { mk_host(), h, p, o, khz, mk_image_start(), mk_image_end(), opt.fault_iters,
+                                    opt.touch_sidecar, mk_host_open_other };
+        uint64_t t0 = mk_rdtsc();
+        mk_faults_run(&fe, opt.faults, &fr);
+        out("main: fault tests on %u targets (%u bystanders), %lu us: %s%s%s\n", fr.targets, fr.bystanders,
+            (mk_rdtsc() - t0) * 1000 / khz, fr.ok ? "ok" : "FAILED", fr.error[0] ? ": " : "", fr.error);
+        for (unsigned i = 0; i < MK_FAULT_CASES; i++) {
+            const struct mk_fault_case *c = &fr.c[i];
+            if (c->ran)
+                out("main:   %s %s: %lu iterations, %s %lu, %s %lu, guard %s%s%s\n", mk_fault_name(i),
+                    c->ok ? "ok" : "FAILED", c->iterations, c->ka ? c->ka : "-", c->a, c->kb ? c->kb : "-", c->b,
+                    c->guard_ok ? "ok" : "CHANGED", c->error[0] ? ": " : "", c->error);
+        }
+        out("main:   guard: %u regions, %lu bytes; %u unused node pages patterned; main-kernel memory "
+            "(%lu bytes filled) %s\n", fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes,
+            fr.fill_ok ? "untouched" : "CHANGED");
+        if (!fr.fill_ok)
+            out("main:   main-kernel memory changed at %lx\n", fr.fill_bad);
+        ok = ok && fr.ok;
+    }
+
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
         ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
     out("\"park\":\"%s\",\"cpuid_faulting\":%s,", o->use_mwait ? "mwait" : "hlt",
@@ -391,6 +435,38 @@ void mk_main(uint64_t handoff_pa)
     if (opt.vp_compute)
         out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
             cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);
+    if (opt.soak) {
+        out(",\"soak\":{\"ok\":%s,\"cpus\":%u,\"commands_per_cpu\":%lu,\"commands\":%lu,\"us\":%lu,"
+            "\"per_s\":%lu,\"cpu_per_s\":[%lu,%lu,%lu],\"intercepts\":%lu,\"stopped\":%lu,\"stops\":%lu,"
+            "\"rip_steps\":%lu,\"lost\":%lu,\"duplicated\":%lu,\"kinds\":{",
+            sr.ok ? "true" : "false", sr.cpus, sr.per_cpu, sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0],
+            sr.cpu_per_s[1], sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.rip_steps, sr.lost,
+            sr.duplicated);
+        static const char *const kinds[MK_SOAK_KINDS] = { "none", "run_exit", "run_exit_stop", "run_spin",
+                                                         "get", "set", "translate" };
+        for (unsigned k = 0; k < MK_SOAK_KINDS; k++)
+            out("%s\"%s\":%lu", k ? "," : "", kinds[k], sr.by_kind[k]);
+        out("},\"error\":\"%s\"}", sr.error);
+    }
+    if (opt.faults) {
+        out(",\"faults\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"bystanders_ok\":%s,"
+            "\"guard_regions\":%u,\"guard_bytes\":%lu,\"unused_pages\":%u,\"filled_bytes\":%lu,"
+            "\"fill_ok\":%s,\"error\":\"%s\",\"cases\":{",
+            fr.ok ? "true" : "false", fr.targets, fr.bystanders, fr.bystanders_ok ? "true" : "false",
+            fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes, fr.fill_ok ? "true" : "false",
+            fr.error);
+        for (unsigned i = 0, first = 1; i < MK_FAULT_CASES; i++) {
+            const struct mk_fault_case *c = &fr.c[i];
+            if (!c->ran)
+                continue;
+            out("%s\"%s\":{\"ok\":%s,\"cpus\":%u,\"iterations\":%lu,\"%s\":%lu,\"%s\":%lu,\"guard\":%s,"
+                "\"error\":\"%s\"}", first ? "" : ",", mk_fault_name(i), c->ok ? "true" : "false", c->cpus,
+                c->iterations, c->ka ? c->ka : "a", c->a, c->kb ? c->kb : "b", c->b,
+                c->guard_ok ? "true" : "false", c->error);
+            first = 0;
+        }
+        out("}}");
+    }
     if (opt.convert_running.count)
         out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
             opt.convert_running.count, running_stopped);

@@ -56,6 +56,49 @@ static bool parse_list(const char *s, const char *end, struct mk_cpu_list *l)
     return true;
 }
 
+/* "garbage,ipi" or "all": fault case names (faults.h) into a bit mask. */
+static bool parse_faults(const char *s, const char *end, uint32_t *mask)
+{
+    static const char *const names[] = { "garbage", "status", "ipi", "stop_race", "reconnect", "remove_race" };
+    uint32_t m = 0;
+    while (s < end) {
+        const char *w = s;
+        while (s < end && *s != ',')
+            s++;
+        unsigned long n = (unsigned long)(s - w);
+        bool known = false;
+        if (n == 3 && !sc_strncmp(w, "all", 3)) {
+            m |= (1u << (sizeof(names) / sizeof(names[0]))) - 1;
+            known = true;
+        }
+        for (uint32_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            if (n == sc_strnlen(names[k], 32) && !sc_strncmp(w, names[k], n)) {
+                m |= 1u << k;
+                known = true;
+            }
+        }
+        if (!known)
+            return false;
+        if (s < end && ++s == end)
+            return false;   /* trailing comma */
+    }
+    if (!m)
+        return false;
+    *mask = m;
+    return true;
+}
+
+/* A decimal number in [lo, hi] filling [v, end). */
+static bool ranged(const char *v, const char *end, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+    uint32_t n;
+    const char *p = v;
+    if (!number(&p, end, &n) || p != end || n < lo || n > hi)
+        return false;
+    *out = n;
+    return true;
+}
+
 static bool word_is(const char *w, unsigned long n, const char *name)
 {
     unsigned long k = sc_strnlen(name, 64);
@@ -66,6 +109,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
 {
     sc_memset(opt, 0, sizeof(*opt));
     opt->convert_node = MK_NO_NODE;
+    opt->fault_iters = MK_FAULT_ITERS_DEFAULT;
+    opt->soak_commands = MK_SOAK_COMMANDS_DEFAULT;
     bool ok = true;
     const char *s = cmdline;
     while (s && *s) {
@@ -109,6 +154,14 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             opt->canary = true;
         } else if (word_is(w, key, "mk.test_touch_sidecar") && !v) {
             opt->touch_sidecar = true;
+        } else if (word_is(w, key, "mk.faults") && v) {
+            good = parse_faults(v, s, &opt->faults);
+        } else if (word_is(w, key, "mk.fault_iters") && v) {
+            good = ranged(v, s, 1, 100000, &opt->fault_iters);
+        } else if (word_is(w, key, "mk.soak") && !v) {
+            opt->soak = true;
+        } else if (word_is(w, key, "mk.soak_commands") && v) {
+            good = ranged(v, s, 1, 10000000, &opt->soak_commands);
         } else {
             if (ok)
                 sc_snprintf(err, err_size, "%.*s: unknown main-kernel option", (int)(key < 40 ? key : 40), w);

@@ -24,6 +24,14 @@
  *                          byte of sidecar memory changed
  *   mk.test_touch_sidecar  (test of the test) also write one word of
  *                          sidecar memory, which the canary check must see
+ *   mk.faults=LIST         the fault tests (faults.h): case names separated
+ *                          by commas (garbage, status, ipi, stop_race,
+ *                          reconnect, remove_race) or "all"
+ *   mk.fault_iters=N       iterations per CPU of the race cases (1-100000,
+ *                          default 200)
+ *   mk.soak                the soak (soak.h) on every ready sidecar CPU
+ *   mk.soak_commands=N     commands per CPU in the soak (1-10000000,
+ *                          default 100000)
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -34,6 +42,8 @@
 
 #define MK_LIST_MAX 256u
 #define MK_NO_NODE 0xffffffffu
+#define MK_FAULT_ITERS_DEFAULT 200u
+#define MK_SOAK_COMMANDS_DEFAULT 100000u
 
 struct mk_cpu_list {
     uint32_t count;
@@ -52,6 +62,10 @@ struct mk_options {
     bool bench_roundtrip;
     bool canary;
     bool touch_sidecar;
+    uint32_t faults;                /* bit i: fault case i (faults.h) */
+    uint32_t fault_iters;
+    bool soak;
+    uint32_t soak_commands;
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a

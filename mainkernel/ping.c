@@ -7,6 +7,8 @@
 #include "ping.h"
 
 static uint64_t tsc_khz = 1;
+static const struct sidecar_params *opened_params;
+static const struct sidecar_output *opened_output;
 static struct sidecar_host host;
 
 static void *map(void *ctx, uint64_t pa, uint64_t size)
@@ -39,11 +41,21 @@ static void relax(void *ctx)
 int mk_host_open(const struct sidecar_params *p, const struct sidecar_output *o)
 {
     tsc_khz = o->tsc_khz ? o->tsc_khz : 1;
+    opened_params = p;
+    opened_output = o;
     const struct sidecar_host_transport t = { .map = map, .send_ipi = send_ipi, .now_ns = now_ns, .relax = relax };
     return sidecar_host_open_baremetal(&host, &t, p, o);
 }
 
 struct sidecar_host *mk_host(void) { return &host; }
+
+int mk_host_open_other(struct sidecar_host *h)
+{
+    const struct sidecar_host_transport t = { .map = map, .send_ipi = send_ipi, .now_ns = now_ns, .relax = relax };
+    if (!opened_params)
+        return SIDECAR_HOST_E_INVALID;
+    return sidecar_host_open_baremetal(h, &t, opened_params, opened_output);
+}
 
 struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o,
                                   const bool *skip)

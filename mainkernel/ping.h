@@ -23,6 +23,9 @@ struct mk_ping_result {
  * this CPU's local APIC, the TSC as clock). 0 or a sidecar_host code. */
 int mk_host_open(const struct sidecar_params *p, const struct sidecar_output *o);
 struct sidecar_host *mk_host(void);
+/* Opens another handle on the same pages, with the same transport (a
+ * second host; after mk_host_open). */
+int mk_host_open_other(struct sidecar_host *h);
 
 /* Pings every ready CPU `rounds` times and returns the distribution of the
  * NONE round trips in TSC ticks (at most 4096 samples are kept). */

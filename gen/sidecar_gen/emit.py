@@ -113,6 +113,12 @@ class _Checks:
                 self.emit(1, "if (rc != SIDECAR_ABI_OK)")
                 self.emit(2, "return rc;")
             else:
+                if f.zero:
+                    # A single reserved scalar (an array is checked byte
+                    # by byte below).
+                    self.emit(1, f"if (p->{f.name} != 0)")
+                    self.fail(2, "not_zero", "&here", "must be zero (%x)",
+                              a=f"(uint64_t)p->{f.name}")
                 self.value_checks(f, f"p->{f.name}", "&here", 1)
             return
         if f.zero:

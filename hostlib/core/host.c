@@ -11,6 +11,13 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
+/* intercept_valid[cpu] bits: the intercept message is valid; a command was
+ * started and its end not collected yet (run_command timed out, an async
+ * run not claimed). An uncollected command blocks the next command and
+ * REMOVE with E_BUSY, so its completion can never be overwritten or lost. */
+#define IV_VALID 1u
+#define IV_UNCOLLECTED 2u
+
 /* The longest single sleep in the transport's wait hook: a sidecar that
  * forgets to raise attention costs at most this much latency. */
 #define WAIT_SLICE_NS 50000000ull
@@ -314,15 +321,19 @@ static int start(struct sidecar_host *h, uint32_t cpu, uint32_t n, uint32_t i, u
     uint8_t s = status_of(h, n, i);
     if (s != SIDECAR_CPU_STATUS_IDLE)
         return busy_code(s);
+    if (h->intercept_valid[cpu] & IV_UNCOLLECTED)
+        return SIDECAR_HOST_E_BUSY;
     __atomic_store_n(&c->command, command, __ATOMIC_RELAXED);
     if (command == SIDECAR_COMMAND_RUN_VP)
         c->request_data[0] = 0xff;   /* not a valid answer: the sidecar must write it */
     h->last_command[cpu] = command > 0xff ? 0xff : (uint8_t)command;
-    h->intercept_valid[cpu] = 0;
+    h->intercept_valid[cpu] = IV_UNCOLLECTED;
     sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_IDLE;
     if (!sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
-                                                          SIDECAR_CPU_STATUS_RUN))
+                                                          SIDECAR_CPU_STATUS_RUN)) {
+        h->intercept_valid[cpu] = 0;
         return busy_code(expected);
+    }
     ring(h, cpu, n, true);
     return SIDECAR_HOST_OK;
 }
@@ -331,6 +342,7 @@ static int start(struct sidecar_host *h, uint32_t cpu, uint32_t n, uint32_t i, u
 static int finish(struct sidecar_host *h, uint32_t cpu)
 {
     struct sidecar_command_page *c = sidecar_host_command_page(h, cpu);
+    h->intercept_valid[cpu] = 0;   /* collected */
     if (h->last_command[cpu] != SIDECAR_COMMAND_NONE &&
         __atomic_load_n(&c->command, __ATOMIC_ACQUIRE) != SIDECAR_COMMAND_NONE) {
         /* The sidecar never took the command (it replaces it with NONE when
@@ -347,7 +359,7 @@ static int finish(struct sidecar_host *h, uint32_t cpu)
         return SIDECAR_HOST_OK;
     uint8_t intercept = *(const volatile uint8_t *)&c->request_data[0];
     if (intercept == 1) {
-        h->intercept_valid[cpu] = 1;
+        h->intercept_valid[cpu] = IV_VALID;
         return SIDECAR_HOST_RUN_INTERCEPT;
     }
     return intercept == 0 ? SIDECAR_HOST_RUN_STOPPED : SIDECAR_HOST_E_STATE;
@@ -359,9 +371,13 @@ int sidecar_host_run_command(struct sidecar_host *h, uint32_t cpu, uint32_t comm
     int rc = owner_cpu(h, cpu, &n, &i);
     if (!rc)
         rc = start(h, cpu, n, i, command);
-    if (!rc)
+    if (!rc) {
         rc = wait_idle(h, n, i, timeout_ns);
-    return rc ? rc : finish(h, cpu);
+        if (rc && rc != SIDECAR_HOST_E_TIMEOUT)
+            h->intercept_valid[cpu] = 0;   /* ended, badly: collected */
+        return rc ? rc : finish(h, cpu);
+    }
+    return rc;
 }
 
 int sidecar_host_ping(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
@@ -398,6 +414,8 @@ int sidecar_host_wait(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns)
     if (rc == SIDECAR_HOST_E_TIMEOUT)
         return rc;
     __atomic_fetch_and(&h->async_pending[cpu / 64], ~pending_bit(cpu), __ATOMIC_ACQ_REL);
+    if (rc)
+        h->intercept_valid[cpu] = 0;
     return rc ? rc : finish(h, cpu);
 }
 
@@ -446,6 +464,8 @@ static int check_any(struct sidecar_host *h, void *arg)
             __atomic_store_n(&h->scan_start, cpu + 1, __ATOMIC_RELAXED);
             w->done->cpu = cpu;
             w->done->command = SIDECAR_COMMAND_RUN_VP;
+            if (s != SIDECAR_CPU_STATUS_IDLE)
+                h->intercept_valid[cpu] = 0;
             w->done->result = s == SIDECAR_CPU_STATUS_IDLE      ? finish(h, cpu)
                               : s == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_HOST_E_REMOVED
                                                                 : SIDECAR_HOST_E_STATE;
@@ -487,7 +507,7 @@ int sidecar_host_remove(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_n
     int rc = owner_cpu(h, cpu, &n, &i);
     if (rc)
         return rc;
-    if (is_pending(h, cpu))
+    if (is_pending(h, cpu) || (h->intercept_valid[cpu] & IV_UNCOLLECTED))
         return SIDECAR_HOST_E_BUSY;
     sidecar_cpu_status_t expected = SIDECAR_CPU_STATUS_IDLE;
     if (!sidecar_control_page_cpu_status_compare_exchange(h->nodes[n].control, i, &expected,
@@ -655,7 +675,7 @@ static int intercept_of(const struct sidecar_host *h, uint32_t cpu, const struct
     int rc = sidecar_host_locate(h, cpu, &n, &i);
     if (rc)
         return rc;
-    if (!h->intercept_valid[cpu] || status_of(h, n, i) != SIDECAR_CPU_STATUS_IDLE)
+    if (!(h->intercept_valid[cpu] & IV_VALID) || status_of(h, n, i) != SIDECAR_CPU_STATUS_IDLE)
         return SIDECAR_HOST_E_NOTHING;
     *m = &sidecar_host_command_page(h, cpu)->intercept_message;
     return SIDECAR_HOST_OK;

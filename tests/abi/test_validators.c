@@ -53,6 +53,9 @@ Test(params, abi_major) { p->abi_major = 9; rejects(SIDECAR_ABI_E_MISMATCH, "abi
 Test(params, bool_field) { p->enable_logging = 2; rejects(SIDECAR_ABI_E_BOOL, "enable_logging: not a boolean (0x2)"); }
 Test(params, enum_field) { p->apic_mode = 7; rejects(SIDECAR_ABI_E_ENUM, "apic_mode: not a valid apic_mode (0x7)"); }
 Test(params, reserved_nonzero) { p->reserved3[5] = 1; rejects(SIDECAR_ABI_E_NOT_ZERO, "reserved3: must be zero (byte 5 is 0x1)"); }
+/* Found by the QEMU params corruption (tests/qemu/params_corrupt.py): a
+ * reserved field that is a single scalar (not an array) was never checked. */
+Test(params, reserved_scalar_nonzero) { p->reserved0 = 1; rejects(SIDECAR_ABI_E_NOT_ZERO, "reserved0: must be zero (0x1)"); }
 Test(params, nested_reason) { p->cpus[3].reason = 9; rejects(SIDECAR_ABI_E_ENUM, "cpus[3].reason: not a valid cpu_reason (0x9)"); }
 Test(params, test_fault_cpu_range) { p->test_fault_cpu = 5000; rejects(SIDECAR_ABI_E_RANGE, "test_fault_cpu: out of range [0, 2048] (5000)"); }
 Test(params, range) { p->node_count = 0; rejects(SIDECAR_ABI_E_RANGE, "node_count: out of range [1, 128] (0)"); }

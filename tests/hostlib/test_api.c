@@ -2,6 +2,7 @@
  * The fixture: 2 nodes of 4 CPUs; CPU 0 of each node is a main-kernel
  * CPU, so CPUs 1-3 and 5-7 are sidecar CPUs. */
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -648,6 +649,27 @@ Test(hostlib, mute_cpu_times_out_then_answers)
     cr_assert_eq(sidecar_host_sim_fault(f->sim, 3, SIDECAR_HOST_SIM_FAULT_MUTE, 0), 0);
     cr_assert_eq(sidecar_host_remove(h, 3, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
     cr_assert_eq(sidecar_host_cpu_status(h, 3), SIDECAR_CPU_STATUS_REMOVE);
+}
+
+/* Found by the QEMU fault tests (remove_race): a command that timed out
+ * and then ended in the sidecar was not collected, yet REMOVE (or the next
+ * command) went ahead and its completion was lost. Now both wait. */
+Test(hostlib, uncollected_command_blocks_next_and_remove)
+{
+    cr_assert_eq(sidecar_host_acquire(h, 3), 0);
+    cr_assert_eq(sidecar_host_sim_fault(f->sim, 3, SIDECAR_HOST_SIM_FAULT_MUTE, 0), 0);
+    cr_assert_eq(sidecar_host_run_vp(h, 3, T_SHORT), SIDECAR_HOST_E_TIMEOUT);
+    cr_assert_eq(sidecar_host_sim_fault(f->sim, 3, SIDECAR_HOST_SIM_FAULT_UNMUTE, 0), 0);
+    for (int k = 0; k < 200000 && sidecar_host_cpu_status(h, 3) != SIDECAR_CPU_STATUS_IDLE; k++)
+        sched_yield();
+    cr_assert_eq(sidecar_host_cpu_status(h, 3), SIDECAR_CPU_STATUS_IDLE, "the sidecar finished the run");
+    cr_assert_eq(sidecar_host_ping(h, 3, T_LONG), SIDECAR_HOST_E_BUSY, "not collected yet");
+    cr_assert_eq(sidecar_host_run_vp_start(h, 3), SIDECAR_HOST_E_BUSY);
+    cr_assert_eq(sidecar_host_remove(h, 3, T_LONG), SIDECAR_HOST_E_BUSY);
+    int rc = sidecar_host_wait(h, 3, T_LONG);
+    cr_assert(rc == SIDECAR_HOST_RUN_INTERCEPT || rc == SIDECAR_HOST_RUN_STOPPED, "collected: %d", rc);
+    cr_assert_eq(sidecar_host_ping(h, 3, T_LONG), 0);
+    cr_assert_eq(sidecar_host_remove(h, 3, T_LONG), 0);
 }
 
 Test(hostlib, corrupted_status_byte)

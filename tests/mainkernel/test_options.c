@@ -72,6 +72,11 @@ Test(options, bad_values_name_the_option)
         { "mk.convert=0-256", "mk.convert" },   { "mk.convert_node=1x", "mk.convert_node" },
         { "mk.convert_node", "mk.convert_node" }, { "mk.canary=1", "mk.canary" },
         { "mk.bogus", "mk.bogus" },
+        { "mk.faults=", "mk.faults" },          { "mk.faults=garbage,", "mk.faults" },
+        { "mk.faults=nope", "mk.faults" },      { "mk.faults", "mk.faults" },
+        { "mk.fault_iters=0", "mk.fault_iters" }, { "mk.fault_iters=100001", "mk.fault_iters" },
+        { "mk.soak=1", "mk.soak" },             { "mk.soak_commands=0", "mk.soak_commands" },
+        { "mk.soak_commands=12x", "mk.soak_commands" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[64];
@@ -84,6 +89,25 @@ Test(options, bad_values_name_the_option)
     }
     cr_assert_not(mk_options_parse("mk.convert=3,x", &opt, err, sizeof(err)));
     cr_assert_eq(opt.convert.count, 0);
+}
+
+Test(options, faults_and_soak)
+{
+    cr_assert(mk_options_parse("mk.canary", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.faults, 0);
+    cr_assert_eq(opt.fault_iters, MK_FAULT_ITERS_DEFAULT);
+    cr_assert_eq(opt.soak_commands, MK_SOAK_COMMANDS_DEFAULT);
+    cr_assert_not(opt.soak);
+    cr_assert(mk_options_parse("mk.faults=garbage,ipi mk.fault_iters=7", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.faults, (1u << 0) | (1u << 2));
+    cr_assert_eq(opt.fault_iters, 7);
+    cr_assert(mk_options_parse("mk.faults=remove_race,status", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.faults, (1u << 5) | (1u << 1));
+    cr_assert(mk_options_parse("mk.faults=all", &opt, err, sizeof(err)));
+    cr_assert_eq(opt.faults, 0x3f);
+    cr_assert(mk_options_parse("mk.soak mk.soak_commands=2000", &opt, err, sizeof(err)));
+    cr_assert(opt.soak);
+    cr_assert_eq(opt.soak_commands, 2000);
 }
 
 Test(fmt, precision)

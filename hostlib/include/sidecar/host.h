@@ -200,7 +200,9 @@ struct sidecar_command_page *sidecar_host_command_page(const struct sidecar_host
 /* Runs one command synchronously: IDLE -> RUN, IPI, wait until the sidecar
  * sets IDLE again (or timeout_ns passes). E_COMMAND when has_error is set;
  * for RUN_VP the SIDECAR_HOST_RUN_* value. On E_TIMEOUT the command stays
- * in flight: stop it and/or collect it with sidecar_host_wait. Owner. */
+ * in flight: stop it and/or collect it with sidecar_host_wait. Until it is
+ * collected, the next command and REMOVE answer E_BUSY (even once the
+ * sidecar is IDLE again), so its result is never overwritten. Owner. */
 int sidecar_host_run_command(struct sidecar_host *h, uint32_t cpu, uint32_t command,
                              uint64_t timeout_ns);
 
@@ -244,8 +246,10 @@ int sidecar_host_wait_any(struct sidecar_host *h, uint64_t timeout_ns,
  * run already ended) or already asked to stop. Any thread, no acquire. */
 int sidecar_host_stop(struct sidecar_host *h, uint32_t cpu);
 
-/* Converts the CPU: IDLE -> REMOVE, IPI, wait for REMOVED. A running CPU
- * answers E_BUSY: stop it and wait first. Owner. */
+/* Converts the CPU: IDLE -> REMOVE, IPI, wait for REMOVED. A running CPU,
+ * or one whose last command's end was not collected yet (an async run not
+ * claimed, a synchronous command that timed out), answers E_BUSY: stop it
+ * and wait first. Owner. */
 int sidecar_host_remove(struct sidecar_host *h, uint32_t cpu, uint64_t timeout_ns);
 
 /* The sidecar's error text of the CPU's last command (NUL terminated,

@@ -204,6 +204,69 @@ static bool test_option(const char *key, uint32_t *value)
     return false;
 }
 
+/* Test hook sidecar.test_corrupt=OFFSET:SIZE:OPVALUE[,...] (decimal numbers;
+ * OP is '=' set, '+' add or '^' xor): changes SIZE (1, 2, 4 or 8) bytes of
+ * the params at OFFSET after the plan is built, so the QEMU tests can hand
+ * the kernel a params block broken field by field
+ * (tests/qemu/params_corrupt.py). Nothing is changed unless every item is
+ * well formed. */
+static const char *corrupt_item(const char *v, bool apply)
+{
+    uint64_t num[3] = { 0, 0, 0 };
+    char op = 0;
+    for (int k = 0; k < 3; k++) {
+        if (k == 2) {
+            op = *v++;
+            if (op != '=' && op != '+' && op != '^')
+                return 0;
+        }
+        if (*v < '0' || *v > '9')
+            return 0;
+        int digits = 0;
+        while (*v >= '0' && *v <= '9' && digits++ < 20)
+            num[k] = num[k] * 10 + (uint64_t)(*v++ - '0');
+        if (k < 2 && *v++ != ':')
+            return 0;
+    }
+    if ((*v && *v != ' ' && *v != ',') || (num[1] != 1 && num[1] != 2 && num[1] != 4 && num[1] != 8) ||
+        num[0] > sizeof(params) - num[1])
+        return 0;
+    if (apply) {
+        uint8_t *b = (uint8_t *)&params + num[0];
+        uint64_t old = 0;
+        sc_memcpy(&old, b, num[1]);
+        uint64_t val = op == '=' ? num[2] : op == '+' ? old + num[2] : old ^ num[2];
+        sc_memcpy(b, &val, num[1]);
+        say("test: params bytes %lu-%lu changed from 0x%lx to 0x%lx", (unsigned long)num[0],
+            (unsigned long)(num[0] + num[1] - 1), (unsigned long)old,
+            (unsigned long)(num[1] == 8 ? val : val & ((1ull << (8 * num[1])) - 1)));
+    }
+    return v;
+}
+
+static bool corrupt_params(void)
+{
+    static const char key[] = "sidecar.test_corrupt=";
+    const char *v = 0;
+    for (const char *c = cmdline; *c && !v; c++)
+        if ((c == cmdline || c[-1] == ' ') && !sc_strncmp(c, key, sizeof(key) - 1))
+            v = c + sizeof(key) - 1;
+    if (!v)
+        return false;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *w = v;
+        for (;;) {
+            w = corrupt_item(w, pass == 1);
+            if (!w)
+                return false;
+            if (*w != ',')
+                break;
+            w++;
+        }
+    }
+    return true;
+}
+
 static void load_image(struct shim_image *img, uint64_t load_pa)
 {
     char err[160];
@@ -397,6 +460,8 @@ void shim_main(uint32_t magic, uint64_t info_pa)
 
     if (plan.enabled && linux)
         linux_prepare_acpi(rsdp);
+    if (plan.enabled)
+        corrupt_params();
 
     if (plan.enabled) {
         say("starting %u sidecar CPUs in %u nodes (%u main CPUs)", plan.sidecar_cpu_count,
@@ -410,7 +475,7 @@ void shim_main(uint32_t magic, uint64_t info_pa)
             char text[SIDECAR_ERROR_TEXT_SIZE + 1];
             sc_memcpy(text, output.error.buf, n);
             text[n] = '\0';
-            say("sidecar kernel failed (status %#x): %s", output.status, text);
+            say("sidecar kernel failed (status 0x%x): %s", output.status, text);
             plan.enabled = false;
             sc_snprintf(plan.reason, sizeof(plan.reason), "kernel: %s", text);
         } else {
