@@ -12,9 +12,20 @@ sidecar node into a main-kernel CPU, and prints one SIDECAR-REPORT line. This sc
 console live (or only a progress line with --quiet), then a summary, and
 writes the report as JSON and the bring-up timeline as an SVG picture.
 
+With --main linux the main kernel is Debian's 6.1 cloud kernel instead
+(docs/linux.md): the shim boots it on the main CPUs with the test
+initramfs, which loads sidecar.ko (docs/linux-driver.md) and, from Linux
+user space through libsidecar-host's linux transport, pings every sidecar
+CPU, runs the VP test on every sidecar CPU at once, onlines one CPU per
+sidecar node into Linux (sysfs CPU hotplug), runs a task on each, checks
+the remaining sidecar CPUs still answer and runs the hostlib example on a
+real guest (driver/tests/demo.sh); the summary and the JSON report come
+from its LINUX-REPORT line and the sidecar kernel's output pages.
+
 usage: demo.py BUILD_DIR [--cpus N] [--numa K] [--accel tcg|kvm]
-               [--qemu-arg ARG]... [--append "options"] [--json PATH]
-               [--svg PATH] [--quiet] [--timeout S]
+               [--main baremetal|linux] [--qemu-arg ARG]...
+               [--append "options"] [--json PATH] [--svg PATH] [--quiet]
+               [--timeout S]
 
 Exit status: 0 when the report says ok; 1 when it does not; 2 for a bad
 option or a missing tool; 77 when --accel kvm was asked for and KVM does
@@ -49,6 +60,8 @@ def parse_args():
     ap.add_argument("--cpus", type=int, default=64, help="vCPUs (1..255 under TCG; default 64)")
     ap.add_argument("--numa", type=int, default=2, help="NUMA nodes (default 2)")
     ap.add_argument("--accel", choices=["tcg", "kvm"], default="tcg")
+    ap.add_argument("--main", choices=["baremetal", "linux"], default="baremetal",
+                    help="the main kernel: the embedded bare-metal one (default) or Debian's Linux")
     ap.add_argument("--qemu-arg", action="append", default=[],
                     help="passed to QEMU as is (repeatable); a -smp or -numa given this way "
                          "replaces the demo's own topology arguments")
@@ -296,8 +309,88 @@ def summary(a, r, wall):
     print(f"result: {'ok' if r.get('ok') else 'NOT ok'} (wall time {wall:.1f} s)")
 
 
+def main_linux(a):
+    """--main linux: tests/linux/run.py boots the shim with Debian's kernel
+    and the test initramfs; /init runs driver/tests/demo.sh."""
+    initramfs = os.path.join(a.build, "tests", "linux", "initramfs.cpio.gz")
+    if not os.path.isfile(initramfs) or not os.path.isdir(os.path.join(a.build, "driver")):
+        die(f"{initramfs} or the Linux driver is missing: the driver needs Debian's kernel headers, "
+            "fetched when the build is configured (see docs/linux-driver.md)")
+    if a.qemu_arg:
+        die("--qemu-arg is not supported with --main linux")
+    mem = "2G" if a.cpus > 128 else "1G"
+    cmd = ["/usr/bin/python3", os.path.join(TOP, "tests", "linux", "run.py"), "--qemu", a.qemu,
+           "--accel", a.accel, "--shim", a.shim, "--build", a.build, "--initramfs", initramfs,
+           "--smp", str(a.cpus), "--numa", str(a.numa), "--memory", mem, "--test", "demo",
+           "--timeout", str(a.timeout), "--json"]
+    if a.append:
+        cmd += ["--append", a.append]
+    if not a.quiet:
+        cmd.append("--live")
+    print("sidecar demo (Linux main kernel): " + " ".join(cmd), flush=True)
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    result = None
+    lines = []
+    for line in p.stdout:
+        line = line.rstrip("\n")
+        if line.startswith("{") and '"report"' in line:
+            try:
+                result = json.loads(line)
+                continue
+            except json.JSONDecodeError:
+                pass
+        lines.append(line)
+        if not a.quiet:
+            print(line, flush=True)
+    code = p.wait()
+    wall = time.monotonic() - start
+    if code == 77:
+        die("skipped: " + (lines[-1] if lines else "Debian's kernel could not be fetched"), 77)
+    r = (result or {}).get("report")
+    if not r:
+        if a.quiet:
+            print("\n".join(lines[-60:]))
+        die(f"no report from the Linux VM (run.py exit status {code})", 1)
+    r["demo"] = {"main": "linux", "wall_s": round(wall, 3), "run_exit": code,
+                 "linux_entry_wall_s": (result or {}).get("linux_entry_wall_s")}
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    with open(a.json, "w", encoding="utf-8") as fh:
+        json.dump(r, fh, indent=1)
+        fh.write("\n")
+    print()
+    print("=" * 72)
+    print(f"VM: {a.cpus} vCPUs, {a.numa} NUMA nodes; Linux {r.get('kernel', '?')} on CPUs {r.get('online', '?')} "
+          f"at boot (maxcpus={r.get('maxcpus', '?')}, boot_cpus={r.get('boot_cpus', '?')})")
+    print(f"  {r.get('smp_line', '')}")
+    print(f"  {r.get('present_count', '?')} CPUs present; {r.get('offline_count', '?')} offline and onlinable "
+          f"in sidecar; MemTotal {r.get('memtotal_kb', 0) // 1024} MiB")
+    print(f"sidecar.ko: {r.get('nodes', '?')} sidecar nodes (/dev/mshv_vtl_sidecar*), loaded in "
+          f"{r.get('load_s', '?')} s; response vector {r.get('ping_vector', '?')}")
+    print(f"ping from user space: {r.get('ping_answered', '?')}/{r.get('ping_of', '?')} sidecar CPUs answered "
+          f"({r.get('ping_irqs', '?')} response IRQs) in {r.get('ping_s', '?')} s")
+    print(f"VPs: {r.get('vp_passed', '?')}/{r.get('vp_cpus', '?')} sidecar CPUs ran the guest test at once: "
+          f"{r.get('vp_intercepts', '?')} intercepts handled in user space, {r.get('vp_stops', '?')} STOPs, "
+          f"{r.get('vp_s', '?')} s")
+    conv = r.get("converted") or []
+    print(f"converted: {len(conv)} CPUs onlined into Linux (Linux CPUs {', '.join(map(str, conv)) or '-'}); "
+          f"nproc {r.get('nproc_before', '?')} -> {r.get('nproc_after', '?')}; a task ran on "
+          f"{r.get('converted_work', '?')} of them; online now {r.get('online_after', '?')}")
+    print(f"after: {r.get('ping_after_answered', '?')} sidecar CPUs still answer")
+    ex = [l for l in (r.get("example") or "").split("|") if l]
+    print("hostlib example: " + (ex[-1] if ex else "-"))
+    print(f"report: {a.json}")
+    ok = code == 0 and r.get("ok") is True
+    print(f"result: {'ok' if ok else 'FAILED'} (wall time {wall:.1f} s)")
+    for f in r.get("failures") or []:
+        print(f"  failure: {f}")
+    return 0 if ok else 1
+
+
 def main():
     a = parse_args()
+    if a.main == "linux":
+        return main_linux(a)
     cmd = qemu_command(a)
     print("sidecar demo: " + " ".join(cmd), flush=True)
     start = time.monotonic()
