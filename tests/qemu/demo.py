@@ -176,8 +176,11 @@ def linux_baseline(n):
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                if len(cells) >= 8 and cells[0].isdigit() and re.match(r"^\d+\.\d+$", cells[1]):
+                if len(cells) >= 8 and cells[0].isdigit() and re.match(r"^\d+\.\d+$", cells[1]) \
+                        and seconds(cells[3]) is not None:
                     # the first table is the newest run: keep its row only
+                    # (a run that hit its bound has no figure; an older
+                    # table's row then serves)
                     if not any(r[0] == int(cells[0]) and r[1] == cells[1] for r in rows):
                         rows.append((int(cells[0]), cells[1], cells[3], cells[6]))
     except OSError:
