@@ -9,15 +9,6 @@
 #define MAX_TABLE_SIZE (1u << 20)
 #define SDT_HEADER 36u
 
-static int fail(char err[SHIM_ERR_SIZE], int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    shim_vfmt(err, SHIM_ERR_SIZE, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 static uint8_t checksum(const uint8_t *p, uint32_t n)
 {
     uint8_t s = 0;
@@ -80,16 +71,16 @@ static int map_table(const struct shim_mem *m, uint64_t pa, const uint8_t **out,
 {
     const uint8_t *h = m->map(m->ctx, pa, SDT_HEADER);
     if (!h)
-        return fail(err, SHIM_E_MALFORMED, "table at 0x%lx: unreadable", pa);
+        return shim_fail(err, SHIM_E_MALFORMED, "table at 0x%lx: unreadable", pa);
     uint32_t n = rd32(h + 4);
     char name[5] = { (char)h[0], (char)h[1], (char)h[2], (char)h[3], 0 };
     if (n < SDT_HEADER || n > MAX_TABLE_SIZE)
-        return fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: length %u out of range", name, pa, n);
+        return shim_fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: length %u out of range", name, pa, n);
     const uint8_t *t = m->map(m->ctx, pa, n);
     if (!t)
-        return fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: %u bytes unreadable", name, pa, n);
+        return shim_fail(err, SHIM_E_MALFORMED, "%s at 0x%lx: %u bytes unreadable", name, pa, n);
     if (checksum(t, n) != 0)
-        return fail(err, SHIM_E_CHECKSUM, "%s at 0x%lx: bad checksum", name, pa);
+        return shim_fail(err, SHIM_E_CHECKSUM, "%s at 0x%lx: bad checksum", name, pa);
     *out = t;
     *len = n;
     return SHIM_OK;
@@ -112,9 +103,9 @@ static int add_cpu(struct shim_topology *t, uint32_t apic_id, uint32_t uid, char
 {
     for (uint32_t i = 0; i < t->cpu_count; i++)
         if (t->cpus[i].apic_id == apic_id)
-            return fail(err, SHIM_E_MALFORMED, "MADT: APIC ID %u listed twice", apic_id);
+            return shim_fail(err, SHIM_E_MALFORMED, "MADT: APIC ID %u listed twice", apic_id);
     if (t->cpu_count >= SHIM_MAX_CPUS)
-        return fail(err, SHIM_E_LIMIT, "MADT: more than %u CPUs", (unsigned)SHIM_MAX_CPUS);
+        return shim_fail(err, SHIM_E_LIMIT, "MADT: more than %u CPUs", (unsigned)SHIM_MAX_CPUS);
     t->cpus[t->cpu_count++] = (struct shim_cpu){ apic_id, uid, 0 };
     return SHIM_OK;
 }
@@ -122,23 +113,23 @@ static int add_cpu(struct shim_topology *t, uint32_t apic_id, uint32_t uid, char
 static int parse_madt(const uint8_t *t, uint32_t len, struct shim_topology *topo, char err[SHIM_ERR_SIZE])
 {
     if (len < 44)
-        return fail(err, SHIM_E_MALFORMED, "MADT: %u bytes, too short", len);
+        return shim_fail(err, SHIM_E_MALFORMED, "MADT: %u bytes, too short", len);
     for (uint32_t off = 44; off < len;) {
         if (len - off < 2)
-            return fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u truncated", off);
+            return shim_fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u truncated", off);
         uint8_t type = t[off], elen = t[off + 1];
         if (elen < 2 || elen > len - off)
-            return fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u: length %u out of range", off, elen);
+            return shim_fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u: length %u out of range", off, elen);
         const uint8_t *e = t + off;
         int rc = SHIM_OK;
         if (type == 0) {
             if (elen < 8)
-                return fail(err, SHIM_E_MALFORMED, "MADT: local APIC entry at offset %u: length %u", off, elen);
+                return shim_fail(err, SHIM_E_MALFORMED, "MADT: local APIC entry at offset %u: length %u", off, elen);
             if ((rd32(e + 4) & 3) && e[3] != 0xff)   /* enabled or online capable */
                 rc = add_cpu(topo, e[3], e[2], err);
         } else if (type == 9) {
             if (elen < 16)
-                return fail(err, SHIM_E_MALFORMED, "MADT: x2APIC entry at offset %u: length %u", off, elen);
+                return shim_fail(err, SHIM_E_MALFORMED, "MADT: x2APIC entry at offset %u: length %u", off, elen);
             if ((rd32(e + 8) & 3) && rd32(e + 4) != 0xffffffffu)
                 rc = add_cpu(topo, rd32(e + 4), rd32(e + 12), err);
         }
@@ -147,7 +138,7 @@ static int parse_madt(const uint8_t *t, uint32_t len, struct shim_topology *topo
         off += elen;
     }
     if (!topo->cpu_count)
-        return fail(err, SHIM_E_MALFORMED, "MADT: no enabled CPU");
+        return shim_fail(err, SHIM_E_MALFORMED, "MADT: no enabled CPU");
     return SHIM_OK;
 }
 
@@ -156,10 +147,10 @@ static int parse_srat(const uint8_t *t, uint32_t len, struct shim_topology *topo
     bool ok = true;
     for (uint32_t off = 48; off < len;) {
         if (len - off < 2)
-            return fail(err, SHIM_E_MALFORMED, "SRAT: entry at offset %u truncated", off);
+            return shim_fail(err, SHIM_E_MALFORMED, "SRAT: entry at offset %u truncated", off);
         uint8_t type = t[off], elen = t[off + 1];
         if (elen < 2 || elen > len - off)
-            return fail(err, SHIM_E_MALFORMED, "SRAT: entry at offset %u: length %u out of range", off, elen);
+            return shim_fail(err, SHIM_E_MALFORMED, "SRAT: entry at offset %u: length %u out of range", off, elen);
         const uint8_t *e = t + off;
         uint32_t apic = 0, domain = 0;
         bool cpu = false;
@@ -184,7 +175,7 @@ static int parse_srat(const uint8_t *t, uint32_t len, struct shim_topology *topo
                     topo->cpus[i].numa_node = dense_node(topo, domain, &ok);
         }
         if (!ok)
-            return fail(err, SHIM_E_LIMIT, "SRAT: more than %u proximity domains", (unsigned)SHIM_MAX_NUMA);
+            return shim_fail(err, SHIM_E_LIMIT, "SRAT: more than %u proximity domains", (unsigned)SHIM_MAX_NUMA);
         off += elen;
     }
     return SHIM_OK;
@@ -195,7 +186,7 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
 {
     shim_zero(topo, sizeof(*topo));
     if (!rsdp_at(m, rsdp_pa))
-        return fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
+        return shim_fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
     const uint8_t *r = m->map(m->ctx, rsdp_pa, 20);
     bool xsdt = false;
     uint64_t root_pa = rd32(r + 16);
@@ -212,7 +203,7 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
     if (rc != SHIM_OK)
         return rc;
     if (!sig(root, xsdt ? "XSDT" : "RSDT"))
-        return fail(err, SHIM_E_MALFORMED, "%s: wrong signature", xsdt ? "XSDT" : "RSDT");
+        return shim_fail(err, SHIM_E_MALFORMED, "%s: wrong signature", xsdt ? "XSDT" : "RSDT");
     uint32_t width = xsdt ? 8 : 4;
     const uint8_t *madt = NULL, *srat = NULL;
     uint32_t madt_len = 0, srat_len = 0;
@@ -230,7 +221,7 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
         }
     }
     if (!madt)
-        return fail(err, SHIM_E_NOT_FOUND, "no MADT");
+        return shim_fail(err, SHIM_E_NOT_FOUND, "no MADT");
     if ((rc = parse_madt(madt, madt_len, topo, err)) != SHIM_OK)
         return rc;
     if (srat) {
@@ -246,19 +237,6 @@ int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
 }
 
 /* ---- A reordered copy of the ACPI root and MADT, for a Linux main kernel ---- */
-
-
-static void wr32le(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void wr64le(uint8_t *p, uint64_t v)
-{
-    wr32le(p, (uint32_t)v);
-    wr32le(p + 4, (uint32_t)(v >> 32));
-}
 
 /* Sets the checksum byte at off so that the len bytes at t sum to zero. */
 static void fix_checksum(uint8_t *t, uint32_t len, uint32_t off)
@@ -300,9 +278,9 @@ static void copy_root(const struct shim_mem *m, const uint8_t *root, uint32_t le
         const uint8_t *h = m->map(m->ctx, pa, 4);
         if (h && sig(h, "APIC")) {
             if (width == 8)
-                wr64le(dst + off, new_madt);
+                wr64(dst + off, new_madt);
             else
-                wr32le(dst + off, (uint32_t)new_madt);
+                wr32(dst + off, (uint32_t)new_madt);
         }
     }
     fix_checksum(dst, len, 9);
@@ -314,12 +292,12 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
                              uint64_t *rsdp_out, uint32_t *used, char err[SHIM_ERR_SIZE])
 {
     if (required > count)
-        return fail(err, SHIM_E_INVALID, "ACPI copy: %u required CPUs of %u", required, count);
+        return shim_fail(err, SHIM_E_INVALID, "ACPI copy: %u required CPUs of %u", required, count);
     for (uint32_t i = 0; i < count; i++)
         if (listed_id(ids, i, ids[i]))
-            return fail(err, SHIM_E_INVALID, "ACPI copy: APIC ID %u listed twice", ids[i]);
+            return shim_fail(err, SHIM_E_INVALID, "ACPI copy: APIC ID %u listed twice", ids[i]);
     if (!rsdp_at(m, rsdp_pa))
-        return fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
+        return shim_fail(err, SHIM_E_CHECKSUM, "RSDP at 0x%lx: bad signature or checksum", rsdp_pa);
     const uint8_t *r = m->map(m->ctx, rsdp_pa, 20);
     uint8_t rev = r[15];
     uint32_t rsdp_len = 20;
@@ -337,16 +315,16 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
         if ((rc = map_table(m, rsdt_pa, &rsdt, &rsdt_len, err)) != SHIM_OK)
             return rc;
         if (!sig(rsdt, "RSDT"))
-            return fail(err, SHIM_E_MALFORMED, "RSDT: wrong signature");
+            return shim_fail(err, SHIM_E_MALFORMED, "RSDT: wrong signature");
     }
     if (xsdt_pa) {
         if ((rc = map_table(m, xsdt_pa, &xsdt, &xsdt_len, err)) != SHIM_OK)
             return rc;
         if (!sig(xsdt, "XSDT"))
-            return fail(err, SHIM_E_MALFORMED, "XSDT: wrong signature");
+            return shim_fail(err, SHIM_E_MALFORMED, "XSDT: wrong signature");
     }
     if (!rsdt && !xsdt)
-        return fail(err, SHIM_E_NOT_FOUND, "RSDP names neither an RSDT nor an XSDT");
+        return shim_fail(err, SHIM_E_NOT_FOUND, "RSDP names neither an RSDT nor an XSDT");
     /* The MADT the topology came from: the XSDT's when there is one. */
     const uint8_t *root = xsdt ? xsdt : rsdt;
     uint32_t root_len = xsdt ? xsdt_len : rsdt_len, width = xsdt ? 8 : 4;
@@ -357,9 +335,9 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
             return rc;
     }
     if (!madt)
-        return fail(err, SHIM_E_NOT_FOUND, "no MADT");
+        return shim_fail(err, SHIM_E_NOT_FOUND, "no MADT");
     if (madt_len < 44)
-        return fail(err, SHIM_E_MALFORMED, "MADT: %u bytes, too short", madt_len);
+        return shim_fail(err, SHIM_E_MALFORMED, "MADT: %u bytes, too short", madt_len);
 
     /* Layout: RSDP, XSDT, RSDT, MADT, each 16-byte aligned. */
     uint64_t o_rsdp = 0, o_xsdt = SC_ALIGN_UP((uint64_t)rsdp_len, 16ull);
@@ -367,9 +345,9 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
     uint64_t o_madt = o_rsdt + SC_ALIGN_UP((uint64_t)rsdt_len, 16ull);
     uint64_t total = o_madt + madt_len;
     if (total > buf_size)
-        return fail(err, SHIM_E_LIMIT, "ACPI copy: %lu bytes needed, %u available", total, buf_size);
+        return shim_fail(err, SHIM_E_LIMIT, "ACPI copy: %lu bytes needed, %u available", total, buf_size);
     if (buf_pa + total > (1ull << 32) || buf_pa + total < buf_pa)
-        return fail(err, SHIM_E_INVALID, "ACPI copy: buffer at 0x%lx is not below 4 GiB", buf_pa);
+        return shim_fail(err, SHIM_E_INVALID, "ACPI copy: buffer at 0x%lx is not below 4 GiB", buf_pa);
 
     /* The MADT: header, processor entries in the given order, the rest. */
     uint8_t *nm = buf + o_madt;
@@ -378,7 +356,7 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
     for (uint32_t off = 44; off < madt_len;) {   /* lengths first, as parse_madt */
         uint8_t elen = madt_len - off >= 2 ? madt[off + 1] : 0;
         if (elen < 2 || elen > madt_len - off)
-            return fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u: length %u out of range", off, elen);
+            return shim_fail(err, SHIM_E_MALFORMED, "MADT: entry at offset %u: length %u out of range", off, elen);
         off += elen;
     }
     for (uint32_t k = 0; k < count; k++) {
@@ -387,12 +365,12 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
             if (!cpu_entry(madt + off, &apic) || apic != ids[k])
                 continue;
             if (found++)
-                return fail(err, SHIM_E_MALFORMED, "MADT: APIC ID %u listed twice", apic);
+                return shim_fail(err, SHIM_E_MALFORMED, "MADT: APIC ID %u listed twice", apic);
             shim_copy(nm + w, madt + off, madt[off + 1]);
             w += madt[off + 1];
         }
         if (!found && k < required)
-            return fail(err, SHIM_E_MALFORMED, "MADT: no processor entry for APIC ID %u", ids[k]);
+            return shim_fail(err, SHIM_E_MALFORMED, "MADT: no processor entry for APIC ID %u", ids[k]);
     }
     for (uint32_t off = 44; off < madt_len; off += madt[off + 1]) {
         uint32_t apic;
@@ -402,7 +380,7 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
         w += madt[off + 1];
     }
     if (w != madt_len)
-        return fail(err, SHIM_E_MALFORMED, "MADT copy: %u bytes of %u", w, madt_len);
+        return shim_fail(err, SHIM_E_MALFORMED, "MADT copy: %u bytes of %u", w, madt_len);
     fix_checksum(nm, madt_len, 9);
 
     uint64_t madt_pa = buf_pa + o_madt;
@@ -412,10 +390,10 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
         copy_root(m, rsdt, rsdt_len, 4, buf + o_rsdt, madt_pa);
     uint8_t *nr = buf + o_rsdp;
     shim_copy(nr, r, rsdp_len);
-    wr32le(nr + 16, rsdt ? (uint32_t)(buf_pa + o_rsdt) : 0);
+    wr32(nr + 16, rsdt ? (uint32_t)(buf_pa + o_rsdt) : 0);
     fix_checksum(nr, 20, 8);
     if (rev >= 2) {
-        wr64le(nr + 24, xsdt ? buf_pa + o_xsdt : 0);
+        wr64(nr + 24, xsdt ? buf_pa + o_xsdt : 0);
         fix_checksum(nr, rsdp_len, 32);
     }
     *rsdp_out = buf_pa + o_rsdp;

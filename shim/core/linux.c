@@ -40,18 +40,6 @@
 #define XLF_KERNEL_64 (1u << 0)
 #define XLF_CAN_BE_LOADED_ABOVE_4G (1u << 1)
 
-static int fail(char err[SHIM_ERR_SIZE], int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    shim_vfmt(err, SHIM_ERR_SIZE, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
-static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
 bool shim_linux_is_bzimage(const uint8_t *image, uint64_t size)
 {
@@ -62,53 +50,53 @@ int shim_linux_check(const uint8_t *p, uint64_t size, struct shim_linux_image *o
 {
     shim_zero(o, sizeof(*o));
     if (size < 1024)
-        return fail(err, SHIM_E_INVALID, "bzImage: %lu bytes, too small for a setup header", size);
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: %lu bytes, too small for a setup header", size);
     if (rd16(p + HDR_BOOT_FLAG) != 0xaa55)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.boot_flag: 0x%x, expected 0xaa55",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.boot_flag: 0x%x, expected 0xaa55",
                     rd16(p + HDR_BOOT_FLAG));
     if (!shim_linux_is_bzimage(p, size))
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.header: not \"HdrS\"");
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.header: not \"HdrS\"");
     o->version = rd16(p + HDR_VERSION);
     if (o->version < SHIM_LINUX_MIN_VERSION)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.version: %u.%u, need 2.12 or later (64-bit entry)",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.version: %u.%u, need 2.12 or later (64-bit entry)",
                     o->version >> 8, o->version & 0xff);
     o->header_end = HDR_MAGIC + p[HDR_JUMP_LEN];
     if (o->header_end < HDR_PREF_ADDRESS + 8 + 4 || o->header_end > HDR_MAX_END)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.jump: header end 0x%x out of range", o->header_end);
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.jump: header end 0x%x out of range", o->header_end);
     uint32_t sects = p[HDR_SETUP_SECTS] ? p[HDR_SETUP_SECTS] : 4;
     o->setup_size = (sects + 1) * 512;
     if (o->setup_size < o->header_end || o->setup_size >= size)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.setup_sects: %u setup sectors do not fit a %lu-byte file",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.setup_sects: %u setup sectors do not fit a %lu-byte file",
                     sects, size);
     o->kernel_size = size - o->setup_size;
     uint64_t syssize = (uint64_t)rd32(p + HDR_SYSSIZE) * 16;
     if (syssize == 0 || syssize > o->kernel_size)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.syssize: %lu bytes, the file has %lu after the setup",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.syssize: %lu bytes, the file has %lu after the setup",
                     syssize, o->kernel_size);
     o->xloadflags = rd16(p + HDR_XLOADFLAGS);
     if (!(o->xloadflags & XLF_KERNEL_64))
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.xloadflags: 0x%x has no 64-bit entry (XLF_KERNEL_64)",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.xloadflags: 0x%x has no 64-bit entry (XLF_KERNEL_64)",
                     o->xloadflags);
     if (!p[HDR_RELOCATABLE])
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.relocatable_kernel: 0, the shim loads relocatable kernels only");
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.relocatable_kernel: 0, the shim loads relocatable kernels only");
     o->kernel_alignment = rd32(p + HDR_KERNEL_ALIGNMENT);
     if (o->kernel_alignment < 4096 || (o->kernel_alignment & (o->kernel_alignment - 1)) ||
         o->kernel_alignment > 0x40000000u)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.kernel_alignment: 0x%x is not a power of two from 4 KiB to 1 GiB",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.kernel_alignment: 0x%x is not a power of two from 4 KiB to 1 GiB",
                     o->kernel_alignment);
     o->initrd_addr_max = rd32(p + HDR_INITRD_ADDR_MAX);
     if (o->initrd_addr_max < 0xfffff)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.initrd_addr_max: 0x%x below 1 MiB", o->initrd_addr_max);
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.initrd_addr_max: 0x%x below 1 MiB", o->initrd_addr_max);
     o->cmdline_size = rd32(p + HDR_CMDLINE_SIZE);
     if (o->cmdline_size < 255)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.cmdline_size: %u, too small", o->cmdline_size);
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.cmdline_size: %u, too small", o->cmdline_size);
     o->pref_address = rd64(p + HDR_PREF_ADDRESS);
     o->init_size = rd32(p + HDR_INIT_SIZE);
     if (o->init_size < syssize || o->init_size > 0x40000000u)
-        return fail(err, SHIM_E_INVALID, "bzImage: setup_header.init_size: 0x%x, smaller than the kernel (0x%lx) or above 1 GiB",
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.init_size: 0x%x, smaller than the kernel (0x%lx) or above 1 GiB",
                     o->init_size, syssize);
     if (o->kernel_size < SHIM_LINUX_ENTRY_64 + 16)
-        return fail(err, SHIM_E_INVALID, "bzImage: %lu bytes of kernel, no 64-bit entry at 0x200", o->kernel_size);
+        return shim_fail(err, SHIM_E_INVALID, "bzImage: %lu bytes of kernel, no 64-bit entry at 0x200", o->kernel_size);
     return SHIM_OK;
 }
 
@@ -223,7 +211,7 @@ int shim_linux_e820(const struct sidecar_handoff *h, struct shim_range out[SHIM_
             continue;
         }
         if (n >= SHIM_LINUX_E820_MAX)
-            return fail(err, SHIM_E_LIMIT, "e820: more than %u ranges", SHIM_LINUX_E820_MAX);
+            return shim_fail(err, SHIM_E_LIMIT, "e820: more than %u ranges", SHIM_LINUX_E820_MAX);
         out[n++] = (struct shim_range){ r->base, r->size, t };
     }
     *count = n;
@@ -234,12 +222,12 @@ int shim_linux_cmdline(const char *base, uint32_t main_cpus, uint64_t handoff_pa
                        char *out, size_t out_size, char err[SHIM_ERR_SIZE])
 {
     if (!out_size)
-        return fail(err, SHIM_E_INVALID, "cmdline: no room");
+        return shim_fail(err, SHIM_E_INVALID, "cmdline: no room");
     size_t len = 0;
     out[0] = 0;
     size_t n = shim_strlen(base, SIDECAR_CMDLINE_SIZE);
     if (n + 1 > out_size)
-        return fail(err, SHIM_E_INVALID, "cmdline: %lu bytes do not fit", (unsigned long)n);
+        return shim_fail(err, SHIM_E_INVALID, "cmdline: %lu bytes do not fit", (unsigned long)n);
     shim_copy(out, base, n);
     len = n;
     out[len] = 0;
@@ -247,19 +235,19 @@ int shim_linux_cmdline(const char *base, uint32_t main_cpus, uint64_t handoff_pa
     if (main_cpus) {
         size_t k = shim_fmt(extra, sizeof(extra), "%smaxcpus=%u", len ? " " : "", main_cpus);
         if (len + k + 1 > out_size)
-            return fail(err, SHIM_E_INVALID, "cmdline: no room for maxcpus=");
+            return shim_fail(err, SHIM_E_INVALID, "cmdline: no room for maxcpus=");
         shim_copy(out + len, extra, k + 1);
         len += k;
     }
     if (handoff_pa) {
         size_t k = shim_fmt(extra, sizeof(extra), "%ssidecar.handoff=0x%lx", len ? " " : "", handoff_pa);
         if (len + k + 1 > out_size)
-            return fail(err, SHIM_E_INVALID, "cmdline: no room for sidecar.handoff=");
+            return shim_fail(err, SHIM_E_INVALID, "cmdline: no room for sidecar.handoff=");
         shim_copy(out + len, extra, k + 1);
         len += k;
     }
     if (len > limit)
-        return fail(err, SHIM_E_INVALID, "cmdline: %lu bytes, the kernel takes at most %u (setup_header.cmdline_size)",
+        return shim_fail(err, SHIM_E_INVALID, "cmdline: %lu bytes, the kernel takes at most %u (setup_header.cmdline_size)",
                     (unsigned long)len, limit);
     return SHIM_OK;
 }
@@ -270,16 +258,16 @@ int shim_linux_boot_params(uint8_t bp[SHIM_LINUX_BOOT_PARAMS_SIZE], const uint8_
 {
     shim_zero(bp, SHIM_LINUX_BOOT_PARAMS_SIZE);
     if (img->header_end > HDR_MAX_END || img->header_end <= HDR_START)
-        return fail(err, SHIM_E_INVALID, "boot_params: setup header end 0x%x out of range", img->header_end);
+        return shim_fail(err, SHIM_E_INVALID, "boot_params: setup header end 0x%x out of range", img->header_end);
     if (b->e820_count == 0 || b->e820_count > SHIM_LINUX_E820_MAX)
-        return fail(err, SHIM_E_INVALID, "boot_params: %u e820 entries (1 to %u)", b->e820_count, SHIM_LINUX_E820_MAX);
+        return shim_fail(err, SHIM_E_INVALID, "boot_params: %u e820 entries (1 to %u)", b->e820_count, SHIM_LINUX_E820_MAX);
     bool above4g = img->xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G;
     if (b->cmdline_pa == 0 || (!above4g && b->cmdline_pa >= (1ull << 32)))
-        return fail(err, SHIM_E_INVALID, "boot_params: command line at 0x%lx", b->cmdline_pa);
+        return shim_fail(err, SHIM_E_INVALID, "boot_params: command line at 0x%lx", b->cmdline_pa);
     if (b->initrd_size) {
         uint64_t end = b->initrd_pa + b->initrd_size;
         if (end < b->initrd_pa || (!above4g && end - 1 > img->initrd_addr_max))
-            return fail(err, SHIM_E_INVALID, "boot_params: initramfs [0x%lx, 0x%lx) above initrd_addr_max 0x%x",
+            return shim_fail(err, SHIM_E_INVALID, "boot_params: initramfs [0x%lx, 0x%lx) above initrd_addr_max 0x%x",
                         b->initrd_pa, end, img->initrd_addr_max);
     }
     shim_copy(bp + HDR_START, image + HDR_START, img->header_end - HDR_START);
