@@ -6,7 +6,7 @@ For each vCPU count N this boots, one after the other in the same run:
     is the kernel's bringup_tsc (kernel entry to every sidecar CPU IDLE),
     converted with the TSC rate the kernel measured;
   - Linux: the Debian cloud kernel (downloaded with apt-get download and
-    unpacked with dpkg -x into the build directory), with no root file
+    unpacked with dpkg -x into BUILD/linux by tests/linux/fetch.py), with no root file
     system; the figure is the dmesg time from "smp: Bringing up secondary
     CPUs" to "smp: Brought up". A run that does not finish within --bound
     seconds is reported as "> bound" with the CPUs it had started.
@@ -18,7 +18,6 @@ usage: bringup.py BUILD_DIR [--cpus 8,64,255] [--bound 900] [--linux 6.1,6.12]
 """
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -28,26 +27,17 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "linux"))
+import fetch  # noqa: E402
 
 
 def linux_kernel(build, series):
-    cache = os.path.join(build, "bench", "linux-" + series)
-    found = sorted(glob.glob(os.path.join(cache, "boot", "vmlinuz-*")))
-    if found:
-        return found[-1]
-    os.makedirs(cache, exist_ok=True)
-    out = subprocess.run(["apt-cache", "search", "--names-only",
-                          rf"^linux-image-{re.escape(series)}\.[0-9]+[-+][0-9a-z.+-]*cloud-amd64$"],
-                         capture_output=True, text=True, check=True).stdout
-    names = sorted((l.split()[0] for l in out.splitlines() if "meta" not in l),
-                   key=lambda n: [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", n)])
-    if not names:
-        sys.exit(f"no Debian cloud kernel package for Linux {series}")
-    pkg = names[-1]
-    subprocess.run(["apt-get", "download", pkg], cwd=cache, check=True)
-    deb = glob.glob(os.path.join(cache, pkg + "_*.deb"))[0]
-    subprocess.run(["dpkg", "-x", deb, cache], check=True)
-    return sorted(glob.glob(os.path.join(cache, "boot", "vmlinuz-*")))[-1]
+    """The Debian cloud kernel of that series, fetched into BUILD/linux by
+    tests/linux/fetch.py (the one the Linux tests boot, for 6.1)."""
+    try:
+        return fetch.kernel(build, series)
+    except fetch.FetchError as e:
+        sys.exit(f"no Debian cloud kernel for Linux {series}: {e}")
 
 
 def memory_for(n):

@@ -47,6 +47,26 @@ def newest_package(series):
     return names[-1]
 
 
+def merge(src, dst):
+    """Moves the tree src into dst, keeping what dst has (several kernel
+    series share BUILD/linux: each adds its own boot/ and lib/ files)."""
+    if not os.path.exists(dst):
+        os.rename(src, dst)
+        return
+    if os.path.isdir(src) and os.path.isdir(dst):
+        for name in os.listdir(src):
+            merge(os.path.join(src, name), os.path.join(dst, name))
+
+
+def download(pkgs, cwd, who="fetch.py"):
+    """apt-get download each package (NAME or NAME=VERSION) into cwd."""
+    for pkg in pkgs:
+        print(f"{who}: apt-get download {pkg}", file=sys.stderr, flush=True)
+        r = subprocess.run(["apt-get", "download", pkg], cwd=cwd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise FetchError(f"apt-get download {pkg} failed: {r.stderr.strip()}")
+
+
 def kernel(build, series="6.1"):
     """Path of the bzImage in BUILD/linux, fetched on first use."""
     dest = os.path.join(build, "linux")
@@ -57,19 +77,15 @@ def kernel(build, series="6.1"):
     os.makedirs(build, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="linux-fetch-", dir=build)
     try:
-        print(f"fetch.py: apt-get download {pkg}", file=sys.stderr, flush=True)
-        r = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise FetchError(f"apt-get download {pkg} failed: {r.stderr.strip()}")
+        download([pkg], tmp)
         debs = glob.glob(os.path.join(tmp, pkg + "_*.deb"))
         if not debs:
             raise FetchError(f"apt-get download {pkg} gave no .deb")
         subprocess.run(["dpkg", "-x", debs[0], tmp], check=True)
         os.makedirs(dest, exist_ok=True)
         for d in ("boot", "lib", "usr"):
-            src = os.path.join(tmp, d)
-            if os.path.isdir(src) and not os.path.exists(os.path.join(dest, d)):
-                os.rename(src, os.path.join(dest, d))
+            if os.path.isdir(os.path.join(tmp, d)):
+                merge(os.path.join(tmp, d), os.path.join(dest, d))
         os.rename(debs[0], os.path.join(dest, os.path.basename(debs[0])))
     except (OSError, subprocess.CalledProcessError) as e:
         raise FetchError(str(e))

@@ -56,11 +56,7 @@ def headers(build, series="6.1"):
     os.makedirs(build, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="headers-fetch-", dir=build)
     try:
-        for pkg in (hdr, f"{common}={version}", kbuild):
-            print(f"fetch_headers.py: apt-get download {pkg}", file=sys.stderr, flush=True)
-            r = subprocess.run(["apt-get", "download", pkg], cwd=tmp, capture_output=True, text=True)
-            if r.returncode != 0:
-                raise fetch.FetchError(f"apt-get download {pkg} failed: {r.stderr.strip()}")
+        fetch.download([hdr, f"{common}={version}", kbuild], tmp, "fetch_headers.py")
         shutil.rmtree(root, ignore_errors=True)
         for deb in sorted(glob.glob(os.path.join(tmp, "*.deb"))):
             subprocess.run(["dpkg", "-x", deb, root], check=True)
