@@ -38,10 +38,8 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,7 +47,9 @@ EXIT_REPORT = (0x10 << 1) | 1
 SKIP = 77
 
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "qemu"))
 import fetch  # noqa: E402
+from vmrun import run_bounded  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("qemu_run", os.path.join(HERE, "..", "qemu", "run.py"))
 qemu_run = importlib.util.module_from_spec(_spec)
@@ -89,43 +89,29 @@ def run(args, modules):
     cmd = qemu_command(args, modules)
     print("+ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines = []
     marks = {}
 
-    def reader():
-        for raw in proc.stdout:
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            lines.append(text)
-            now = time.monotonic() - start
-            if text.startswith("shim: entering Linux"):
-                marks.setdefault("linux_entry_wall_s", now)
-            if text.startswith("LINUX-REPORT "):
-                marks.setdefault("report_wall_s", now)
-            if "smp: Bringing up secondary CPUs" in text:
-                marks["linux_cpus_started"] = 1
-            elif "smp: Brought up" in text:
-                marks.pop("linux_cpus_started", None)
-            elif "linux_cpus_started" in marks:
-                # ".... node  #0, CPUs:    #1  #2" and continuation lines
-                marks["linux_cpus_started"] += len(re.findall(r"#\s*\d+", re.sub(r"node\s+#\d+", "", text)))
-            m = BRINGUP.match(text)
-            if m:
-                marks["sidecar_ready"], marks["sidecar_bringup_us"] = int(m.group(1)), int(m.group(3))
-            if args.live:
-                print(text, flush=True)
+    def on_line(text):
+        now = time.monotonic() - start
+        if text.startswith("shim: entering Linux"):
+            marks.setdefault("linux_entry_wall_s", now)
+        if text.startswith("LINUX-REPORT "):
+            marks.setdefault("report_wall_s", now)
+        if "smp: Bringing up secondary CPUs" in text:
+            marks["linux_cpus_started"] = 1
+        elif "smp: Brought up" in text:
+            marks.pop("linux_cpus_started", None)
+        elif "linux_cpus_started" in marks:
+            # ".... node  #0, CPUs:    #1  #2" and continuation lines
+            marks["linux_cpus_started"] += len(re.findall(r"#\s*\d+", re.sub(r"node\s+#\d+", "", text)))
+        m = BRINGUP.match(text)
+        if m:
+            marks["sidecar_ready"], marks["sidecar_bringup_us"] = int(m.group(1)), int(m.group(3))
+        if args.live:
+            print(text, flush=True)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        code = proc.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        code = None
-    t.join(timeout=5)
-    return code, lines, time.monotonic() - start, marks
+    code, lines, wall = run_bounded(cmd, args.timeout, on_line)
+    return code, lines, wall, marks
 
 
 def cpulist(text):

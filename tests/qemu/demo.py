@@ -39,8 +39,10 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vmrun import run_bounded  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -113,9 +115,7 @@ def qemu_command(a):
 
 def run_vm(a, cmd):
     """Runs QEMU; returns (exit code or None on timeout, report, lines)."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    lines, state = [], {"report": None, "total": None, "ready": 0, "t0": time.monotonic()}
+    state = {"report": None, "total": None, "ready": 0, "t0": time.monotonic()}
 
     tty = sys.stdout.isatty()
 
@@ -132,37 +132,26 @@ def run_vm(a, cmd):
             sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
-    def reader():
-        for raw in proc.stdout:
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            lines.append(text)
-            m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
-            if m:
-                state["total"] = int(m.group(1))
-            # The sidecar kernel's BSP reports each tenth of the CPUs ready,
-            # then "bring-up done: N ready".
-            m = re.match(r"sidecar: (\d+)/\d+ sidecar CPUs ready", text) or \
-                re.match(r"sidecar: bring-up done: (\d+) ready", text)
-            if m:
-                state["ready"] = int(m.group(1))
-                if a.quiet:
-                    progress()
-            if text.startswith("SIDECAR-REPORT "):
-                state["report"] = text[len("SIDECAR-REPORT "):]
-            elif not a.quiet:
-                print(text, flush=True)
-                if text.startswith("sidecar: bring-up done"):
-                    print(f"  [demo] {state['ready']}/{state['total']} sidecar CPUs ready", flush=True)
+    def on_line(text):
+        m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
+        if m:
+            state["total"] = int(m.group(1))
+        # The sidecar kernel's BSP reports each tenth of the CPUs ready,
+        # then "bring-up done: N ready".
+        m = re.match(r"sidecar: (\d+)/\d+ sidecar CPUs ready", text) or \
+            re.match(r"sidecar: bring-up done: (\d+) ready", text)
+        if m:
+            state["ready"] = int(m.group(1))
+            if a.quiet:
+                progress()
+        if text.startswith("SIDECAR-REPORT "):
+            state["report"] = text[len("SIDECAR-REPORT "):]
+        elif not a.quiet:
+            print(text, flush=True)
+            if text.startswith("sidecar: bring-up done"):
+                print(f"  [demo] {state['ready']}/{state['total']} sidecar CPUs ready", flush=True)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        code = proc.wait(timeout=a.timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        code = None
-    t.join(timeout=5)
+    code, lines, _ = run_bounded(cmd, a.timeout, on_line)
     if a.quiet and state["total"] and tty:
         progress(final=True)
     return code, state["report"], lines

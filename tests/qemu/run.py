@@ -22,10 +22,10 @@ import argparse
 import json
 import os
 import shlex
-import subprocess
 import sys
-import threading
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vmrun import run_bounded  # noqa: E402
 
 EXIT_SUCCESS = (0x10 << 1) | 1
 SKIP = 77  # meson's "skipped" exit status
@@ -54,32 +54,13 @@ def qemu_command(args):
 def run(args):
     cmd = qemu_command(args)
     print("+ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    lines = []
-    report = None
 
-    def reader():
-        nonlocal report
-        for raw in proc.stdout:
-            text = raw.decode("utf-8", "replace").rstrip("\r\n")
-            lines.append(text)
-            if args.live:
-                print(text, flush=True)
-            if text.startswith("SIDECAR-REPORT "):
-                report = text[len("SIDECAR-REPORT "):]
+    def on_line(text):
+        if args.live:
+            print(text, flush=True)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        code = proc.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        code = None
-    t.join(timeout=5)
-    wall = time.monotonic() - start
+    code, lines, wall = run_bounded(cmd, args.timeout, on_line)
+    report = next((l[len("SIDECAR-REPORT "):] for l in reversed(lines) if l.startswith("SIDECAR-REPORT ")), None)
     return code, report, lines, wall
 
 
