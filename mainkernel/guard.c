@@ -128,8 +128,8 @@ void mk_guard_snapshot(struct mk_guard *g, const struct sidecar_handoff *h, cons
         const struct sidecar_params_node *nd = &p->nodes[n];
         uint64_t mb = nd->memory_base;
         add(g, o->nodes[n].control_page, PAGE_SIZE, KIND_CONTROL, "control page", SIDECAR_NO_CPU, nd->cpu_count);
-        add(g, node_guest_tables_pa(mb, nd->cpu_count), 3 * PAGE_SIZE, KIND_TABLE, "guest-RAM page tables",
-            SIDECAR_NO_CPU, 0);
+        add(g, node_guest_tables_pa(mb, nd->cpu_count), NODE_TABLE_PAGES * PAGE_SIZE, KIND_TABLE,
+            "shared page tables", SIDECAR_NO_CPU, 0);
         for (uint32_t i = 0; i < nd->cpu_count; i++) {
             uint32_t cpu = nd->base_cpu + i;
             bool unused = unused_slot(p, o, cpu);
@@ -140,9 +140,14 @@ void mk_guard_snapshot(struct mk_guard *g, const struct sidecar_handoff *h, cons
                     unused ? "unused slot" : "bystander command page", cpu, 0);
             add(g, node_private_pa(mb, nd->cpu_count, i, PRIV_PML4), 4 * PAGE_SIZE,
                 unused ? KIND_PLAIN : KIND_TABLE, unused ? "unused slot" : "page tables", cpu, 0);
-            if (!mine)
+            if (!mine) {
                 add(g, node_private_pa(mb, nd->cpu_count, i, PRIV_PERCPU), PAGE_SIZE, KIND_PLAIN,
                     unused ? "unused slot" : "bystander globals and stack", cpu, 0);
+                /* The SVM backend's VMCB and host save area (zero and
+                 * unused with the ring-3 backend). */
+                add(g, node_private_pa(mb, nd->cpu_count, i, PRIV_VMCB), 2 * PAGE_SIZE, KIND_PLAIN,
+                    unused ? "unused slot" : "bystander VMCB", cpu, 0);
+            }
         }
     }
 }

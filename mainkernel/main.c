@@ -18,6 +18,7 @@
 #include "hostile.h"
 #include "rtbench.h"
 #include "soak.h"
+#include "svm_basics.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -202,6 +203,21 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && vpr.ok;
     }
 
+    /* The SVM backend's basics on every sidecar CPU that came up. */
+    static struct mk_svm_basics_result sbr;
+    if (opt.svm_basics && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        if (o->vp_backend != SIDECAR_VP_BACKEND_SVM) {
+            sc_snprintf(sbr.error, sizeof(sbr.error), "mk.svm_basics needs the svm backend; this boot has %s",
+                        o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3" : "none");
+        } else {
+            mk_svm_basics(mk_host(), p, cpu_list, n, khz, &sbr);
+        }
+        out("main: svm basics: %s; %u/%u CPUs passed, %u intercepts%s%s\n", sbr.ok ? "ok" : "FAILED",
+            sbr.passed, n, sbr.intercepts, sbr.error[0] ? ": " : "", sbr.error);
+        ok = ok && sbr.ok;
+    }
+
     /* The hostile guest suite on every sidecar CPU at once. */
     static struct mk_hostile_result hr;
     if (opt.vp_hostile && !hrc) {
@@ -366,8 +382,9 @@ void mk_main(uint64_t handoff_pa)
 
     out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
         ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
-    out("\"park\":\"%s\",\"cpuid_faulting\":%s,", o->use_mwait ? "mwait" : "hlt",
-        o->cpuid_faulting ? "true" : "false");
+    out("\"park\":\"%s\",\"cpuid_faulting\":%s,\"vp_backend\":\"%s\",", o->use_mwait ? "mwait" : "hlt",
+        o->cpuid_faulting ? "true" : "false",
+        o->vp_backend == SIDECAR_VP_BACKEND_SVM ? "svm" : o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3" : "none");
     out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,\"pages_per_cpu\":%u,",
         o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
         o->bringup_tsc, max_round, o->pages_per_cpu);
@@ -423,6 +440,9 @@ void mk_main(uint64_t handoff_pa)
             "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
             vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
             vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
+    if (opt.svm_basics)
+        out(",\"svm_basics\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"error\":\"%s\"}",
+            sbr.ok ? "true" : "false", sbr.cpus, sbr.passed, sbr.intercepts, sbr.error);
     if (opt.bench_roundtrip)
         out(",\"rt_bench_ns\":{\"ok\":%s,\"cpu\":%u,\"samples\":%u,\"run_vp\":[%lu,%lu],\"none\":[%lu,%lu],"
             "\"ipi\":[%lu,%lu],\"error\":\"%s\"}",

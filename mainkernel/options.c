@@ -142,6 +142,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             opt->vp_compute = true;
         } else if (word_is(w, key, "mk.vp_test") && !v) {
             opt->vp_test = true;
+        } else if (word_is(w, key, "mk.svm_basics") && !v) {
+            opt->svm_basics = true;
         } else if (word_is(w, key, "mk.convert_node") && v) {
             uint32_t node;
             const char *p = v;

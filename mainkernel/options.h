@@ -15,6 +15,8 @@
  *                          once (hostile.h)
  *   mk.vp_compute          every sidecar CPU at once hashes guest memory and
  *                          reports through IO intercepts (compute.h)
+ *   mk.svm_basics          the SVM backend's basics on every sidecar CPU
+ *                          (svm_basics.h)
  *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
  *                          CPU: each intercept kind, registers,
  *                          translation, STOP and resume
@@ -57,6 +59,7 @@ struct mk_options {
     bool convert_one_per_node;
     bool convert_again;
     bool vp_test;
+    bool svm_basics;
     bool vp_compute;
     bool vp_hostile;
     bool bench_roundtrip;

@@ -14,6 +14,7 @@ void shim_options_default(struct shim_options *opt)
     opt->guest_ram = 64ull << 20;
     opt->ap_timeout_us = 5000000;
     opt->apic_mode = SIDECAR_APIC_MODE_AUTO;
+    opt->vp_backend = SIDECAR_VP_BACKEND_AUTO;
 }
 
 static bool eq(const char *w, size_t n, const char *s)
@@ -150,6 +151,15 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
             opt->apic_mode = SIDECAR_APIC_MODE_X2APIC;
         else
             return bad(err, "sidecar.apic", v, vn, "is not auto, xapic or x2apic");
+    } else if (eq(k, kn, "sidecar.vp_backend")) {
+        if (has_v && eq(v, vn, "auto"))
+            opt->vp_backend = SIDECAR_VP_BACKEND_AUTO;
+        else if (has_v && eq(v, vn, "ring3"))
+            opt->vp_backend = SIDECAR_VP_BACKEND_RING3;
+        else if (has_v && eq(v, vn, "svm"))
+            opt->vp_backend = SIDECAR_VP_BACKEND_SVM;
+        else
+            return bad(err, "sidecar.vp_backend", v, vn, "is not auto, ring3 or svm");
     }
     /* Anything else (including sidecar.test_* hooks) is not ours here. */
     return SHIM_OK;

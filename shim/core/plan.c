@@ -196,6 +196,7 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     p->enable_logging = opt->log;
     p->use_mwait = opt->mwait;
     p->apic_mode = (uint8_t)opt->apic_mode;
+    p->vp_backend = (uint8_t)opt->vp_backend;
     p->cpu_count = n;
     p->bsp_cpu = bsp;
     p->ap_timeout_us = opt->ap_timeout_us;

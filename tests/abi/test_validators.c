@@ -83,7 +83,7 @@ Test(params, node_beyond_cpu_count)
 Test(params, memory_too_small)
 {
     p->nodes[0].memory_size = 0x1000;
-    rejects(SIDECAR_ABI_E_MEMORY, "nodes[0].memory_size: 0x1000 bytes, but 4 CPUs need 0x20000");
+    rejects(SIDECAR_ABI_E_MEMORY, "nodes[0].memory_size: 0x1000 bytes, but 4 CPUs need 0x2c000");
 }
 Test(params, duplicate_apic_id)
 {

@@ -78,7 +78,8 @@ def qemu_command(args, modules):
             last = args.smp - 1 if d == args.numa - 1 else first + per_cpu - 1
             cmd += ["-object", f"memory-backend-ram,id=m{d},size={per_mem}M",
                     "-numa", f"node,nodeid={d},cpus={first}-{last},memdev=m{d}"]
-    append = f"console=ttyS0 panic=-1 lxtest={args.test}"
+    # The VP tests from Linux user space run ring-3 guest programs.
+    append = f"console=ttyS0 panic=-1 lxtest={args.test} sidecar.vp_backend=ring3"
     if args.append:
         append += " " + args.append
     cmd += ["-append", append]

@@ -36,7 +36,7 @@ static void setup(void)
     h = calloc(1, sizeof(*h));
     p->cpu_count = 4;
     p->node_count = 1;
-    p->nodes[0] = (struct sidecar_params_node){ NODE, (4 + 7ull * NCPU) * PAGE_SIZE, 1, NCPU };
+    p->nodes[0] = (struct sidecar_params_node){ NODE, ((uint64_t)SIDECAR_NODE_FIXED_PAGES + (uint64_t)SIDECAR_CPU_PAGES * NCPU) * PAGE_SIZE, 1, NCPU };
     p->guest_ram_base = GUEST;
     p->guest_ram_size = 0x100000;
     for (uint32_t c = 0; c < 4; c++) {
@@ -79,8 +79,8 @@ TestSuite(guard, .init = setup, .fini = teardown);
 
 Test(guard, unused_slots_get_the_pattern)
 {
-    /* CPU 2 (index 1 in the node) is a main CPU: its 7 pages. */
-    cr_assert_eq(mk_guard_fill_unused(p, o), 7);
+    /* CPU 2 (index 1 in the node) is a main CPU: all its pages. */
+    cr_assert_eq(mk_guard_fill_unused(p, o), SIDECAR_CPU_PAGES);
     uint64_t cmd = node_command_pa(NODE, 1);
     cr_assert_neq(*(volatile uint64_t *)(uintptr_t)cmd, 0x1111111111111111ull);
     expect(cmd + 100, 1, true, "unused slot");
@@ -94,6 +94,9 @@ Test(guard, targets_may_change_their_own_pages_only)
     expect(node_command_pa(NODE, 2) + 2000, 0xff, true, "bystander command page");
     expect(node_private_pa(NODE, NCPU, 2, PRIV_PERCPU) + 4000, 0xff, true, "bystander globals and stack");
     expect(node_register_pa(NODE, 0) + 5, 1, true, "register page");
+    expect(node_private_pa(NODE, NCPU, 0, PRIV_VMCB) + 0x400, 1, false, "target VMCB");
+    expect(node_private_pa(NODE, NCPU, 2, PRIV_VMCB) + 0x400, 1, true, "bystander VMCB");
+    expect(node_table_pa(NODE, NCPU, NODE_NPT_PD_LOW) + 8, 1, true, "shared page tables");
 }
 
 Test(guard, page_tables_without_accessed_and_dirty)
@@ -103,7 +106,7 @@ Test(guard, page_tables_without_accessed_and_dirty)
     expect(pt, 0x40, false, "dirty bit");
     expect(pt, 0x02, true, "page tables");
     expect(node_guest_tables_pa(NODE, NCPU) + 8, 0x60, false, "guest accessed/dirty");
-    expect(node_guest_tables_pa(NODE, NCPU) + 8, 0x04, true, "guest-RAM page tables");
+    expect(node_guest_tables_pa(NODE, NCPU) + 8, 0x04, true, "shared page tables");
 }
 
 Test(guard, control_page_live_fields_only)

@@ -47,7 +47,7 @@ from vmrun import run_bounded  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 EXIT_SUCCESS = (0x10 << 1) | 1
-DEMO_OPTIONS = "sidecar.log mk.vp_test mk.vp_compute mk.convert_one_per_node"
+DEMO_OPTIONS = "sidecar.log sidecar.vp_backend=ring3 mk.vp_test mk.vp_compute mk.convert_one_per_node"
 
 
 def die(msg, code=2):

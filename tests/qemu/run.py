@@ -46,8 +46,12 @@ def qemu_command(args):
     if args.object:
         for o in args.object:
             cmd += ["-object", o]
-    if args.append:
-        cmd += ["-append", args.append]
+    append = args.append
+    backend = getattr(args, "backend", "auto")
+    if backend != "auto":
+        append = f"sidecar.vp_backend={backend} {append}".strip()
+    if append:
+        cmd += ["-append", append]
     return cmd
 
 
@@ -151,6 +155,9 @@ def check(args, code, report, wall, lines=()):
         problems.append(f"ping failed: {r.get('ping_error')}")
     if args.expect_ok and not r.get("ok"):
         problems.append("report says ok=false")
+    backend = getattr(args, "backend", "auto")
+    if backend != "auto" and r.get("sidecar") and r.get("vp_backend") != backend:
+        problems.append(f"vp_backend: {r.get('vp_backend')!r}, expected {backend!r}")
     return problems
 
 
@@ -166,6 +173,8 @@ def main():
     ap.add_argument("--memory", default="512M")
     ap.add_argument("--cpu", default="max")
     ap.add_argument("--append", default="")
+    ap.add_argument("--backend", choices=["auto", "ring3", "svm"], default="auto",
+                    help="the VP backend to ask for (sidecar.vp_backend=); the report must say it")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--live", action="store_true", help="print the console as it comes")
     ap.add_argument("--ready", type=int)

@@ -46,7 +46,7 @@ def main():
     args = argparse.Namespace(
         qemu=a.qemu, shim=shim, smp=a.cpus, topology=None, numa=None, object=None,
         memory=a.memory or ("256M" if a.cpus <= 8 else "1G"), cpu="max",
-        append=f"mk.soak mk.soak_commands={a.commands}", timeout=timeout, live=a.live, accel="tcg",
+        append=f"mk.soak mk.soak_commands={a.commands}", backend="ring3", timeout=timeout, live=a.live, accel="tcg",
         ready=a.cpus - 1, failed=0, failed_apic=None, main=None, nodes=None, ping=True, expect_ok=True,
         disabled=False, expect=["soak.ok=true", "soak.lost=0", "soak.duplicated=0"], console=None,
         numa_mem=None)

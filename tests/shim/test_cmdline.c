@@ -56,6 +56,11 @@ Test(cmdline, every_option)
     cr_assert(o.mwait);
     cr_assert_eq(shim_cmdline_parse("sidecar.mwait=off", &o, err), SHIM_OK, "%s", err);
     cr_assert_not(o.mwait);
+    cr_assert_eq(o.vp_backend, SIDECAR_VP_BACKEND_AUTO);
+    cr_assert_eq(shim_cmdline_parse("sidecar.vp_backend=svm", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.vp_backend, SIDECAR_VP_BACKEND_SVM);
+    cr_assert_eq(shim_cmdline_parse("sidecar.vp_backend=ring3", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.vp_backend, SIDECAR_VP_BACKEND_RING3);
 }
 
 Test(cmdline, unknown_words_ignored)
@@ -97,6 +102,7 @@ Test(cmdline, bad_values_name_the_option_and_keep_defaults)
     rejected("sidecar.ap_timeout_us=60000001", "sidecar.ap_timeout_us:");
     rejected("sidecar.ap_timeout_us=-5", "sidecar.ap_timeout_us:");
     rejected("sidecar.apic=x3apic", "sidecar.apic:");
+    rejected("sidecar.vp_backend=vmx", "sidecar.vp_backend:");
     rejected("sidecar.main_cpus=3-1", "sidecar.main_cpus:");
     rejected("sidecar.main_cpus=", "sidecar.main_cpus:");
     rejected("sidecar.main_cpus=1,,2", "sidecar.main_cpus:");

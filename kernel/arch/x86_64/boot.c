@@ -27,6 +27,7 @@
 #define SK_E_IMAGE 0x105u
 #define SK_E_NODE 0x106u
 #define SK_E_GUEST_RAM 0x107u
+#define SK_E_VP_BACKEND 0x108u
 
 struct sk_globals sk_g;
 struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
@@ -110,6 +111,35 @@ static void build_guest_tables(uint32_t n)
     }
 }
 
+/* The SVM backend's nested page tables for the node (the same mapping in
+ * every node, so that all sidecar VPs share one guest-physical space):
+ * GPA [0, guest_ram_size) -> guest RAM, and GPA [4 GiB - 2 MiB, 4 GiB) ->
+ * the last 2 MiB of guest RAM (the reset vector's page, docs/svm.md), with
+ * 2 MiB pages, readable, writable, executable. Nested walks are user
+ * accesses, so every entry has U. Nothing else is mapped. */
+static void build_npt(uint32_t n)
+{
+    const struct sk_node *nd = &sk_nodes[n];
+    uint64_t t[NODE_TABLE_PAGES];
+    for (unsigned k = NODE_NPT_PML4; k < NODE_TABLE_PAGES; k++) {
+        t[k] = node_table_pa(nd->memory_base, nd->cpu_count, k);
+        zero_page(t[k]);
+    }
+    uint64_t *pml4 = pa_ptr(t[NODE_NPT_PML4]);
+    uint64_t *pdpt = pa_ptr(t[NODE_NPT_PDPT]);
+    uint64_t *low = pa_ptr(t[NODE_NPT_PD_LOW]);
+    uint64_t *high = pa_ptr(t[NODE_NPT_PD_HIGH]);
+    uint64_t size = sk_g.guest_ram_size, base = sk_g.guest_ram_base;
+    pml4[0] = t[NODE_NPT_PDPT] | PTE_P | PTE_W | PTE_U;
+    if (!size)
+        return;
+    pdpt[0] = t[NODE_NPT_PD_LOW] | PTE_P | PTE_W | PTE_U;
+    for (uint64_t g = 0; g < size; g += SIDECAR_LARGE_PAGE_SIZE)
+        low[g >> 21] = (base + g) | PTE_P | PTE_W | PTE_U | PTE_PS;
+    pdpt[SK_SVM_RESET_ALIAS >> 30] = t[NODE_NPT_PD_HIGH] | PTE_P | PTE_W | PTE_U;
+    high[(SK_SVM_RESET_ALIAS >> 21) & 511] = (base + size - SK_SVM_RESET_ALIAS_SIZE) | PTE_P | PTE_W | PTE_U | PTE_PS;
+}
+
 static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_t image_pages)
 {
     const struct sk_node *nd = &sk_nodes[n];
@@ -124,8 +154,12 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     uint64_t *pd = pa_ptr(p[PRIV_PD]);
     uint64_t *pt = pa_ptr(p[PRIV_PT]);
     pml4[(KERNEL_VBASE >> 39) & 511] = p[PRIV_PDPT] | PTE_P | PTE_W;
-    if (sk_g.guest_ram_size)   /* the only user-accessible mapping */
-        pml4[0] = node_guest_tables_pa(base, nd->cpu_count) | PTE_P | PTE_W | PTE_U;
+    /* Guest RAM at its physical address: the ring-3 guest's own mapping
+     * (the only user-accessible one), or, with svm, the kernel's view of
+     * guest memory for instruction fetches (supervisor only). */
+    bool svm = sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM;
+    if (sk_g.guest_ram_size)
+        pml4[0] = node_guest_tables_pa(base, nd->cpu_count) | PTE_P | PTE_W | (svm ? 0 : PTE_U);
     pdpt[(KERNEL_VBASE >> 30) & 511] = p[PRIV_PD] | PTE_P | PTE_W;
     pd[(KERNEL_VBASE >> 21) & 511] = p[PRIV_PT] | PTE_P | PTE_W;
     for (uint32_t k = 0; k < image_pages; k++)
@@ -136,6 +170,8 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     pt[SLOT_COMMAND] = node_command_pa(base, i) | PTE_P | PTE_W;
     pt[SLOT_REGISTER] = node_register_pa(base, i) | PTE_P | PTE_W;
     pt[SLOT_PERCPU] = p[PRIV_PERCPU] | PTE_P | PTE_W;
+    if (svm)
+        pt[SLOT_VMCB] = p[PRIV_VMCB] | PTE_P | PTE_W;
     zero_page(node_command_pa(base, i));
     zero_page(node_register_pa(base, i));
 
@@ -145,6 +181,7 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     pc->apic_id = sk_cpus[cpu].apic_id;
     pc->node = n;
     pc->node_cpu = i;
+    pc->vmcb_pa = p[PRIV_VMCB];
     struct sk_ap_slot *slot = &sk_ap_table[sk_ap_table_count++];
     slot->apic_id = sk_cpus[cpu].apic_id;
     slot->cpu = cpu;
@@ -357,6 +394,7 @@ static bool check_params(const struct sidecar_params *p, uint64_t params_pa,
 
 bool sk_entry(uint64_t params_pa, uint64_t output_pa)
 {
+    const char *no_svm;
     sk_g.t0 = rdtsc();
     sk_g.shim_cr3 = read_cr3();
     struct sidecar_output *out = pa_ptr(output_pa);
@@ -403,12 +441,27 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     }
     sk_g.guest_ram_base = p->guest_ram_base;
     sk_g.guest_ram_size = p->guest_ram_size;
+    sk_g.kernel_pa = kernel_pa;
+    /* The VP backend: what params ask, else the build's default, else
+     * svm where the CPU can (docs/svm.md). */
+    uint8_t want = p->vp_backend != SIDECAR_VP_BACKEND_AUTO ? p->vp_backend
+                                                            : (uint8_t)SIDECAR_CONFIG_VP_BACKEND;
+    no_svm = sk_svm_probe();
+    if (want == SIDECAR_VP_BACKEND_SVM && no_svm)
+        return fail(out, SK_E_VP_BACKEND, "params.vp_backend: svm requested but %s", no_svm);
+    sk_g.vp_backend = want == SIDECAR_VP_BACKEND_RING3 || no_svm ? SIDECAR_VP_BACKEND_RING3
+                                                                : SIDECAR_VP_BACKEND_SVM;
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 
     /* From here on the kernel changes state. */
-    klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u", p->cpu_count, p->node_count,
-         sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu);
+    klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u, VP backend %s", p->cpu_count, p->node_count,
+         sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu,
+         sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM ? "svm" : "ring3");
+    if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
+        sk_svm_bsp_init();
+    else if (no_svm)
+        klog("svm backend unavailable: %s", no_svm);
     idt_init();
     idt_load_bsp();
     sk_g.cpuid_faulting = sk_vp_probe_cpuid_faulting();   /* needs our IDT: may #GP */
@@ -441,6 +494,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         nd->memory_base = p->nodes[n].memory_base;
         init_control_page(n);
         build_guest_tables(n);
+        if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
+            build_npt(n);
         for (uint32_t i = 0; i < nd->cpu_count; i++) {
             uint32_t c = nd->base_cpu + i;
             sk_cpus[c].node = n;
@@ -502,6 +557,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     out->apic_mode = sk_g.x2apic ? SIDECAR_APIC_MODE_X2APIC : SIDECAR_APIC_MODE_XAPIC;
     out->use_mwait = sk_g.use_mwait;
     out->cpuid_faulting = sk_g.cpuid_faulting;
+    out->vp_backend = sk_g.vp_backend;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         struct sidecar_output_cpu *o = &out->cpus[c];

@@ -80,14 +80,28 @@ static const struct sk_arch arch_ops = {
 void sk_dispatch_start(struct sk_percpu *pc)
 {
     struct sk_cpu *cpu = (struct sk_cpu *)pc->core_space;
-    sk_vp_cpu_init(pc);
+    bool svm = sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM;
+    if (svm) {
+        const struct sk_node *nd = &sk_nodes[pc->node];
+        sk_svm_cpu_init(pc, node_private_pa(nd->memory_base, nd->cpu_count, pc->node_cpu, PRIV_VMCB),
+                        node_private_pa(nd->memory_base, nd->cpu_count, pc->node_cpu, PRIV_HSAVE),
+                        node_table_pa(nd->memory_base, nd->cpu_count, NODE_NPT_PML4));
+    } else {
+        sk_vp_cpu_init(pc);
+    }
     sk_cpu_init(cpu, (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL),
                 (struct sidecar_command_page *)SLOT_VA(SLOT_COMMAND),
                 (void *)SLOT_VA(SLOT_REGISTER), pc->node_cpu, pc->cpu_index,
-                &arch_ops, &sk_vp_ring3_backend, &pc->vp);
+                &arch_ops, svm ? &sk_svm_backend : &sk_vp_ring3_backend,
+                svm ? (void *)&pc->svm : (void *)&pc->vp);
     sk_dispatch_loop(cpu);
-    /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI. */
-    sk_vp_cpu_off();
+    /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI.
+     * The VP's state stays in the command page's cpu_context and in the
+     * VMCB page (docs/svm.md: state after REMOVE). */
+    if (svm)
+        sk_svm_cpu_off();
+    else
+        sk_vp_cpu_off();
     klog_cpu(pc->cpu_index, "removed; parked for INIT");
     sk_park_forever();
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <sidecar/abi.h>
+#include <sidecar/svm.h>
 #include <sidecar/vp.h>
 #include <sidecar_config.h>
 
@@ -65,6 +66,7 @@ struct sk_globals {
     uint64_t shim_cr3;      /* the page tables the BSP runs on */
     uint64_t guest_ram_base; /* params.guest_ram_base/size: GVA == GPA, user */
     uint64_t guest_ram_size;
+    uint64_t kernel_pa;     /* physical address of the image (KERNEL_VBASE) */
     uint32_t cpu_count;
     uint32_t node_count;
     uint32_t bsp_cpu;
@@ -79,6 +81,7 @@ struct sk_globals {
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
     bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
+    uint8_t vp_backend;     /* SIDECAR_VP_BACKEND_RING3 or _SVM */
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -112,13 +115,20 @@ _Static_assert(sizeof(struct sk_tss) == 104, "TSS size");
 #define GDT_ENTRIES 7
 
 /* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; its stack
- * grows down from just below them. The VP's saved state (struct sk_vp, the
- * ring-3 backend, ~0.8 KiB) lives here too, so a CPU still needs no page
- * beyond its 7 (docs/boot.md section 5); the stack keeps what is left of
- * the page (SK_MIN_STACK at least). */
+ * grows down from just below them. The VP's saved state (struct sk_vp for
+ * the ring-3 backend, ~0.8 KiB; struct sk_svm_vp for svm, ~1.1 KiB, the
+ * rest of its state being the VMCB page) lives here too, so a CPU needs no
+ * page for it (docs/boot.md section 5); the stack keeps what is left of the
+ * page (SK_MIN_STACK at least). gcc -fstack-usage puts the deepest path,
+ * a command building an intercept message with an exception report
+ * nested on top of it, under 2 KiB. */
 struct sk_percpu {
-    struct sk_vp vp;           /* first: 16-aligned for FXSAVE/FXRSTOR */
+    union {                    /* first: 16-aligned for FXSAVE/FXRSTOR */
+        struct sk_vp vp;       /* the ring-3 backend's VP */
+        struct sk_svm_vp svm;  /* the SVM backend's (its base is a struct sk_vp) */
+    };
     uint64_t vp_kernel_rsp;    /* vp.asm: the kernel's RSP while the VP runs */
+    uint64_t vmcb_pa;          /* svm.c: this CPU's VMCB */
     uint64_t gdt[GDT_ENTRIES];
     struct sk_tss tss;
     uint32_t cpu_index;
@@ -133,7 +143,7 @@ struct sk_percpu {
 };
 
 #define PERCPU_VA (SLOT_VA(SLOT_PERCPU) + PAGE_SIZE - sizeof(struct sk_percpu))
-#define SK_MIN_STACK 2560u
+#define SK_MIN_STACK 2304u
 _Static_assert(sizeof(struct sk_percpu) % 16 == 0, "sk_percpu keeps the VP 16-aligned");
 _Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_MIN_STACK, "per-CPU stack too small");
 #define PERCPU_STACK_TOP (PERCPU_VA & ~15ull)
@@ -186,6 +196,12 @@ void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));
 /* vp.asm */
 int sk_vp_enter_asm(struct sk_vp *vp, uint64_t *kernel_rsp, struct sk_tss *tss);
 void sk_vp_leave_asm(uint64_t kernel_rsp) __attribute__((noreturn));
+
+/* svm.c: the SVM backend's arch half (sidecar/svm.h). */
+const char *sk_svm_probe(void);    /* BSP: NULL when the CPU can run the svm backend, else why not */
+void sk_svm_bsp_init(void);        /* BSP: the shared permission maps */
+void sk_svm_cpu_init(struct sk_percpu *pc, uint64_t vmcb_pa, uint64_t hsave_pa, uint64_t ncr3);
+void sk_svm_cpu_off(void);
 
 /* boot.c */
 void sk_ap_main(uint32_t index) __attribute__((noreturn));

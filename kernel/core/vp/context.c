@@ -92,6 +92,20 @@ void sk_vp_save_context(const struct sk_vp *vp, struct sidecar_cpu_context *ctx)
 bool sk_vp_segment(const struct sk_vp *vp, uint32_t which,
                    struct sidecar_hv_x64_segment_register *out)
 {
+    if (vp->view) {
+        const struct sidecar_hv_x64_segment_register *v = NULL;
+        switch (which) {
+        case SIDECAR_HV_REGISTER_NAME_ES: v = &vp->view->es; break;
+        case SIDECAR_HV_REGISTER_NAME_CS: v = &vp->view->cs; break;
+        case SIDECAR_HV_REGISTER_NAME_SS: v = &vp->view->ss; break;
+        case SIDECAR_HV_REGISTER_NAME_DS: v = &vp->view->ds; break;
+        default: break;
+        }
+        if (v) {
+            *out = *v;
+            return true;
+        }
+    }
     uint16_t sel;
     uint64_t base = 0;
     switch (which) {

@@ -29,9 +29,10 @@ static void header(const struct sk_vp *vp, uint8_t instruction_length, uint8_t a
                    struct sidecar_hv_x64_intercept_message_header *h)
 {
     h->vp_index = vp->vp_index;
-    h->instruction_length_and_cr8 = (uint8_t)(instruction_length & 0x0fu); /* CR8 0 */
+    uint8_t cr8 = vp->view ? vp->view->cr8 : 0;
+    h->instruction_length_and_cr8 = (uint8_t)((instruction_length & 0x0fu) | (cr8 << 4));
     h->intercept_access_type = access;
-    h->execution_state = SK_VP_EXECUTION_STATE;
+    h->execution_state = vp->view ? vp->view->execution_state : SK_VP_EXECUTION_STATE;
     sk_vp_segment(vp, SIDECAR_HV_REGISTER_NAME_CS, &h->cs_segment);
     h->rip = vp->rip;
     h->rflags = vp->rflags;
@@ -119,14 +120,26 @@ void sk_vp_build_cpuid(const struct sk_vp *vp, uint8_t instruction_length,
     put(msg, &m, sizeof(m));
 }
 
-void sk_vp_build_halt(const struct sk_vp *vp, uint8_t instruction_length,
-                      struct sidecar_hv_message *msg)
+void sk_vp_build_header_message(const struct sk_vp *vp, sidecar_hv_message_type_t type,
+                                uint8_t instruction_length, uint32_t payload_size,
+                                struct sidecar_hv_message *msg)
 {
     struct sidecar_hv_x64_intercept_message_header h;
     vp_zero(&h, sizeof(h));
     header(vp, instruction_length, SIDECAR_INTERCEPT_ACCESS_READ, &h);
-    start(msg, SIDECAR_HV_MESSAGE_TYPE_X64_HALT, sizeof(h));
+    if (payload_size < sizeof(h))
+        payload_size = sizeof(h);
+    if (payload_size > sizeof(msg->payload))
+        payload_size = sizeof(msg->payload);
+    start(msg, type, payload_size);
     put(msg, &h, sizeof(h));
+}
+
+void sk_vp_build_halt(const struct sk_vp *vp, uint8_t instruction_length,
+                      struct sidecar_hv_message *msg)
+{
+    sk_vp_build_header_message(vp, SIDECAR_HV_MESSAGE_TYPE_X64_HALT, instruction_length,
+                               sizeof(struct sidecar_hv_x64_intercept_message_header), msg);
 }
 
 static uint8_t pf_access(uint32_t error_code)

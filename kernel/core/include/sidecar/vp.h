@@ -141,6 +141,16 @@ struct sk_vp_exit {
 
 struct sk_vp;
 
+/* How intercept messages describe the VP when it is not the ring-3
+ * backend's flat CPL3 one: a hardware backend (sidecar/svm.h) fills this
+ * from its guest state before building a message, and the builders take
+ * CS, DS, ES and SS, the execution-state word and CR8 from it. */
+struct sk_vp_view {
+    struct sidecar_hv_x64_segment_register es, cs, ss, ds;
+    uint16_t execution_state;
+    uint8_t cr8;
+};
+
 /* What the arch half supplies (see the comment at the top). */
 struct sk_vp_ops {
     /* Run the VP at CPL3 until the next trap; fill vp->exit. 0 or negative. */
@@ -189,6 +199,7 @@ struct sk_vp {
     uint32_t mxcsr_mask;
     const struct sk_vp_ops *ops;
     void *ops_ctx;
+    const struct sk_vp_view *view;   /* NULL: the ring-3 backend's flat view */
     struct sk_vp_stats stats;
     /* The FX state is loaded lazily: a run starts with fx_live 0 and the
      * arch half enters the guest with CR0.TS set; the guest's first x87 or
@@ -398,6 +409,12 @@ void sk_vp_build_msr(const struct sk_vp *vp, bool write, uint8_t instruction_len
 /* CPUID: RAX, RCX, RDX, RBX from vp; defaults = EAX, EBX, ECX, EDX (NULL: 0). */
 void sk_vp_build_cpuid(const struct sk_vp *vp, uint8_t instruction_length,
                        const uint32_t defaults[4], struct sidecar_hv_message *msg);
+
+/* A message of the given type whose payload is the intercept header
+ * followed by zeros up to payload_size (at least the header's 40 bytes). */
+void sk_vp_build_header_message(const struct sk_vp *vp, sidecar_hv_message_type_t type,
+                                uint8_t instruction_length, uint32_t payload_size,
+                                struct sidecar_hv_message *msg);
 
 /* HLT: the intercept header only (payload 40 bytes). */
 void sk_vp_build_halt(const struct sk_vp *vp, uint8_t instruction_length,

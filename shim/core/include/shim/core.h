@@ -82,6 +82,7 @@ struct shim_options {
     uint32_t main_cpu_count;     /* sidecar.main_cpus=LIST: APIC IDs, ranges a-b */
     uint32_t main_cpus[64];
     uint32_t apic_mode;          /* sidecar.apic=auto|xapic|x2apic */
+    uint32_t vp_backend;         /* sidecar.vp_backend=auto|ring3|svm */
 };
 
 /* The RSDP: from the BIOS areas (EBDA, 0xE0000-0xFFFFF). */
