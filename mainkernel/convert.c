@@ -124,6 +124,25 @@ uint64_t mk_converted_echo(const struct mk_convert_env *env, uint32_t apic_id)
     return t ? t : 1;
 }
 
+/* What the sidecar left in request_data at REMOVE: the VP's registers
+ * outside cpu_context, as a GET_VP_REGISTERS answer (docs/svm.md). The
+ * page is the host's to read but was written by the sidecar: the count is
+ * checked before use. */
+static void read_saved_state(const struct mk_convert_env *env, struct mk_conversion *c)
+{
+    const struct sidecar_command_page *cp = sidecar_host_command_page(env->host, c->cpu);
+    if (!cp)
+        return;
+    const struct sidecar_get_set_vp_registers_request *req = (const void *)cp->request_data;
+    uint32_t n = req->count;
+    if (n > SIDECAR_MAX_GET_SET_VP_REGISTERS || req->status != SIDECAR_HV_STATUS_SUCCESS)
+        return;
+    c->saved_count = n;
+    for (uint32_t i = 0; i < n; i++)
+        if (req->regs[i].name == SIDECAR_HV_REGISTER_NAME_RIP)
+            c->saved_rip = req->regs[i].value.low;
+}
+
 uint32_t mk_convert_batch(const struct mk_convert_env *env, const uint32_t *cpus, uint32_t n,
                           struct mk_conversion *out)
 {
@@ -131,7 +150,7 @@ uint32_t mk_convert_batch(const struct mk_convert_env *env, const uint32_t *cpus
     /* 1. REMOVE through the host library. */
     for (uint32_t k = 0; k < n; k++) {
         struct mk_conversion *c = &out[k];
-        *c = (struct mk_conversion){ cpus[k], SIDECAR_NO_CPU, SIDECAR_NO_CPU, 0, false, false, "" };
+        *c = (struct mk_conversion){ cpus[k], SIDECAR_NO_CPU, SIDECAR_NO_CPU, 0, false, false, "", 0, 0 };
         if (cpus[k] >= p->cpu_count) {
             c->remove_rc = SIDECAR_HOST_E_INVALID;
             c->error = "no such CPU";
@@ -146,6 +165,8 @@ uint32_t mk_convert_batch(const struct mk_convert_env *env, const uint32_t *cpus
         c->remove_rc = rc;
         if (rc)
             c->error = sidecar_host_strerror(rc);
+        else
+            read_saved_state(env, c);
     }
     /* 2. INIT to every removed CPU, then SIPI: they restart together. */
     for (uint32_t k = 0; k < n; k++)

@@ -46,6 +46,8 @@ struct mk_conversion {
     bool online;
     bool work_ok;
     const char *error;          /* "" when everything worked */
+    uint32_t saved_count;       /* registers the sidecar left in request_data at REMOVE */
+    uint64_t saved_rip;         /* RIP among them (0 when absent) */
 };
 
 /* The deterministic work a converted CPU does (the BSP checks it). */

@@ -493,9 +493,10 @@ void mk_main(uint64_t handoff_pa)
     if (want_convert) {
         out(",\"converted\":[");
         for (uint32_t k = 0; k < conv_count; k++)
-            out("%s{\"cpu\":%u,\"apic_id\":%u,\"reported_apic_id\":%d,\"ok\":%s,\"error\":\"%s\"}", k ? "," : "",
+            out("%s{\"cpu\":%u,\"apic_id\":%u,\"reported_apic_id\":%d,\"ok\":%s,\"saved_registers\":%u,"
+                "\"saved_rip\":%lu,\"error\":\"%s\"}", k ? "," : "",
                 conv[k].cpu, conv[k].apic_id, conv[k].online ? (int)conv[k].reported_apic_id : -1,
-                conv[k].work_ok ? "true" : "false", conv[k].error);
+                conv[k].work_ok ? "true" : "false", conv[k].saved_count, conv[k].saved_rip, conv[k].error);
         out("],\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
             convert_ok ? "true" : "false", ping_after ? "true" : "false", work_again ? "true" : "false");
         if (opt.convert_again)

@@ -150,6 +150,30 @@ static void translate(struct sk_cpu *cpu)
         sk_command_fail(cpu, "translate_gva: the VP backend failed");
 }
 
+/* REMOVE: the VP's state outside cpu_context into request_data, as a
+ * GET_VP_REGISTERS answer (sk_vp_backend.saved_names). */
+static void save_vp_state(struct sk_cpu *cpu)
+{
+    const struct sk_vp_backend *b = cpu->backend;
+    struct sidecar_get_set_vp_registers_request *req = (void *)cpu->command->request_data;
+    zero(req, sizeof(*req));
+    if (!b->get_register || !b->saved_names)
+        return;
+    uint32_t n = b->saved_count < SIDECAR_MAX_GET_SET_VP_REGISTERS ? b->saved_count
+                                                                    : SIDECAR_MAX_GET_SET_VP_REGISTERS;
+    req->status = SIDECAR_HV_STATUS_SUCCESS;
+    for (uint32_t i = 0; i < n; i++) {
+        struct sidecar_hv_register_assoc *r = &req->regs[i];
+        r->name = b->saved_names[i];
+        uint16_t st = b->get_register(cpu, cpu->vp, r->name, &r->value);
+        if (st != SIDECAR_HV_STATUS_SUCCESS) {
+            req->status = st;
+            break;
+        }
+        req->count = (uint16_t)(i + 1);
+    }
+}
+
 static void run_command(struct sk_cpu *cpu)
 {
     struct sidecar_command_page *c = cpu->command;
@@ -203,6 +227,7 @@ enum sk_step sk_dispatch_poll(struct sk_cpu *cpu)
         }
         return SK_STEP_NOTHING;
     case SIDECAR_CPU_STATUS_REMOVE:
+        save_vp_state(cpu);
         if (cpu->arch && cpu->arch->quiesce)
             cpu->arch->quiesce(cpu->arch->ctx);
         if (transition(cpu, SIDECAR_CPU_STATUS_REMOVE, SIDECAR_CPU_STATUS_REMOVED)) {

@@ -559,10 +559,27 @@ static int op_translate(struct sk_cpu *cpu, void *vpv, const struct sidecar_tran
     return 0;
 }
 
+#define N(x) SIDECAR_HV_REGISTER_NAME_##x
+/* What REMOVE leaves in request_data (31 registers, the most a request
+ * holds); with cpu_context (RAX-R15 but RSP, CR2, x87/SSE) that is the
+ * VP's state but DR0-3, DR6, the TSC and the deliverability request
+ * (docs/svm.md). */
+static const uint32_t svm_saved[] = {
+    N(RSP), N(RIP), N(RFLAGS), N(CR0), N(CR3), N(CR4), N(CR8), N(EFER),
+    N(ES), N(CS), N(SS), N(DS), N(FS), N(GS), N(LDTR), N(TR), N(GDTR), N(IDTR),
+    N(DR7), N(PAT), N(KERNEL_GS_BASE), N(STAR), N(LSTAR), N(CSTAR), N(SFMASK),
+    N(SYSENTER_CS), N(SYSENTER_EIP), N(SYSENTER_ESP),
+    N(PENDING_INTERRUPTION), N(INTERRUPT_STATE), N(INTERNAL_ACTIVITY_STATE),
+};
+_Static_assert(sizeof(svm_saved) / sizeof(svm_saved[0]) <= SIDECAR_MAX_GET_SET_VP_REGISTERS,
+               "the saved registers fit one request");
+
 const struct sk_vp_backend sk_svm_backend = {
     .name = "svm",
     .run = sk_svm_run,
     .get_register = op_get,
     .set_register = op_set,
     .translate_gva = op_translate,
+    .saved_names = svm_saved,
+    .saved_count = sizeof(svm_saved) / sizeof(svm_saved[0]),
 };

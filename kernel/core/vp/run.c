@@ -96,10 +96,18 @@ int sk_vp_op_translate_gva(struct sk_cpu *cpu, void *vp,
     return 0;
 }
 
+/* What REMOVE leaves in request_data besides cpu_context (the segments
+ * are the flat CPL3 ones and need no saving). */
+static const uint32_t ring3_saved[] = {
+    SIDECAR_HV_REGISTER_NAME_RSP, SIDECAR_HV_REGISTER_NAME_RIP, SIDECAR_HV_REGISTER_NAME_RFLAGS,
+};
+
 const struct sk_vp_backend sk_vp_ring3_backend = {
     .name = "ring3",
     .run = sk_vp_run,
     .get_register = sk_vp_op_get_register,
     .set_register = sk_vp_op_set_register,
     .translate_gva = sk_vp_op_translate_gva,
+    .saved_names = ring3_saved,
+    .saved_count = sizeof(ring3_saved) / sizeof(ring3_saved[0]),
 };
