@@ -223,6 +223,16 @@ static bool own_msr(struct sk_svm_vp *vp, bool write)
             }
         }
         break;
+    case MSR_TSC_AUX:
+        if (!write)
+            set_edx_eax(vp, vp->tsc_aux);
+        else if (v >> 32) {
+            inject_gp(vp);
+            return true;
+        } else {
+            vp->tsc_aux = v;
+        }
+        break;
     case MSR_TSC:
         if (!write)
             return false;      /* reads are not intercepted */
@@ -438,6 +448,23 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
     case SK_SVM_EXIT_FERR_FREEZE:
         vp->stats.handled++;
         return SK_SVM_RESUME;
+    case SK_SVM_EXIT_INVD:
+        /* As WBINVD would do for the guest: its memory stays coherent; the
+         * host's caches are not dropped. */
+        skip(vp, insn_length(vp, 2));
+        return SK_SVM_RESUME;
+    case SK_SVM_EXIT_RDPMC:
+        /* No performance counters for the guest (they are the host's). */
+        inject_gp(vp);
+        vp->stats.handled++;
+        return SK_SVM_RESUME;
+    case SK_SVM_EXIT_RDTSCP: {
+        uint64_t t = (vp->ops && vp->ops->rdtsc ? vp->ops->rdtsc(vp->ops_ctx) : 0) + c->tsc_offset;
+        set_edx_eax(vp, t);
+        vp->base.gpr[SK_VP_RCX] = (uint32_t)vp->tsc_aux;
+        skip(vp, insn_length(vp, 3));
+        return SK_SVM_RESUME;
+    }
     default:
         break;
     }

@@ -18,12 +18,16 @@ static void setup_control(struct sk_svm_vp *vp)
      * the guest never changes the host's (DR6/DR7 are swapped by VMRUN). */
     c->intercept_dr = 0x000f000fu;
     c->intercept_exceptions = ALWAYS_EXCEPTIONS | (uint32_t)(vp->intercept_control >> 32);
+    /* INVD would drop the host's dirty cache lines too; RDPMC would read
+     * the host's performance counters; RDTSCP would read the host's
+     * TSC_AUX: all three are the sidecar's (run.c). */
     c->intercept_misc1 = SK_SVM_I1_INTR | SK_SVM_I1_NMI | SK_SVM_I1_SMI | SK_SVM_I1_INIT |
-                         SK_SVM_I1_CPUID | SK_SVM_I1_HLT | SK_SVM_I1_INVLPGA | SK_SVM_I1_IOIO |
-                         SK_SVM_I1_MSR | SK_SVM_I1_FERR_FREEZE | SK_SVM_I1_SHUTDOWN;
+                         SK_SVM_I1_RDPMC | SK_SVM_I1_CPUID | SK_SVM_I1_INVD | SK_SVM_I1_HLT |
+                         SK_SVM_I1_INVLPGA | SK_SVM_I1_IOIO | SK_SVM_I1_MSR | SK_SVM_I1_FERR_FREEZE |
+                         SK_SVM_I1_SHUTDOWN;
     c->intercept_misc2 = SK_SVM_I2_VMRUN | SK_SVM_I2_VMMCALL | SK_SVM_I2_VMLOAD | SK_SVM_I2_VMSAVE |
-                         SK_SVM_I2_STGI | SK_SVM_I2_CLGI | SK_SVM_I2_SKINIT | SK_SVM_I2_MONITOR |
-                         SK_SVM_I2_MWAIT | SK_SVM_I2_MWAIT_C | SK_SVM_I2_RDPRU;
+                         SK_SVM_I2_STGI | SK_SVM_I2_CLGI | SK_SVM_I2_SKINIT | SK_SVM_I2_RDTSCP |
+                         SK_SVM_I2_MONITOR | SK_SVM_I2_MWAIT | SK_SVM_I2_MWAIT_C | SK_SVM_I2_RDPRU;
     c->iopm_base_pa = vp->iopm_pa;
     c->msrpm_base_pa = vp->msrpm_pa;
     c->asid = vp->asid;
@@ -89,6 +93,7 @@ void sk_svm_reset(struct sk_svm_vp *vp)
     s->rip = 0xfff0;
     s->g_pat = SK_SVM_PAT_DEFAULT;
     vp->efer = 0;
+    vp->tsc_aux = 0;
     for (unsigned i = 0; i < 4; i++)
         vp->dr[i] = 0;
     vp->pending_interruption = 0;

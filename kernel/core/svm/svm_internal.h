@@ -27,6 +27,7 @@
 #define MSR_TSC 0x10u
 #define MSR_PAT 0x277u
 #define MSR_EFER 0xc0000080u
+#define MSR_TSC_AUX 0xc0000103u
 
 /* No libc: small copies (the VMCB save area, messages). */
 static inline void svm_zero(void *p, uint32_t n)

@@ -27,7 +27,7 @@
  *    RUN_VP on a halted VP without one waits for STOP. With
  *    SK_SVM_INTERCEPT_HLT (HvRegisterInterceptSuspend... not TLFS: our
  *    register SK_SVM_REG_INTERCEPT_CONTROL) the VMM gets x64_halt instead.
- *  - MSRs: EFER, PAT and the TSC (write) are virtualized here; FS/GS base,
+ *  - MSRs: EFER, PAT, TSC_AUX and the TSC (write) are virtualized here; FS/GS base,
  *    KernelGsBase, STAR/LSTAR/CSTAR/SFMASK and SYSENTER_* are the guest's
  *    own (VMLOAD/VMSAVE); every other MSR goes to the VMM as an MSR
  *    intercept, whose answer the VMM writes into RAX/RDX (or it injects #GP).
@@ -146,6 +146,7 @@ struct sk_svm_vp {
     uint64_t intercept_control;      /* SK_SVM_REG_INTERCEPT_CONTROL */
     uint64_t activity;               /* SK_SVM_ACTIVITY_* */
     uint64_t efer;                   /* the guest's EFER (without SVME) */
+    uint64_t tsc_aux;                /* the guest's TSC_AUX (RDTSCP, RDMSR) */
     uint64_t ram_size;
     uint64_t iopm_pa, msrpm_pa, ncr3;
     uint32_t asid;

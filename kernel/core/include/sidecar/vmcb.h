@@ -142,7 +142,9 @@ _Static_assert(sizeof(struct sk_vmcb) == 4096, "a VMCB is one page");
 #define SK_SVM_I1_SMI         (1u << 2)
 #define SK_SVM_I1_INIT        (1u << 3)
 #define SK_SVM_I1_VINTR       (1u << 4)
+#define SK_SVM_I1_RDPMC       (1u << 15)
 #define SK_SVM_I1_CPUID       (1u << 18)
+#define SK_SVM_I1_INVD        (1u << 22)
 #define SK_SVM_I1_HLT         (1u << 24)
 #define SK_SVM_I1_INVLPGA     (1u << 26)
 #define SK_SVM_I1_IOIO        (1u << 27)
@@ -203,7 +205,9 @@ _Static_assert(sizeof(struct sk_vmcb) == 4096, "a VMCB is one page");
 #define SK_SVM_EXIT_INIT      0x063u
 #define SK_SVM_EXIT_VINTR     0x064u
 #define SK_SVM_EXIT_IRET      0x074u
+#define SK_SVM_EXIT_RDPMC     0x06fu
 #define SK_SVM_EXIT_CPUID     0x072u
+#define SK_SVM_EXIT_INVD      0x076u
 #define SK_SVM_EXIT_HLT       0x078u
 #define SK_SVM_EXIT_INVLPGA   0x07au
 #define SK_SVM_EXIT_IOIO      0x07bu
