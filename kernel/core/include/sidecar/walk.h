@@ -16,7 +16,8 @@
  *   PAE             the PDPTE of CR3 bits 31:5 read at every walk (not
  *                   cached at MOV CR3, as under AMD nested paging); 2 MiB and
  *                   4 KiB pages; NX with EFER.NXE
- *   4-level         1 GiB, 2 MiB and 4 KiB pages; canonical 48-bit addresses
+ *   4-level         EFER.LMA with CR0.PG (CR4.PAE is then taken as set);
+ *                   1 GiB, 2 MiB and 4 KiB pages; canonical 48-bit addresses
  *   5-level         CR4.LA57 with EFER.LMA: one more level, canonical 57-bit
  * Checks (Intel SDM vol. 3 ch. 4.5-4.7, AMD APM vol. 2 ch. 5): present bits;
  * reserved bits of every mode (above MAXPHYADDR, the large-page bits, bit 63
