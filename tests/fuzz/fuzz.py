@@ -27,6 +27,7 @@ def sources(target, src, build):
     return {
         "validators": [os.path.join(gen, "validate.c")],
         "decode": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
+        "walk": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "dispatch": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
                 + scfree + [os.path.join(gen, "validate.c")],

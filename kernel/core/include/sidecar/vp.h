@@ -335,6 +335,16 @@ enum sk_insn_kind {
     SK_INSN_RDMSR,        /* 0F 32 */
     SK_INSN_WRMSR,        /* 0F 30 */
     SK_INSN_CPUID,        /* 0F A2 */
+    /* Added with the decoder modes (sk_insn_decode_mode): */
+    SK_INSN_INVLPG,       /* 0F 01 /7, memory operand */
+    SK_INSN_MOV_CR,       /* 0F 20 (from CR), 0F 22 (to CR: SK_INSN_F_WRITE);
+                             reg = the CR number, rm = the GPR */
+    SK_INSN_MOV,          /* 88 89 8A 8B, C6 /0, C7 /0, A0-A3 (moffs) */
+    SK_INSN_MOVZX,        /* 0F B6 0F B7 */
+    SK_INSN_MOVSX,        /* 0F BE 0F BF, 63 in 64-bit mode (MOVSXD) */
+    SK_INSN_MOVS,         /* A4 A5 */
+    SK_INSN_STOS,         /* AA AB */
+    SK_INSN_LODS,         /* AC AD */
 };
 
 /* sk_insn.flags */
@@ -343,16 +353,22 @@ enum sk_insn_kind {
 #define SK_INSN_F_PORT_IMM 0x004u  /* port is the imm8; otherwise DX */
 #define SK_INSN_F_LOCK     0x008u  /* F0 prefix */
 #define SK_INSN_F_OPSIZE   0x010u  /* 66 prefix */
-#define SK_INSN_F_ADDRSIZE 0x020u  /* 67 prefix (32-bit addresses) */
+#define SK_INSN_F_ADDRSIZE 0x020u  /* 67 prefix (address size toggled: addrsize) */
 #define SK_INSN_F_REPNE    0x040u  /* F2 prefix (last of F2/F3) */
 #define SK_INSN_F_REPE     0x080u  /* F3 prefix (last of F2/F3) */
 #define SK_INSN_F_MODRM    0x100u  /* has a ModRM byte */
 #define SK_INSN_F_VEX      0x200u  /* VEX (C4/C5) or EVEX (62) encoded */
+#define SK_INSN_F_MEM      0x400u  /* a memory operand (ModRM mod != 3, moffs, string) */
+#define SK_INSN_F_RIPREL   0x800u  /* RIP-relative (64-bit mode, mod 0 rm 5) */
+#define SK_INSN_F_WRITE    0x1000u /* MOV/MOVS/STOS: memory is written; MOV_CR: to CR */
+#define SK_INSN_F_SIB      0x2000u /* the ModRM has a SIB byte (sib) */
 
 struct sk_insn {
     uint8_t kind;          /* enum sk_insn_kind */
     uint8_t len;           /* total length, 0 when kind is INVALID */
-    uint8_t size;          /* IN/OUT/INS/OUTS: operand size 1, 2 or 4; else 0 */
+    uint8_t size;          /* IN/OUT/INS/OUTS: operand size 1, 2 or 4; MOV,
+                              MOVZX, MOVSX, MOVS, STOS, LODS: the memory
+                              operand's size 1, 2, 4 or 8; else 0 */
     uint8_t port_imm;      /* the imm8 port when SK_INSN_F_PORT_IMM */
     uint16_t flags;        /* SK_INSN_F_* */
     uint8_t rex;           /* the effective REX byte (0x40-0x4F) or 0 */
@@ -361,6 +377,25 @@ struct sk_insn {
     uint8_t map;           /* 0 one-byte, 1 0F, 2 0F38, 3 0F3A (VEX/EVEX: mmmmm) */
     uint8_t opcode;        /* the opcode byte in its map */
     uint8_t modrm;         /* when SK_INSN_F_MODRM */
+    /* Added with the decoder modes: */
+    uint8_t mode;          /* enum sk_insn_mode decoded in */
+    uint8_t opsize;        /* effective operand size 2, 4 or 8 (mode, 66, REX.W);
+                              byte forms: see size */
+    uint8_t addrsize;      /* effective address size 2, 4 or 8 (mode, 67) */
+    uint8_t reg;           /* ModRM.reg with REX.R/VEX.R (MOV_CR: CR number) */
+    uint8_t rm;            /* ModRM.rm with REX.B/VEX.B (a register if mod 3) */
+    uint8_t sib;           /* when SK_INSN_F_SIB */
+    uint8_t disp_size;     /* 0, 1, 2 or 4; moffs: addrsize */
+    uint8_t imm_size;      /* bytes of immediate (all of them: ENTER, far ptr) */
+    int64_t disp;          /* sign-extended displacement; moffs: the address */
+    uint64_t imm;          /* the immediate bytes, little-endian (first 8) */
+};
+
+/* The code segment an instruction is decoded for. */
+enum sk_insn_mode {
+    SK_INSN_MODE_64 = 0,   /* long mode, CS.L 1 */
+    SK_INSN_MODE_32 = 1,   /* CS.D 1 (protected or compatibility mode) */
+    SK_INSN_MODE_16 = 2,   /* real mode, virtual-8086, or CS.D 0 */
 };
 
 /* Decodes the instruction at bytes[0..n) as 64-bit user code. Never reads
@@ -372,6 +407,28 @@ enum sk_insn_kind sk_insn_decode(const uint8_t *bytes, uint32_t n, struct sk_ins
 
 /* The length only: 0 when unknown. */
 uint32_t sk_insn_length(const uint8_t *bytes, uint32_t n);
+
+/* The same in any code segment: default operand and address sizes (16-bit:
+ * 2/2, 32-bit: 4/4, 64-bit: 4/8), 66/67 toggling them, REX only in 64-bit
+ * mode (40-4F are INC/DEC elsewhere), the opcodes only 16/32-bit code has
+ * (PUSH/POP ES/CS/SS/DS, DAA/DAS/AAA/AAS, PUSHA/POPA, BOUND, LES/LDS when
+ * not VEX, 82, far CALL/JMP ptr, INTO, AAM/AAD, SALC, ARPL), 16-bit ModRM
+ * addressing, moffs, relative and immediate sizes by the effective sizes.
+ * sk_insn_decode(b, n, i) is sk_insn_decode_mode(b, n, SK_INSN_MODE_64, i).
+ * Also fills opsize/addrsize/reg/rm/sib/disp/imm and, for the memory kinds,
+ * size = the bytes of memory accessed. An unknown mode is INVALID. */
+enum sk_insn_kind sk_insn_decode_mode(const uint8_t *bytes, uint32_t n, enum sk_insn_mode mode,
+                                      struct sk_insn *insn);
+uint32_t sk_insn_length_mode(const uint8_t *bytes, uint32_t n, enum sk_insn_mode mode);
+
+/* The mode of the guest's code segment: CR0.PE 0 or RFLAGS.VM -> 16;
+ * EFER.LMA and CS.L -> 64; else CS.D ? 32 : 16. */
+enum sk_insn_mode sk_insn_mode_of(uint64_t cr0, uint64_t efer, uint64_t rflags, bool cs_l,
+                                  bool cs_d);
+
+/* RIP after a decoded instruction that does not branch: rip + len, wrapped
+ * to 16 or 32 bits outside 64-bit mode. */
+uint64_t sk_insn_next_rip(const struct sk_insn *insn, uint64_t rip);
 
 /* The port of a decoded IN/OUT/INS/OUTS: the imm8 or DX (from rdx). */
 uint16_t sk_insn_port(const struct sk_insn *insn, uint64_t rdx);
