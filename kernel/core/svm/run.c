@@ -5,42 +5,6 @@
 
 /* ---- guest memory through the guest's eyes --------------------------------- */
 
-/* Linear address -> GPA for the VP's current mode. Paging off (real mode
- * and protected mode without CR0.PG): the linear address, wrapped to 32
- * bits outside long mode. Paging on: the guest's own page tables. */
-static bool linear_to_gpa(struct sk_svm_vp *vp, uint64_t la, bool fetch, uint64_t *gpa)
-{
-    const struct sk_vmcb_save *s = &vp->vmcb->save;
-    if (!(s->cr0 & SK_CR0_PG)) {
-        *gpa = la & 0xffffffffull;
-        return true;
-    }
-    return svm_walk(vp, la, fetch, gpa);
-}
-
-uint32_t sk_svm_read_gva(struct sk_svm_vp *vp, uint64_t la, void *dst, uint32_t n, bool fetch)
-{
-    if (!vp->ops || !vp->ops->read_gpa)
-        return 0;
-    uint8_t *d = dst;
-    uint32_t done = 0;
-    while (done < n) {
-        uint64_t a = la + done;
-        if (!(vp->efer & SK_EFER_LMA))
-            a &= 0xffffffffull;
-        uint64_t gpa;
-        if (!linear_to_gpa(vp, a, fetch, &gpa))
-            break;
-        uint32_t chunk = 4096u - (uint32_t)(a & 4095u);
-        if (chunk > n - done)
-            chunk = n - done;
-        if (!vp->ops->read_gpa(vp->ops_ctx, gpa, d + done, chunk))
-            break;
-        done += chunk;
-    }
-    return done;
-}
-
 /* The instruction bytes at CS:RIP (up to 15), and the decoded instruction. */
 static uint32_t fetch_insn(struct sk_svm_vp *vp, uint8_t bytes[SK_INSN_MAX_BYTES], struct sk_insn *insn)
 {

@@ -3,19 +3,11 @@
 #define SIDECAR_SVM_INTERNAL_H
 
 #include <sidecar/svm.h>
+#include <sidecar/walk.h>    /* SK_CR0_*, SK_CR4_*, SK_EFER_* the walker reads */
 
-#define SK_CR0_PE (1ull << 0)
-#define SK_CR0_WP (1ull << 16)
 #define SK_CR0_AM (1ull << 18)
 #define SK_CR0_NW (1ull << 29)
-#define SK_CR0_CD (1ull << 30)
-#define SK_CR0_PG (1ull << 31)
-#define SK_CR4_PSE (1ull << 4)
-#define SK_CR4_PAE (1ull << 5)
 #define SK_EFER_SCE (1ull << 0)
-#define SK_EFER_LME (1ull << 8)
-#define SK_EFER_LMA (1ull << 10)
-#define SK_EFER_NXE (1ull << 11)
 #define SK_EFER_SVME (1ull << 12)
 /* VMCB segment attribute bits 8-11: AVL, L, D/B, G. */
 #define SVM_ATTR_L (1u << 9)
@@ -51,9 +43,7 @@ static inline bool svm_vector_has_error_code(unsigned v)
 }
 
 void svm_refresh_view(struct sk_svm_vp *vp);
-/* translate.c: a linear address through the guest's page tables (paging
- * on); the decoder for the VP's current code size. */
-bool svm_walk(struct sk_svm_vp *vp, uint64_t la, bool fetch, uint64_t *gpa);
+/* translate.c: the decoder for the VP's current code size. */
 void svm_decode(const struct sk_svm_vp *vp, const uint8_t *bytes, uint32_t n, struct sk_insn *insn);
 void svm_sync_lma(struct sk_svm_vp *vp);
 const char *svm_check_efer(uint64_t efer);

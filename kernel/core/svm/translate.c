@@ -1,67 +1,48 @@
-/* The SVM backend's view of guest memory: TRANSLATE_GVA and linear
- * addresses through the guest's own page tables, and instruction decoding
- * in the guest's current code size. */
+/* The SVM backend's view of guest memory: guest-virtual addresses through
+ * the guest's own paging in its current mode (the portable walker,
+ * sidecar/walk.h), TRANSLATE_GVA, and instruction decoding in the guest's
+ * current code size. */
+#include <sidecar/walk.h>
+
 #include "svm_internal.h"
 
-#define R(x) SIDECAR_TRANSLATE_GVA_RESULT_CODE_##x
-#define CACHE_TYPE_UC 0u
-#define CACHE_TYPE_WB 6u
-
-bool svm_walk(struct sk_svm_vp *vp, uint64_t la, bool fetch, uint64_t *gpa)
+static bool mem_read(void *ctx, uint64_t gpa, void *dst, uint32_t n)
 {
-    (void)vp;
-    (void)la;
-    (void)fetch;
-    (void)gpa;
-    return false;
+    struct sk_svm_vp *vp = ctx;
+    return vp->ops && vp->ops->read_gpa && vp->ops->read_gpa(vp->ops_ctx, gpa, dst, n);
+}
+
+static void walk_env(struct sk_svm_vp *vp, struct sk_walk_mem *mem, struct sk_walk_state *st)
+{
+    const struct sk_vmcb_save *s = &vp->vmcb->save;
+    *mem = (struct sk_walk_mem){ .read_gpa = mem_read, .cmpxchg_gpa = NULL, .ctx = vp };
+    *st = (struct sk_walk_state){
+        .cr0 = s->cr0, .cr3 = s->cr3, .cr4 = s->cr4, .efer = vp->efer,
+        .rflags = vp->base.rflags, .pat = s->g_pat, .cpl = s->cpl, .maxphyaddr = 0,
+    };
+}
+
+uint32_t sk_svm_read_gva(struct sk_svm_vp *vp, uint64_t la, void *dst, uint32_t n, bool fetch)
+{
+    struct sk_walk_mem mem;
+    struct sk_walk_state st;
+    walk_env(vp, &mem, &st);
+    return sk_walk_read(&mem, &st, la, fetch ? SK_WALK_FETCH : SK_WALK_READ, dst, n, NULL);
 }
 
 void svm_decode(const struct sk_svm_vp *vp, const uint8_t *bytes, uint32_t n, struct sk_insn *insn)
 {
-    (void)vp;
-    sk_insn_decode(bytes, n, insn);
-}
-
-/* Is the guest-physical page guest RAM (or its reset alias)? */
-static bool gpa_page_in_ram(const struct sk_svm_vp *vp, uint64_t gpn)
-{
-    uint64_t a = gpn << 12;
-    if (a < vp->ram_size)
-        return true;
-    return vp->ram_size >= SK_SVM_RESET_ALIAS_SIZE && a >= SK_SVM_RESET_ALIAS &&
-           a < SK_SVM_RESET_ALIAS + SK_SVM_RESET_ALIAS_SIZE;
+    const struct sk_vmcb_save *s = &vp->vmcb->save;
+    enum sk_insn_mode mode = sk_insn_mode_of(s->cr0, vp->efer, vp->base.rflags,
+                                             (s->cs.attrib & SVM_ATTR_L) != 0, (s->cs.attrib & SVM_ATTR_DB) != 0);
+    sk_insn_decode_mode(bytes, n, mode, insn);
 }
 
 void sk_svm_translate_gva(struct sk_svm_vp *vp, const struct sidecar_translate_gva_request *req,
                           struct sidecar_translate_gva_response *resp)
 {
-    uint64_t gvn = req->gvn, flags = req->control_flags;
-    svm_zero(resp, sizeof(*resp));
-    if ((flags & ~SK_TRANSLATE_KNOWN_FLAGS) ||
-        ((flags & SK_TRANSLATE_FORCE_SUPERVISOR) && (flags & SK_TRANSLATE_FORCE_USER))) {
-        resp->status = SIDECAR_HV_STATUS_INVALID_PARAMETER;
-        return;
-    }
-    resp->status = SIDECAR_HV_STATUS_SUCCESS;
-    struct sidecar_translate_gva_output *out = &resp->output;
-    uint64_t gpn;
-    if (!(vp->vmcb->save.cr0 & SK_CR0_PG)) {
-        /* No paging: the linear address is the physical one (32 bits). */
-        gpn = gvn & 0xfffffull;
-    } else {
-        uint64_t gpa;
-        if (!svm_walk(vp, gvn << 12, false, &gpa)) {
-            out->translation_result.result_code = R(PAGE_NOT_PRESENT);
-            return;
-        }
-        gpn = gpa >> 12;
-    }
-    out->gpa_page = gpn;
-    if (!gpa_page_in_ram(vp, gpn)) {
-        out->translation_result.result_code = R(GPA_UNMAPPED);
-        out->translation_result.cache_type_and_flags = CACHE_TYPE_UC;
-        return;
-    }
-    out->translation_result.result_code = R(SUCCESS);
-    out->translation_result.cache_type_and_flags = CACHE_TYPE_WB;
+    struct sk_walk_mem mem;
+    struct sk_walk_state st;
+    walk_env(vp, &mem, &st);
+    sk_walk_translate_gva(&mem, &st, req, resp);
 }
