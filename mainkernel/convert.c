@@ -124,16 +124,16 @@ uint64_t mk_converted_echo(const struct mk_convert_env *env, uint32_t apic_id)
     return t ? t : 1;
 }
 
-/* What the sidecar left in request_data at REMOVE: the VP's registers
- * outside cpu_context, as a GET_VP_REGISTERS answer (docs/svm.md). The
- * page is the host's to read but was written by the sidecar: the count is
- * checked before use. */
+/* What the sidecar left in the command page at REMOVE (removed_state): the
+ * VP's registers outside cpu_context, as a GET_VP_REGISTERS answer
+ * (docs/svm.md). The page is the host's to read but was written by the
+ * sidecar: the count is checked before use. */
 static void read_saved_state(const struct mk_convert_env *env, struct mk_conversion *c)
 {
     const struct sidecar_command_page *cp = sidecar_host_command_page(env->host, c->cpu);
     if (!cp)
         return;
-    const struct sidecar_get_set_vp_registers_request *req = (const void *)cp->request_data;
+    const struct sidecar_get_set_vp_registers_request *req = &cp->removed_state;
     uint32_t n = req->count;
     if (n > SIDECAR_MAX_GET_SET_VP_REGISTERS || req->status != SIDECAR_HV_STATUS_SUCCESS)
         return;

@@ -19,6 +19,7 @@
 #include "rtbench.h"
 #include "soak.h"
 #include "svm_basics.h"
+#include "svm_hostile.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -216,6 +217,19 @@ void mk_main(uint64_t handoff_pa)
         out("main: svm basics: %s; %u/%u CPUs passed, %u intercepts%s%s\n", sbr.ok ? "ok" : "FAILED",
             sbr.passed, n, sbr.intercepts, sbr.error[0] ? ": " : "", sbr.error);
         ok = ok && sbr.ok;
+    }
+
+    /* The SVM backend's hostile CPL0 suite. */
+    static struct mk_svm_hostile_result shr;
+    if (opt.svm_hostile && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        if (o->vp_backend != SIDECAR_VP_BACKEND_SVM)
+            sc_snprintf(shr.error, sizeof(shr.error), "mk.svm_hostile needs the svm backend");
+        else
+            mk_svm_hostile(mk_host(), p, cpu_list, n, khz, &shr);
+        out("main: svm hostile guests: %s; %u/%u CPUs held all %u cases, %u runs%s%s\n", shr.ok ? "ok" : "FAILED",
+            shr.passed, n, shr.cases, shr.runs, shr.error[0] ? ": " : "", shr.error);
+        ok = ok && shr.ok;
     }
 
     /* The hostile guest suite on every sidecar CPU at once. */
@@ -440,6 +454,9 @@ void mk_main(uint64_t handoff_pa)
             "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
             vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
             vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
+    if (opt.svm_hostile)
+        out(",\"svm_hostile\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
+            shr.ok ? "true" : "false", shr.cpus, shr.passed, shr.cases, shr.runs, shr.error);
     if (opt.svm_basics)
         out(",\"svm_basics\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"error\":\"%s\"}",
             sbr.ok ? "true" : "false", sbr.cpus, sbr.passed, sbr.intercepts, sbr.error);

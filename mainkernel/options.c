@@ -144,6 +144,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             opt->vp_test = true;
         } else if (word_is(w, key, "mk.svm_basics") && !v) {
             opt->svm_basics = true;
+        } else if (word_is(w, key, "mk.svm_hostile") && !v) {
+            opt->svm_hostile = true;
         } else if (word_is(w, key, "mk.convert_node") && v) {
             uint32_t node;
             const char *p = v;

@@ -17,6 +17,8 @@
  *                          reports through IO intercepts (compute.h)
  *   mk.svm_basics          the SVM backend's basics on every sidecar CPU
  *                          (svm_basics.h)
+ *   mk.svm_hostile         the SVM backend's hostile CPL0 guest suite
+ *                          (svm_hostile.h)
  *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
  *                          CPU: each intercept kind, registers,
  *                          translation, STOP and resume
@@ -60,6 +62,7 @@ struct mk_options {
     bool convert_again;
     bool vp_test;
     bool svm_basics;
+    bool svm_hostile;
     bool vp_compute;
     bool vp_hostile;
     bool bench_roundtrip;

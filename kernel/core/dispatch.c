@@ -150,12 +150,14 @@ static void translate(struct sk_cpu *cpu)
         sk_command_fail(cpu, "translate_gva: the VP backend failed");
 }
 
-/* REMOVE: the VP's state outside cpu_context into request_data, as a
- * GET_VP_REGISTERS answer (sk_vp_backend.saved_names). */
+/* REMOVE: the VP's state outside cpu_context into the command page's
+ * removed_state, as a GET_VP_REGISTERS answer (sk_vp_backend.saved_names).
+ * request_data keeps the last command's answer, which the host may not
+ * have read yet. */
 static void save_vp_state(struct sk_cpu *cpu)
 {
     const struct sk_vp_backend *b = cpu->backend;
-    struct sidecar_get_set_vp_registers_request *req = (void *)cpu->command->request_data;
+    struct sidecar_get_set_vp_registers_request *req = &cpu->command->removed_state;
     zero(req, sizeof(*req));
     if (!b->get_register || !b->saved_names)
         return;

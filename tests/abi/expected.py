@@ -15,7 +15,10 @@ STRUCTS = {
     "command_page": (4096, {
         "command": 0x000, "has_error": 0x004, "cpu_context": 0x010,
         "intercept_message": 0x410, "error": 0x510, "request_data": 0x610,
-        "reserved": 0xa10,
+        # OpenHCL: reserved from 0xa10 to the end. Ours (ABI 1.4) puts
+        # removed_state at its start (written only at REMOVE, which OpenHCL's
+        # clients never read) and keeps the rest reserved.
+        "removed_state": 0xa10, "reserved": 0xe00,
     }),
     "cpu_context": (1024, {"gps": 0x000, "fx_state": 0x080, "reserved": 0x280}),
     "command_error": (256, {"len": 0, "buf": 1}),

@@ -87,11 +87,10 @@ static void inject_pending(struct sk_svm_vp *vp, uint64_t pi)
 bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
 {
     struct sk_vmcb_control *c = &vp->vmcb->control;
-    c->event_inj = 0;
-    if (vp->reinject) {
-        /* An event whose delivery a #VMEXIT interrupted comes first. */
-        c->event_inj = vp->reinject | ((uint64_t)vp->reinject_error << 32);
-        vp->reinject = 0;
+    /* An exception the sidecar raised for the last exit (#UD, #GP) is
+     * already in EVENTINJ and goes first. */
+    if (c->event_inj & SK_SVM_EVENT_VALID) {
+        /* nothing more this entry */
     } else if ((vp->pending_interruption & SK_SVM_PI_PENDING) &&
                deliverable(vp, vp->pending_interruption)) {
         inject_pending(vp, vp->pending_interruption);
@@ -115,10 +114,13 @@ bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
     return true;
 }
 
-/* An interrupted event delivery (EXITINTINFO) is delivered again at the
- * next entry. QEMU reports a V_IRQ interrupted mid-delivery as an
- * exception with the interrupt's vector and leaves V_IRQ set: never
- * re-inject that (it is invalid and would deliver twice). */
+/* An event whose delivery a #VMEXIT interrupted (EXITINTINFO) becomes the
+ * pending interruption again, as Hyper-V reports it (the message header
+ * then says "interruption pending", and the VMM sees it in
+ * HvRegisterPendingInterruption); it is delivered at the next entry unless
+ * the VMM changes it. QEMU reports a V_IRQ interrupted mid-delivery as an
+ * exception with the interrupt's vector and leaves V_IRQ set: never take
+ * that (it is invalid and would deliver twice). */
 static void record_interrupted_event(struct sk_svm_vp *vp)
 {
     uint64_t info = vp->vmcb->control.exit_int_info;
@@ -128,8 +130,14 @@ static void record_interrupted_event(struct sk_svm_vp *vp)
     unsigned vector = (unsigned)(info & 0xffu);
     if (type == SK_SVM_EVENT_EXCEPTION && vector >= 32)
         return;
-    vp->reinject = info & 0xffffffffull;
-    vp->reinject_error = (uint32_t)(info >> 32);
+    if (type != SK_SVM_EVENT_INTR && type != SK_SVM_EVENT_NMI && type != SK_SVM_EVENT_EXCEPTION &&
+        type != SK_SVM_EVENT_SOFT_INT)
+        return;
+    if (type == SK_SVM_EVENT_NMI)
+        vp->nmi_masked = false;   /* it was not delivered */
+    vp->pending_interruption = SK_SVM_PI_PENDING | ((uint64_t)type << SK_SVM_PI_TYPE_SHIFT) |
+                               ((uint64_t)vector << SK_SVM_PI_VECTOR_SHIFT) |
+                               (info & SK_SVM_EVENT_EV ? SK_SVM_PI_ERROR_CODE | (info & 0xffffffff00000000ull) : 0);
 }
 
 /* ---- exits the sidecar handles itself ----------------------------------------------- */
@@ -388,7 +396,8 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
         return SK_SVM_INTERCEPT;
     case SK_SVM_EXIT_SHUTDOWN:
         /* A triple fault: the VP cannot go on; the VMM resets it (SET of
-         * its registers) or gives up on it. */
+         * its registers) or gives up on it. Nothing is pending any more. */
+        vp->pending_interruption = 0;
         sk_vp_build_header_message(&vp->base, SIDECAR_HV_MESSAGE_TYPE_UNRECOVERABLE_EXCEPTION, 0,
                                    sizeof(struct sidecar_hv_x64_intercept_message_header), msg);
         vp->stats.intercepts++;
@@ -502,6 +511,7 @@ int sk_svm_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
         vp->stats.vmruns++;
         uint64_t code = vp->ops->vmrun(vp->ops_ctx, vp);
         vp->vmcb->control.tlb_control = SK_SVM_TLB_NONE;
+        vp->vmcb->control.event_inj = 0;    /* delivered (or back in EXITINTINFO) */
         from_vmcb(vp);
         const char *why = NULL;
         enum sk_svm_action a = sk_svm_handle_exit(vp, code, msg, &why);
@@ -551,7 +561,7 @@ static int op_translate(struct sk_cpu *cpu, void *vpv, const struct sidecar_tran
 }
 
 #define N(x) SIDECAR_HV_REGISTER_NAME_##x
-/* What REMOVE leaves in request_data (31 registers, the most a request
+/* What REMOVE leaves in removed_state (31 registers, the most a request
  * holds); with cpu_context (RAX-R15 but RSP, CR2, x87/SSE) that is the
  * VP's state but DR0-3, DR6, the TSC and the deliverability request
  * (docs/svm.md). */

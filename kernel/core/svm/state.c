@@ -102,8 +102,6 @@ void sk_svm_reset(struct sk_svm_vp *vp)
     vp->nmi_masked = false;
     vp->nmi_unmask_at_exit = false;
     vp->vintr_armed = false;
-    vp->reinject = 0;
-    vp->reinject_error = 0;
     for (unsigned i = 0; i < 16; i++)
         vp->base.gpr[i] = 0;
     vp->base.gpr[SK_VP_RDX] = vp->cpuid1_eax;

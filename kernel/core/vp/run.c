@@ -96,7 +96,7 @@ int sk_vp_op_translate_gva(struct sk_cpu *cpu, void *vp,
     return 0;
 }
 
-/* What REMOVE leaves in request_data besides cpu_context (the segments
+/* What REMOVE leaves in removed_state besides cpu_context (the segments
  * are the flat CPL3 ones and need no saving). */
 static const uint32_t ring3_saved[] = {
     SIDECAR_HV_REGISTER_NAME_RSP, SIDECAR_HV_REGISTER_NAME_RIP, SIDECAR_HV_REGISTER_NAME_RFLAGS,

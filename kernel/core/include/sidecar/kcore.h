@@ -44,8 +44,9 @@ struct sk_vp_backend {
                          const struct sidecar_translate_gva_request *req,
                          struct sidecar_translate_gva_response *resp);
     /* The VP's state that is not in cpu_context, by TLFS name: on REMOVE
-     * the core reads these with get_register into request_data, in the
-     * get_set_vp_registers_request layout (count, status, regs), so that a
+     * the core reads these with get_register into the command page's
+     * removed_state (the get_set_vp_registers_request layout: count,
+     * status, regs), so that a
      * VMM can read the VP's whole state after the CPU left and continue it
      * elsewhere with SET_VP_REGISTERS (docs/svm.md). At most
      * max_get_set_vp_registers names. */

@@ -151,8 +151,6 @@ struct sk_svm_vp {
     uint64_t iopm_pa, msrpm_pa, ncr3;
     uint32_t asid;
     uint32_t cpuid1_eax;
-    uint64_t reinject;               /* EVENTINJ for an event a #VMEXIT interrupted */
-    uint32_t reinject_error;
     bool nmi_masked;                 /* an NMI was delivered and no IRET yet */
     bool nmi_unmask_at_exit;         /* the guest reached IRET: unmask at the next exit */
     bool vintr_armed;                /* an interrupt-window exit is requested */
