@@ -249,7 +249,7 @@ void mk_main(uint64_t handoff_pa)
     uint32_t work_count = 0;
     if (want_convert && !hrc) {
         struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
-        if (!env.trampoline_pa || !mk_ap_install(env.trampoline_pa))
+        if (!mk_convert_install(&env))
             fatal("convert", "no usable page below 640 KiB for the AP trampoline");
         out("main: AP trampoline at %lx\n", env.trampoline_pa);
         if (opt.convert_running.count) {
@@ -323,7 +323,7 @@ void mk_main(uint64_t handoff_pa)
                 !converted[c])
                 cpu = c;
         struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
-        if (cpu == SIDECAR_NO_CPU || !env.trampoline_pa || !mk_ap_install(env.trampoline_pa)) {
+        if (cpu == SIDECAR_NO_CPU || !mk_convert_install(&env)) {
             rb.ok = false;
             sc_snprintf(rb.error, sizeof(rb.error), "no CPU or no trampoline page for the bench");
         } else {
