@@ -35,7 +35,7 @@ uint64_t mk_work(uint64_t arg, uint32_t apic_id)
 
 /* ---- on the converted CPU ---- */
 
-void mk_ap_main(uint32_t slot, uint32_t apic_id)
+static __attribute__((noreturn)) void ap_main(uint32_t slot, uint32_t apic_id)
 {
     struct mk_ap *ap = &mk_aps[slot];
     ap->apic_id = apic_id;
@@ -54,7 +54,7 @@ void mk_ap_main(uint32_t slot, uint32_t apic_id)
     }
 }
 
-void mk_ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip)
+static void ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip)
 {
     if (slot >= MK_MAX_APS)
         return;
@@ -66,6 +66,13 @@ void mk_ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip)
 }
 
 /* ---- on the BSP ---- */
+
+static const struct mk_ap_hooks ap_hooks = { ap_main, ap_fault };
+
+bool mk_convert_install(const struct mk_convert_env *env)
+{
+    return env->trampoline_pa && mk_ap_install(env->trampoline_pa, &ap_hooks);
+}
 
 static uint64_t now_us(const struct mk_convert_env *env)
 {

@@ -50,6 +50,11 @@ struct mk_conversion {
     uint64_t saved_rip;         /* RIP among them (0 when absent) */
 };
 
+/* Installs the AP trampoline at env->trampoline_pa (from mk_low_page),
+ * leading started CPUs into this file's code. false when there is no such
+ * page or it cannot be installed. Before the first mk_convert_batch. */
+bool mk_convert_install(const struct mk_convert_env *env);
+
 /* The deterministic work a converted CPU does (the BSP checks it). */
 uint64_t mk_work(uint64_t arg, uint32_t apic_id);
 

@@ -2,52 +2,35 @@
  * validates the hand-off block and the kernel's output, prints the bring-up
  * report (a table, then one JSON line prefixed "SIDECAR-REPORT "), pings
  * every sidecar CPU through libsidecar-host's bare-metal transport, runs
- * what its options ask (options.h: converting CPUs, the memory canary
- * check), and exits QEMU through isa-debug-exit. "ok" in the report is
- * true when every sidecar CPU the shim planned came up and answered and
+ * the test scenarios its options ask for (scenarios/scenarios.def, in
+ * table order: those of phase BEFORE, then the conversions, then those of
+ * phase AFTER), and exits QEMU through isa-debug-exit. "ok" in the report
+ * is true when every sidecar CPU the shim planned came up and answered and
  * every requested step worked. */
-#include <stdarg.h>
-
 #include <scfree/scfree.h>
 #include <sidecar/validate.h>
 
 #include "arch/x86_64/platform.h"
-#include "canary.h"
-#include "compute.h"
-#include "faults.h"
-#include "hostile.h"
-#include "rtbench.h"
-#include "soak.h"
-#include "svm_basics.h"
-#include "svm_hostile.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
+#include "report.h"
+#include "scenarios/scenarios.h"
 #include "vp.h"
 
 void mk_main(uint64_t handoff_pa);
 
-static char line[512];
 static struct sidecar_handoff handoff __attribute__((aligned(4096)));
 static struct mk_options opt;
 static bool converted[SIDECAR_MAX_CPUS];
+static uint32_t cpu_list[SIDECAR_MAX_CPUS];
 static struct mk_conversion conv[SIDECAR_MAX_CPUS];
 static uint32_t conv_count;
 
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    size_t n = sc_vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    mk_write(line, n);
-}
-
 static __attribute__((noreturn)) void fatal(const char *what, const char *msg)
 {
-    out("main: FAIL: %s: %s\n", what, msg);
-    out("SIDECAR-REPORT {\"ok\":false,\"error\":\"%s: %s\"}\n", what, msg);
+    mk_out("main: FAIL: %s: %s\n", what, msg);
+    mk_out("SIDECAR-REPORT {\"ok\":false,\"error\":\"%s: %s\"}\n", what, msg);
     mk_exit(MK_EXIT_FAILURE);
 }
 
@@ -65,39 +48,35 @@ static void convert(const struct mk_convert_env *env, const uint32_t *cpus, uint
     for (uint32_t k = 0; k < n; k++) {
         if (c[k].cpu < SIDECAR_MAX_CPUS && !c[k].remove_rc)
             converted[c[k].cpu] = true;
-        out("main: convert cpu %u (apic %u): %s%s", c[k].cpu, c[k].apic_id,
-            c[k].error[0] ? "FAILED: " : "ok", c[k].error);
+        mk_out("main: convert cpu %u (apic %u): %s%s", c[k].cpu, c[k].apic_id,
+               c[k].error[0] ? "FAILED: " : "ok", c[k].error);
         if (c[k].online)
-            out(", now a main-kernel CPU reporting APIC ID %u", c[k].reported_apic_id);
-        out("\n");
+            mk_out(", now a main-kernel CPU reporting APIC ID %u", c[k].reported_apic_id);
+        mk_out("\n");
     }
     conv_count += n;
-    out("main: %s: %u/%u CPUs converted and working, %lu us\n", what, good, n, us);
+    mk_out("main: %s: %u/%u CPUs converted and working, %lu us\n", what, good, n, us);
 }
 
-/* The sidecar CPUs that reached IDLE at boot, ascending, into list. */
-static uint32_t cpu_list[SIDECAR_MAX_CPUS];
-static uint32_t ready_sidecars(const struct sidecar_params *p, const struct sidecar_output *o, uint32_t *to)
+/* The scenarios of one phase whose option was given, in table order;
+ * false when one of them failed. */
+static bool run_scenarios(struct mk_ctx *ctx, enum mk_phase phase)
 {
-    uint32_t n = 0;
-    for (uint32_t c = 0; c < p->cpu_count; c++)
-        if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE)
-            to[n++] = c;
-    return n;
-}
-
-/* The other sidecar CPUs still serve commands. */
-static bool ping_rest(const struct sidecar_params *p, const struct sidecar_output *o, const char *when)
-{
-    struct mk_ping_result r = mk_ping_all(p, o, converted);
-    out("main: ping %s: %s (%u/%u answered)\n", when, r.ok ? "ok" : r.error, r.answered, r.asked);
-    return r.ok;
+    bool ok = true;
+    for (unsigned i = 0; i < mk_scenario_count; i++) {
+        const struct mk_scenario *s = &mk_scenarios[i];
+        if (s->phase == phase && s->on(ctx->opt)) {
+            bool passed = s->run(ctx);
+            ok = ok && passed;
+        }
+    }
+    return ok;
 }
 
 void mk_main(uint64_t handoff_pa)
 {
     mk_platform_init();
-    out("main: bare-metal main kernel, hand-off at %lx\n", handoff_pa);
+    mk_out("main: bare-metal main kernel, hand-off at %lx\n", handoff_pa);
     struct sidecar_abi_error err;
     if (!handoff_pa || sidecar_handoff_validate((const void *)(uintptr_t)handoff_pa, &err) != SIDECAR_ABI_OK)
         fatal("handoff", handoff_pa ? err.message : "null address");
@@ -107,14 +86,14 @@ void mk_main(uint64_t handoff_pa)
     char reason[SIDECAR_ERROR_TEXT_SIZE + 1];
     sc_memcpy(reason, h->disabled_reason.buf, h->disabled_reason.len);
     reason[h->disabled_reason.len] = '\0';
-    out("main: command line \"%s\"\n", (const char *)h->cmdline);
+    mk_out("main: command line \"%s\"\n", (const char *)h->cmdline);
     char oerr[96];
     if (!mk_options_parse((const char *)h->cmdline, &opt, oerr, sizeof(oerr)))
         fatal("command line", oerr);
     if (!h->sidecar_enabled) {
-        out("main: sidecar disabled: %s\n", reason);
-        out("SIDECAR-REPORT {\"ok\":true,\"sidecar\":false,\"reason\":\"%s\",\"cpus\":0,\"ready\":0,\"failed\":[],\"ping_ok\":false}\n",
-            reason);
+        mk_out("main: sidecar disabled: %s\n", reason);
+        mk_out("SIDECAR-REPORT {\"ok\":true,\"sidecar\":false,\"reason\":\"%s\",\"cpus\":0,\"ready\":0,"
+               "\"failed\":[],\"ping_ok\":false}\n", reason);
         mk_exit(MK_EXIT_SUCCESS);
     }
     const struct sidecar_params *p = (const void *)(uintptr_t)h->params_pa;
@@ -130,28 +109,28 @@ void mk_main(uint64_t handoff_pa)
 
     uint64_t khz = o->tsc_khz ? o->tsc_khz : 1;
     uint32_t main_cpus = 0, sidecars = 0, max_round = 0;
-    out("main: %u CPUs, %u sidecar nodes, %s, park with %s, TSC %lu kHz, guest CPUID %s\n", p->cpu_count,
-        p->node_count, o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic",
-        o->use_mwait ? "mwait" : "hlt", o->tsc_khz,
-        o->cpuid_faulting ? "intercepted (CPUID faulting)" : "native (no CPUID faulting)");
-    out("main:  cpu  apic  numa  node  round  from   status   start_us   ready_us  why / failure\n");
+    mk_out("main: %u CPUs, %u sidecar nodes, %s, park with %s, TSC %lu kHz, guest CPUID %s\n", p->cpu_count,
+           p->node_count, o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic",
+           o->use_mwait ? "mwait" : "hlt", o->tsc_khz,
+           o->cpuid_faulting ? "intercepted (CPUID faulting)" : "native (no CPUID faulting)");
+    mk_out("main:  cpu  apic  numa  node  round  from   status   start_us   ready_us  why / failure\n");
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
         const char *why = name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?");
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR) {
             main_cpus++;
-            out("main: %4u %5u %5u     -      -     -     main          -          -  %s\n", c, oc->apic_id,
-                p->cpus[c].numa_node, why);
+            mk_out("main: %4u %5u %5u     -      -     -     main          -          -  %s\n", c, oc->apic_id,
+                   p->cpus[c].numa_node, why);
             continue;
         }
         sidecars++;
         if (oc->round > max_round)
             max_round = oc->round;
-        out("main: %4u %5u %5u %5u %6u %5d %8s %10lu %10lu  %s\n", c, oc->apic_id, p->cpus[c].numa_node,
-            oc->node, oc->round, oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by,
-            name_or(sidecar_cpu_status_name(oc->status), "?"), oc->start_tsc * 1000 / khz,
-            oc->ready_tsc * 1000 / khz,
-            oc->failure ? name_or(sidecar_cpu_failure_name(oc->failure), "unknown") : why);
+        mk_out("main: %4u %5u %5u %5u %6u %5d %8s %10lu %10lu  %s\n", c, oc->apic_id, p->cpus[c].numa_node,
+               oc->node, oc->round, oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by,
+               name_or(sidecar_cpu_status_name(oc->status), "?"), oc->start_tsc * 1000 / khz,
+               oc->ready_tsc * 1000 / khz,
+               oc->failure ? name_or(sidecar_cpu_failure_name(oc->failure), "unknown") : why);
     }
 
     int hrc = mk_host_open(p, o);
@@ -159,100 +138,26 @@ void mk_main(uint64_t handoff_pa)
     if (!hrc)
         ping = mk_ping_all(p, o, 0);
     if (!ping.ok && ping.first_failed_cpu != SIDECAR_NO_CPU)
-        out("main: ping of cpu %u failed: %s (status byte now %d)\n", ping.first_failed_cpu, ping.error,
-            ping.first_failed_status);
+        mk_out("main: ping of cpu %u failed: %s (status byte now %d)\n", ping.first_failed_cpu, ping.error,
+               ping.first_failed_status);
     uint64_t bringup_us = o->bringup_tsc * 1000 / khz;
-    out("main: bring-up %lu us, %u/%u sidecar CPUs ready, %u rounds; ping: %s (%u/%u answered)\n",
-        bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,
-        ping.answered, ping.asked);
+    mk_out("main: bring-up %lu us, %u/%u sidecar CPUs ready, %u rounds; ping: %s (%u/%u answered)\n",
+           bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,
+           ping.answered, ping.asked);
     bool ok = o->ready_count == sidecars && ping.ok;
     /* Command round trips: 8 pings of every ready CPU. */
     struct mk_stats rt = { 0, 0, 0, 0 };
     if (!hrc && ping.ok) {
         rt = mk_ping_roundtrip(p, o, 8);
-        out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
-            rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+        mk_out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
+               rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
     }
 
-    /* The canary check, then the sidecar still answers. */
-    struct mk_canary_result canary = { true, 0, 0, 0, 0, 0 };
-    bool after_canary = true;
-    if (opt.canary && !hrc) {
-        canary = mk_canary_check(h, mk_image_start(), mk_image_end(),
-                                 opt.touch_sidecar ? p->trampoline_page + SIDECAR_PAGE_SIZE - 8 : 0);
-        out("main: canary: %s; %lu bytes of sidecar memory in %u ranges unchanged after filling %lu bytes\n",
-            canary.ok ? "ok" : "FAILED", canary.ok ? canary.sidecar_bytes : 0, canary.ranges,
-            canary.filled_bytes);
-        if (!canary.ok)
-            out("main: canary: sidecar memory range at %lx changed\n", canary.bad_base);
-        after_canary = ping_rest(p, o, "after the canary fill");
-        ok = ok && canary.ok && after_canary;
-    }
-
-    /* The VP test on every sidecar CPU that came up. */
-    static struct mk_vp_result vpr;
-    uint64_t vp_us = 0;
-    if (opt.vp_test && !hrc) {
-        uint32_t n = ready_sidecars(p, o, cpu_list);
-        uint64_t t0 = mk_rdtsc();
-        mk_vp_test(mk_host(), p, cpu_list, n, khz, o->cpuid_faulting, &vpr);
-        vp_us = (mk_rdtsc() - t0) * 1000 / khz;
-        out("main: vp test: %s; %u/%u CPUs passed, %u intercepts, %u stops, CPUID %s (leaf 0 EAX %u), %lu us%s%s\n",
-            vpr.ok ? "ok" : "FAILED", vpr.passed, vpr.cpus, vpr.intercepts, vpr.stops,
-            vpr.cpuid_intercept ? "intercepted" : "native", vpr.cpuid_max_leaf,
-            vp_us, vpr.error[0] ? ": " : "", vpr.error);
-        ok = ok && vpr.ok;
-    }
-
-    /* The SVM backend's basics on every sidecar CPU that came up. */
-    static struct mk_svm_basics_result sbr;
-    if (opt.svm_basics && !hrc) {
-        uint32_t n = ready_sidecars(p, o, cpu_list);
-        if (o->vp_backend != SIDECAR_VP_BACKEND_SVM) {
-            sc_snprintf(sbr.error, sizeof(sbr.error), "mk.svm_basics needs the svm backend; this boot has %s",
-                        o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3" : "none");
-        } else {
-            mk_svm_basics(mk_host(), p, cpu_list, n, khz, &sbr);
-        }
-        out("main: svm basics: %s; %u/%u CPUs passed, %u intercepts%s%s\n", sbr.ok ? "ok" : "FAILED",
-            sbr.passed, n, sbr.intercepts, sbr.error[0] ? ": " : "", sbr.error);
-        ok = ok && sbr.ok;
-    }
-
-    /* The SVM backend's hostile CPL0 suite. */
-    static struct mk_svm_hostile_result shr;
-    if (opt.svm_hostile && !hrc) {
-        uint32_t n = ready_sidecars(p, o, cpu_list);
-        if (o->vp_backend != SIDECAR_VP_BACKEND_SVM)
-            sc_snprintf(shr.error, sizeof(shr.error), "mk.svm_hostile needs the svm backend");
-        else
-            mk_svm_hostile(mk_host(), p, cpu_list, n, khz, &shr);
-        out("main: svm hostile guests: %s; %u/%u CPUs held all %u cases, %u runs%s%s\n", shr.ok ? "ok" : "FAILED",
-            shr.passed, n, shr.cases, shr.runs, shr.error[0] ? ": " : "", shr.error);
-        ok = ok && shr.ok;
-    }
-
-    /* The hostile guest suite on every sidecar CPU at once. */
-    static struct mk_hostile_result hr;
-    if (opt.vp_hostile && !hrc) {
-        uint32_t n = ready_sidecars(p, o, cpu_list);
-        uint64_t t0 = mk_rdtsc();
-        mk_hostile_all(mk_host(), p, cpu_list, n, o->cpuid_faulting, &hr);
-        out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
-            hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
-            (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
-        ok = ok && hr.ok;
-    }
-
-    /* The computation on every sidecar CPU at once. */
-    static struct mk_compute_result cr;
-    if (opt.vp_compute && !hrc) {
-        uint32_t n = ready_sidecars(p, o, cpu_list);
-        mk_compute_all(mk_host(), p, cpu_list, n, khz, &cr);
-        out("main: compute on %u VPs at once: %s; %u right, %u intercepts, %lu us%s%s\n", cr.cpus,
-            cr.ok ? "ok" : "FAILED", cr.passed, cr.intercepts, cr.us, cr.error[0] ? ": " : "", cr.error);
-        ok = ok && cr.ok;
-    }
+    /* What the scenarios work with, and those that run before the
+     * conversions. */
+    struct mk_ctx ctx = { h, p, o, mk_host(), &opt, khz, converted, cpu_list };
+    if (!hrc)
+        ok = run_scenarios(&ctx, MK_PHASE_BEFORE) && ok;
 
     /* Conversions. */
     bool want_convert = opt.convert.count || opt.convert_node != MK_NO_NODE || opt.convert_running.count ||
@@ -263,9 +168,9 @@ void mk_main(uint64_t handoff_pa)
     uint32_t work_count = 0;
     if (want_convert && !hrc) {
         struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
-        if (!env.trampoline_pa || !mk_ap_install(env.trampoline_pa))
+        if (!mk_convert_install(&env))
             fatal("convert", "no usable page below 640 KiB for the AP trampoline");
-        out("main: AP trampoline at %lx\n", env.trampoline_pa);
+        mk_out("main: AP trampoline at %lx\n", env.trampoline_pa);
         if (opt.convert_running.count) {
             /* A CPU that is running a VP: STOP the run, then REMOVE. */
             if (!mk_vp_load_guest(p))
@@ -274,8 +179,8 @@ void mk_main(uint64_t handoff_pa)
                 const char *why = "";
                 uint32_t c = opt.convert_running.cpu[k];
                 int rc = mk_vp_run_and_stop(mk_host(), p, c, khz, &why);
-                out("main: cpu %u ran a VP and was stopped: %s%s%s\n", c, rc ? "FAILED" : "ok",
-                    rc ? ": " : "", why);
+                mk_out("main: cpu %u ran a VP and was stopped: %s%s%s\n", c, rc ? "FAILED" : "ok",
+                       rc ? ": " : "", why);
                 running_stopped += !rc;
             }
             running_ok = running_stopped == opt.convert_running.count;
@@ -311,9 +216,9 @@ void mk_main(uint64_t handoff_pa)
         }
         for (uint32_t k = 0; k < conv_count; k++)
             convert_ok = convert_ok && conv[k].work_ok;
-        ping_after = ping_rest(p, o, "of the CPUs not converted");
+        ping_after = mk_ping_rest(p, o, converted, "of the CPUs not converted");
         work_again = mk_converted_work_all(&env, &work_count);
-        out("main: all %u converted CPUs ran more work: %s\n", work_count, work_again ? "ok" : "FAILED");
+        mk_out("main: all %u converted CPUs ran more work: %s\n", work_count, work_again ? "ok" : "FAILED");
         if (opt.convert_again && conv_count) {
             uint32_t c = conv[0].cpu;
             int rc = sidecar_host_acquire(mk_host(), c);
@@ -322,203 +227,92 @@ void mk_main(uint64_t handoff_pa)
                 sidecar_host_release(mk_host(), c);
             }
             again_ok = rc == SIDECAR_HOST_E_REMOVED;
-            out("main: converting cpu %u again: %s (%s)\n", c, sidecar_host_strerror(rc),
-                again_ok ? "refused, as it must be" : "WRONG");
+            mk_out("main: converting cpu %u again: %s (%s)\n", c, sidecar_host_strerror(rc),
+                   again_ok ? "refused, as it must be" : "WRONG");
         }
         ok = ok && convert_ok && ping_after && work_again && again_ok && running_ok;
     }
 
-    /* The round-trip bench on the last ready sidecar CPU not converted. */
-    static struct mk_rtbench_result rb;
-    if (opt.bench_roundtrip && !hrc) {
-        uint32_t cpu = SIDECAR_NO_CPU;
-        for (uint32_t c = p->cpu_count; c-- > 0 && cpu == SIDECAR_NO_CPU;)
-            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
-                !converted[c])
-                cpu = c;
-        struct mk_convert_env env = { mk_host(), p, mk_low_page(h), khz };
-        if (cpu == SIDECAR_NO_CPU || !env.trampoline_pa || !mk_ap_install(env.trampoline_pa)) {
-            rb.ok = false;
-            sc_snprintf(rb.error, sizeof(rb.error), "no CPU or no trampoline page for the bench");
-        } else {
-            mk_rtbench(&env, cpu, 2000, &rb);
-            if (rb.ok)
-                converted[cpu] = true;
-        }
-        out("main: round trips on cpu %u (%u each, ns): RUN_VP median %lu p99 %lu; NONE median %lu p99 %lu; "
-            "bare IPI median %lu p99 %lu%s%s\n", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
-            rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
-            rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.ok ? "" : ": ", rb.error);
-        ok = ok && rb.ok;
-    }
+    /* The scenarios that run after the conversions. */
+    if (!hrc)
+        ok = run_scenarios(&ctx, MK_PHASE_AFTER) && ok;
 
-    /* The soak on every ready sidecar CPU that was not converted. */
-    static struct mk_soak_result sr;
-    if (opt.soak && !hrc) {
-        uint32_t n = 0;
-        for (uint32_t c = 0; c < p->cpu_count; c++)
-            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
-                !converted[c])
-                cpu_list[n++] = c;
-        out("main: soak: %u CPUs x %u commands\n", n, opt.soak_commands);
-        mk_soak(mk_host(), p, cpu_list, n, opt.soak_commands, khz, &sr);
-        out("main: soak: %s; %lu commands in %lu us: %lu/s (per CPU min %lu, median %lu, max %lu); "
-            "%lu intercepts, %lu stopped, %lu STOPs; lost %lu, duplicated %lu%s%s\n",
-            sr.ok ? "ok" : "FAILED", sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0], sr.cpu_per_s[1],
-            sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.lost, sr.duplicated,
-            sr.error[0] ? ": " : "", sr.error);
-        ok = ok && sr.ok;
-    }
-
-    /* The fault tests (last: remove_race takes CPUs out of sidecar). */
-    static struct mk_faults_result fr;
-    if (opt.faults && !hrc) {
-        struct mk_faults_env fe = { mk_host(), h, p, o, khz, mk_image_start(), mk_image_end(), opt.fault_iters,
-                                    opt.touch_sidecar, mk_host_open_other };
-        uint64_t t0 = mk_rdtsc();
-        mk_faults_run(&fe, opt.faults, &fr);
-        out("main: fault tests on %u targets (%u bystanders), %lu us: %s%s%s\n", fr.targets, fr.bystanders,
-            (mk_rdtsc() - t0) * 1000 / khz, fr.ok ? "ok" : "FAILED", fr.error[0] ? ": " : "", fr.error);
-        for (unsigned i = 0; i < MK_FAULT_CASES; i++) {
-            const struct mk_fault_case *c = &fr.c[i];
-            if (c->ran)
-                out("main:   %s %s: %lu iterations, %s %lu, %s %lu, guard %s%s%s\n", mk_fault_name(i),
-                    c->ok ? "ok" : "FAILED", c->iterations, c->ka ? c->ka : "-", c->a, c->kb ? c->kb : "-", c->b,
-                    c->guard_ok ? "ok" : "CHANGED", c->error[0] ? ": " : "", c->error);
-        }
-        out("main:   guard: %u regions, %lu bytes; %u unused node pages patterned; main-kernel memory "
-            "(%lu bytes filled) %s\n", fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes,
-            fr.fill_ok ? "untouched" : "CHANGED");
-        if (!fr.fill_ok)
-            out("main:   main-kernel memory changed at %lx\n", fr.fill_bad);
-        ok = ok && fr.ok;
-    }
-
-    out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
-        ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
-    out("\"park\":\"%s\",\"cpuid_faulting\":%s,\"vp_backend\":\"%s\",", o->use_mwait ? "mwait" : "hlt",
-        o->cpuid_faulting ? "true" : "false",
-        o->vp_backend == SIDECAR_VP_BACKEND_SVM ? "svm" : o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3" : "none");
-    out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,\"pages_per_cpu\":%u,",
-        o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
-        o->bringup_tsc, max_round, o->pages_per_cpu);
-    out("\"main\":[");
+    mk_out("SIDECAR-REPORT {\"ok\":%s,\"sidecar\":true,\"cpus\":%u,\"main_cpus\":%u,\"sidecar_cpus\":%u,",
+           ok ? "true" : "false", p->cpu_count, main_cpus, sidecars);
+    mk_out("\"park\":\"%s\",\"cpuid_faulting\":%s,\"vp_backend\":\"%s\",", o->use_mwait ? "mwait" : "hlt",
+           o->cpuid_faulting ? "true" : "false",
+           o->vp_backend == SIDECAR_VP_BACKEND_SVM     ? "svm"
+           : o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3"
+                                                       : "none");
+    mk_out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,"
+           "\"pages_per_cpu\":%u,",
+           o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
+           o->bringup_tsc, max_round, o->pages_per_cpu);
+    mk_out("\"main\":[");
     for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
         if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR)
             continue;
-        out("%s{\"cpu\":%u,\"apic_id\":%u,\"numa\":%u,\"why\":\"%s\"}", first ? "" : ",", c,
-            p->cpus[c].apic_id, p->cpus[c].numa_node, name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?"));
+        mk_out("%s{\"cpu\":%u,\"apic_id\":%u,\"numa\":%u,\"why\":\"%s\"}", first ? "" : ",", c,
+               p->cpus[c].apic_id, p->cpus[c].numa_node, name_or(sidecar_cpu_reason_name(p->cpus[c].reason), "?"));
         first = 0;
     }
-    out("],\"nodes\":[");
+    mk_out("],\"nodes\":[");
     for (uint32_t n = 0; n < p->node_count; n++) {
         const struct sidecar_params_node *nd = &p->nodes[n];
         uint32_t sc = 0;
         for (uint32_t c = nd->base_cpu; c < nd->base_cpu + nd->cpu_count; c++)
             sc += p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR;
-        out("%s{\"index\":%u,\"base_cpu\":%u,\"cpu_count\":%u,\"sidecar_cpus\":%u,\"numa\":%u,\"memory_base\":%lu}",
-            n ? "," : "", n, nd->base_cpu, nd->cpu_count, sc, p->cpus[nd->base_cpu].numa_node,
-            nd->memory_base);
+        mk_out("%s{\"index\":%u,\"base_cpu\":%u,\"cpu_count\":%u,\"sidecar_cpus\":%u,\"numa\":%u,\"memory_base\":%lu}",
+               n ? "," : "", n, nd->base_cpu, nd->cpu_count, sc, p->cpus[nd->base_cpu].numa_node,
+               nd->memory_base);
     }
-    out("],\"ready\":%u,\"failed\":[", o->ready_count);
+    mk_out("],\"ready\":%u,\"failed\":[", o->ready_count);
     for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR || oc->status == SIDECAR_CPU_STATUS_IDLE)
             continue;
-        out("%s{\"cpu\":%u,\"apic_id\":%u,\"reason\":\"%s\",\"vector\":%u}", first ? "" : ",", c,
-            oc->apic_id, name_or(sidecar_cpu_failure_name(oc->failure), "unknown"), oc->vector);
+        mk_out("%s{\"cpu\":%u,\"apic_id\":%u,\"reason\":\"%s\",\"vector\":%u}", first ? "" : ",", c,
+               oc->apic_id, name_or(sidecar_cpu_failure_name(oc->failure), "unknown"), oc->vector);
         first = 0;
     }
-    out("],\"roundtrip_ns\":{\"samples\":%u,\"median\":%lu,\"p99\":%lu,\"min\":%lu}", rt.samples,
-        rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+    mk_out("],\"roundtrip_ns\":{\"samples\":%u,\"median\":%lu,\"p99\":%lu,\"min\":%lu}", rt.samples,
+           rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
     /* Every sidecar CPU's bring-up: [cpu, apic_id, node, round, started_by,
      * start_us, ready_us] (ready_us 0 when it never got there). */
-    out(",\"timeline\":[");
+    mk_out(",\"timeline\":[");
     for (uint32_t c = 0, first = 1; c < p->cpu_count; c++) {
         const struct sidecar_output_cpu *oc = &o->cpus[c];
         if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR)
             continue;
-        out("%s[%u,%u,%u,%u,%d,%lu,%lu]", first ? "" : ",", c, oc->apic_id, oc->node, oc->round,
-            oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by, oc->start_tsc * 1000 / khz,
-            oc->status == SIDECAR_CPU_STATUS_IDLE ? oc->ready_tsc * 1000 / khz : 0);
+        mk_out("%s[%u,%u,%u,%u,%d,%lu,%lu]", first ? "" : ",", c, oc->apic_id, oc->node, oc->round,
+               oc->started_by == SIDECAR_NO_CPU ? -1 : (int)oc->started_by, oc->start_tsc * 1000 / khz,
+               oc->status == SIDECAR_CPU_STATUS_IDLE ? oc->ready_tsc * 1000 / khz : 0);
         first = 0;
     }
-    out("],\"ping_ok\":%s,\"ping_answered\":%u,\"ping_error\":\"%s\"", ping.ok ? "true" : "false",
-        ping.answered, ping.ok ? "" : ping.error);
-    if (opt.canary)
-        out(",\"canary\":{\"ok\":%s,\"sidecar_bytes\":%lu,\"filled_bytes\":%lu,\"ping_after\":%s}",
-            canary.ok ? "true" : "false", canary.sidecar_bytes, canary.filled_bytes,
-            after_canary ? "true" : "false");
-    if (opt.vp_test)
-        out(",\"vp\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"stops\":%u,"
-            "\"cpuid\":\"%s\",\"cpuid_max_leaf\":%u,\"us\":%lu,\"error\":\"%s\"}",
-            vpr.ok ? "true" : "false", vpr.cpus, vpr.passed, vpr.intercepts, vpr.stops,
-            vpr.cpuid_intercept ? "intercept" : "native", vpr.cpuid_max_leaf, vp_us, vpr.error);
-    if (opt.svm_hostile)
-        out(",\"svm_hostile\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
-            shr.ok ? "true" : "false", shr.cpus, shr.passed, shr.cases, shr.runs, shr.error);
-    if (opt.svm_basics)
-        out(",\"svm_basics\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"error\":\"%s\"}",
-            sbr.ok ? "true" : "false", sbr.cpus, sbr.passed, sbr.intercepts, sbr.error);
-    if (opt.bench_roundtrip)
-        out(",\"rt_bench_ns\":{\"ok\":%s,\"cpu\":%u,\"samples\":%u,\"run_vp\":[%lu,%lu],\"none\":[%lu,%lu],"
-            "\"ipi\":[%lu,%lu],\"error\":\"%s\"}",
-            rb.ok ? "true" : "false", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
-            rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
-            rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.error);
-    if (opt.vp_hostile)
-        out(",\"hostile\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
-            hr.ok ? "true" : "false", hr.cpus, hr.passed, hr.cases, hr.runs, hr.error);
-    if (opt.vp_compute)
-        out(",\"compute\":{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"us\":%lu,\"error\":\"%s\"}",
-            cr.ok ? "true" : "false", cr.cpus, cr.passed, cr.intercepts, cr.us, cr.error);
-    if (opt.soak) {
-        out(",\"soak\":{\"ok\":%s,\"cpus\":%u,\"commands_per_cpu\":%lu,\"commands\":%lu,\"us\":%lu,"
-            "\"per_s\":%lu,\"cpu_per_s\":[%lu,%lu,%lu],\"intercepts\":%lu,\"stopped\":%lu,\"stops\":%lu,"
-            "\"rip_steps\":%lu,\"lost\":%lu,\"duplicated\":%lu,\"kinds\":{",
-            sr.ok ? "true" : "false", sr.cpus, sr.per_cpu, sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0],
-            sr.cpu_per_s[1], sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.rip_steps, sr.lost,
-            sr.duplicated);
-        static const char *const kinds[MK_SOAK_KINDS] = { "none", "run_exit", "run_exit_stop", "run_spin",
-                                                         "get", "set", "translate" };
-        for (unsigned k = 0; k < MK_SOAK_KINDS; k++)
-            out("%s\"%s\":%lu", k ? "," : "", kinds[k], sr.by_kind[k]);
-        out("},\"error\":\"%s\"}", sr.error);
-    }
-    if (opt.faults) {
-        out(",\"faults\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"bystanders_ok\":%s,"
-            "\"guard_regions\":%u,\"guard_bytes\":%lu,\"unused_pages\":%u,\"filled_bytes\":%lu,"
-            "\"fill_ok\":%s,\"error\":\"%s\",\"cases\":{",
-            fr.ok ? "true" : "false", fr.targets, fr.bystanders, fr.bystanders_ok ? "true" : "false",
-            fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes, fr.fill_ok ? "true" : "false",
-            fr.error);
-        for (unsigned i = 0, first = 1; i < MK_FAULT_CASES; i++) {
-            const struct mk_fault_case *c = &fr.c[i];
-            if (!c->ran)
-                continue;
-            out("%s\"%s\":{\"ok\":%s,\"cpus\":%u,\"iterations\":%lu,\"%s\":%lu,\"%s\":%lu,\"guard\":%s,"
-                "\"error\":\"%s\"}", first ? "" : ",", mk_fault_name(i), c->ok ? "true" : "false", c->cpus,
-                c->iterations, c->ka ? c->ka : "a", c->a, c->kb ? c->kb : "b", c->b,
-                c->guard_ok ? "true" : "false", c->error);
-            first = 0;
+    mk_out("],\"ping_ok\":%s,\"ping_answered\":%u,\"ping_error\":\"%s\"", ping.ok ? "true" : "false",
+           ping.answered, ping.ok ? "" : ping.error);
+    for (unsigned i = 0; i < mk_scenario_count; i++) {
+        const struct mk_scenario *s = &mk_scenarios[i];
+        if (s->on(&opt)) {
+            mk_out(",\"%s\":", s->key);
+            s->report(&ctx);
         }
-        out("}}");
     }
     if (opt.convert_running.count)
-        out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
-            opt.convert_running.count, running_stopped);
+        mk_out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
+               opt.convert_running.count, running_stopped);
     if (want_convert) {
-        out(",\"converted\":[");
+        mk_out(",\"converted\":[");
         for (uint32_t k = 0; k < conv_count; k++)
-            out("%s{\"cpu\":%u,\"apic_id\":%u,\"reported_apic_id\":%d,\"ok\":%s,\"saved_registers\":%u,"
-                "\"saved_rip\":%lu,\"error\":\"%s\"}", k ? "," : "",
-                conv[k].cpu, conv[k].apic_id, conv[k].online ? (int)conv[k].reported_apic_id : -1,
-                conv[k].work_ok ? "true" : "false", conv[k].saved_count, conv[k].saved_rip, conv[k].error);
-        out("],\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
-            convert_ok ? "true" : "false", ping_after ? "true" : "false", work_again ? "true" : "false");
+            mk_out("%s{\"cpu\":%u,\"apic_id\":%u,\"reported_apic_id\":%d,\"ok\":%s,\"saved_registers\":%u,"
+                   "\"saved_rip\":%lu,\"error\":\"%s\"}", k ? "," : "",
+                   conv[k].cpu, conv[k].apic_id, conv[k].online ? (int)conv[k].reported_apic_id : -1,
+                   conv[k].work_ok ? "true" : "false", conv[k].saved_count, conv[k].saved_rip, conv[k].error);
+        mk_out("],\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
+               convert_ok ? "true" : "false", ping_after ? "true" : "false", work_again ? "true" : "false");
         if (opt.convert_again)
-            out(",\"convert_again_refused\":%s", again_ok ? "true" : "false");
+            mk_out(",\"convert_again_refused\":%s", again_ok ? "true" : "false");
     }
-    out("}\n");
+    mk_out("}\n");
     mk_exit(MK_EXIT_SUCCESS);
 }

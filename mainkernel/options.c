@@ -1,4 +1,6 @@
 /* Parsing the bare-metal main kernel's options (options.h). */
+#include <stddef.h>
+
 #include <scfree/scfree.h>
 
 #include "options.h"
@@ -56,10 +58,13 @@ static bool parse_list(const char *s, const char *end, struct mk_cpu_list *l)
     return true;
 }
 
-/* "garbage,ipi" or "all": fault case names (faults.h) into a bit mask. */
-static bool parse_faults(const char *s, const char *end, uint32_t *mask)
+/* "garbage,ipi" or "all": names from the null-terminated names[] into a
+ * bit mask (bit i: names[i]). */
+static bool parse_cases(const char *s, const char *end, const char *const *names, uint32_t *mask)
 {
-    static const char *const names[] = { "garbage", "status", "ipi", "stop_race", "reconnect", "remove_race" };
+    uint32_t count = 0;
+    while (names[count] && count < 32)
+        count++;
     uint32_t m = 0;
     while (s < end) {
         const char *w = s;
@@ -68,10 +73,10 @@ static bool parse_faults(const char *s, const char *end, uint32_t *mask)
         unsigned long n = (unsigned long)(s - w);
         bool known = false;
         if (n == 3 && !sc_strncmp(w, "all", 3)) {
-            m |= (1u << (sizeof(names) / sizeof(names[0]))) - 1;
+            m |= count < 32 ? (1u << count) - 1 : 0xffffffffu;
             known = true;
         }
-        for (uint32_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        for (uint32_t k = 0; k < count; k++) {
             if (n == sc_strnlen(names[k], 32) && !sc_strncmp(w, names[k], n)) {
                 m |= 1u << k;
                 known = true;
@@ -105,12 +110,60 @@ static bool word_is(const char *w, unsigned long n, const char *name)
     return n == k && !sc_strncmp(w, name, k);
 }
 
+/* Every option: the main kernel's own, then the scenarios' from their
+ * table (scenarios/scenarios.def). */
+enum kind { FLAG, LIST, RANGED, CASES };
+
+struct option {
+    const char *name;
+    enum kind kind;
+    unsigned long offset;           /* of its value in struct mk_options */
+    uint32_t lo, hi, def;           /* RANGED */
+    const char *const *cases;       /* CASES */
+};
+
+#define FIELD(f) ((unsigned long)offsetof(struct mk_options, f))
+
+static const struct option options[] = {
+    { "mk.convert", LIST, FIELD(convert), 0, 0, 0, 0 },
+    { "mk.convert_running", LIST, FIELD(convert_running), 0, 0, 0, 0 },
+    { "mk.convert_node", RANGED, FIELD(convert_node), 0, 999999999, MK_NO_NODE, 0 },
+    { "mk.convert_one_per_node", FLAG, FIELD(convert_one_per_node), 0, 0, 0, 0 },
+    { "mk.convert_again", FLAG, FIELD(convert_again), 0, 0, 0, 0 },
+#define MK_SCENARIO(field, key, kind, cases, phase, run, report) \
+    { "mk." #field, kind, FIELD(field), 0, 0, 0, cases },
+#define MK_SCENARIO_OPTION(field, name, kind, lo, hi, def) { name, kind, FIELD(field), lo, hi, def, 0 },
+#include "scenarios/scenarios.def"
+#undef MK_SCENARIO
+#undef MK_SCENARIO_OPTION
+};
+
+#define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+/* The value [v, end) (v NULL: none given) into its field. */
+static bool set(const struct option *o, struct mk_options *opt, const char *v, const char *end)
+{
+    void *at = (char *)opt + o->offset;
+    switch (o->kind) {
+    case FLAG:
+        *(bool *)at = true;
+        return true;
+    case LIST:
+        return parse_list(v, end, at);
+    case RANGED:
+        return ranged(v, end, o->lo, o->hi, at);
+    case CASES:
+        return parse_cases(v, end, o->cases, at);
+    }
+    return false;
+}
+
 bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, unsigned long err_size)
 {
     sc_memset(opt, 0, sizeof(*opt));
-    opt->convert_node = MK_NO_NODE;
-    opt->fault_iters = MK_FAULT_ITERS_DEFAULT;
-    opt->soak_commands = MK_SOAK_COMMANDS_DEFAULT;
+    for (unsigned long i = 0; i < OPTION_COUNT; i++)
+        if (options[i].kind == RANGED)
+            *(uint32_t *)(void *)((char *)opt + options[i].offset) = options[i].def;
     bool ok = true;
     const char *s = cmdline;
     while (s && *s) {
@@ -127,51 +180,18 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             eq++;
         unsigned long key = (unsigned long)(eq - w);
         const char *v = eq < s ? eq + 1 : 0;
-        bool good = true;
-        if (word_is(w, key, "mk.convert") && v) {
-            good = parse_list(v, s, &opt->convert);
-        } else if (word_is(w, key, "mk.convert_running") && v) {
-            good = parse_list(v, s, &opt->convert_running);
-        } else if (word_is(w, key, "mk.convert_one_per_node") && !v) {
-            opt->convert_one_per_node = true;
-        } else if (word_is(w, key, "mk.bench_roundtrip") && !v) {
-            opt->bench_roundtrip = true;
-        } else if (word_is(w, key, "mk.vp_hostile") && !v) {
-            opt->vp_hostile = true;
-        } else if (word_is(w, key, "mk.vp_compute") && !v) {
-            opt->vp_compute = true;
-        } else if (word_is(w, key, "mk.vp_test") && !v) {
-            opt->vp_test = true;
-        } else if (word_is(w, key, "mk.svm_basics") && !v) {
-            opt->svm_basics = true;
-        } else if (word_is(w, key, "mk.svm_hostile") && !v) {
-            opt->svm_hostile = true;
-        } else if (word_is(w, key, "mk.convert_node") && v) {
-            uint32_t node;
-            const char *p = v;
-            good = number(&p, s, &node) && p == s;
-            if (good)
-                opt->convert_node = node;
-        } else if (word_is(w, key, "mk.convert_again") && !v) {
-            opt->convert_again = true;
-        } else if (word_is(w, key, "mk.canary") && !v) {
-            opt->canary = true;
-        } else if (word_is(w, key, "mk.test_touch_sidecar") && !v) {
-            opt->touch_sidecar = true;
-        } else if (word_is(w, key, "mk.faults") && v) {
-            good = parse_faults(v, s, &opt->faults);
-        } else if (word_is(w, key, "mk.fault_iters") && v) {
-            good = ranged(v, s, 1, 100000, &opt->fault_iters);
-        } else if (word_is(w, key, "mk.soak") && !v) {
-            opt->soak = true;
-        } else if (word_is(w, key, "mk.soak_commands") && v) {
-            good = ranged(v, s, 1, 10000000, &opt->soak_commands);
-        } else {
+        /* A flag takes no value, every other kind needs one. */
+        const struct option *o = 0;
+        for (unsigned long i = 0; i < OPTION_COUNT && !o; i++)
+            if (word_is(w, key, options[i].name) && (options[i].kind == FLAG) == !v)
+                o = &options[i];
+        if (!o) {
             if (ok)
                 sc_snprintf(err, err_size, "%.*s: unknown main-kernel option", (int)(key < 40 ? key : 40), w);
             ok = false;
             continue;
         }
+        bool good = set(o, opt, v, s);
         if (!good && ok)
             sc_snprintf(err, err_size, "%.*s: bad value \"%.*s\"", (int)(key < 40 ? key : 40), w,
                         (int)((unsigned long)(s - v) < 40 ? s - v : 40), v);

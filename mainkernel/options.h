@@ -9,33 +9,15 @@
  *   mk.convert_running=LIST  first run a VP (an endless loop) on each of
  *                          these CPUs, STOP it, then convert them in one
  *                          batch like mk.convert
- *   mk.bench_roundtrip     RUN_VP and NONE round trips vs a bare IPI round
- *                          trip on one CPU (rtbench.h)
- *   mk.vp_hostile          the hostile guest suite on every sidecar CPU at
- *                          once (hostile.h)
- *   mk.vp_compute          every sidecar CPU at once hashes guest memory and
- *                          reports through IO intercepts (compute.h)
- *   mk.svm_basics          the SVM backend's basics on every sidecar CPU
- *                          (svm_basics.h)
- *   mk.svm_hostile         the SVM backend's hostile CPL0 guest suite
- *                          (svm_hostile.h)
- *   mk.vp_test             run the guest VP test (vp.h) on every sidecar
- *                          CPU: each intercept kind, registers,
- *                          translation, STOP and resume
  *   mk.convert_again       afterwards, convert an already converted CPU
  *                          again (must fail at once with "removed")
- *   mk.canary              fill all usable memory, then check that no
- *                          byte of sidecar memory changed
- *   mk.test_touch_sidecar  (test of the test) also write one word of
- *                          sidecar memory, which the canary check must see
- *   mk.faults=LIST         the fault tests (faults.h): case names separated
- *                          by commas (garbage, status, ipi, stop_race,
- *                          reconnect, remove_race) or "all"
- *   mk.fault_iters=N       iterations per CPU of the race cases (1-100000,
- *                          default 200)
- *   mk.soak                the soak (soak.h) on every ready sidecar CPU
- *   mk.soak_commands=N     commands per CPU in the soak (1-10000000,
- *                          default 100000)
+ *
+ * and the options of the test scenarios, from their table
+ * (scenarios/scenarios.def; docs/mainkernel.md lists them all):
+ * mk.canary, mk.test_touch_sidecar, mk.vp_test, mk.svm_basics, mk.vp_hostile,
+ * mk.vp_compute, mk.bench_roundtrip, mk.soak, mk.soak_commands=N,
+ * mk.faults=LIST (fault case names separated by commas, or "all"),
+ * mk.fault_iters=N.
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -54,24 +36,23 @@ struct mk_cpu_list {
     uint32_t cpu[MK_LIST_MAX];
 };
 
+/* The C type of a scenario option's value, by kind (scenarios.def). */
+#define MK_OPT_TYPE_FLAG bool
+#define MK_OPT_TYPE_CASES uint32_t      /* bit i: the i-th name */
+#define MK_OPT_TYPE_RANGED uint32_t
+
 struct mk_options {
     struct mk_cpu_list convert;
     struct mk_cpu_list convert_running;
     uint32_t convert_node;          /* MK_NO_NODE: none */
     bool convert_one_per_node;
     bool convert_again;
-    bool vp_test;
-    bool svm_basics;
-    bool svm_hostile;
-    bool vp_compute;
-    bool vp_hostile;
-    bool bench_roundtrip;
-    bool canary;
-    bool touch_sidecar;
-    uint32_t faults;                /* bit i: fault case i (faults.h) */
-    uint32_t fault_iters;
-    bool soak;
-    uint32_t soak_commands;
+    /* The scenarios' options: one field each, named as in the table. */
+#define MK_SCENARIO(field, key, kind, cases, phase, run, report) MK_OPT_TYPE_##kind field;
+#define MK_SCENARIO_OPTION(field, name, kind, lo, hi, def) MK_OPT_TYPE_##kind field;
+#include "scenarios/scenarios.def"
+#undef MK_SCENARIO
+#undef MK_SCENARIO_OPTION
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a

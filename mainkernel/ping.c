@@ -5,6 +5,7 @@
 
 #include "arch/x86_64/platform.h"
 #include "ping.h"
+#include "report.h"
 
 static uint64_t tsc_khz = 1;
 static const struct sidecar_params *opened_params;
@@ -82,6 +83,25 @@ struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct s
         }
     }
     return r;
+}
+
+bool mk_ping_rest(const struct sidecar_params *p, const struct sidecar_output *o, const bool *skip,
+                  const char *when)
+{
+    struct mk_ping_result r = mk_ping_all(p, o, skip);
+    mk_out("main: ping %s: %s (%u/%u answered)\n", when, r.ok ? "ok" : r.error, r.answered, r.asked);
+    return r.ok;
+}
+
+uint32_t mk_ready_cpus(const struct sidecar_params *p, const struct sidecar_output *o, const bool *skip,
+                       uint32_t *to)
+{
+    uint32_t n = 0;
+    for (uint32_t c = 0; c < p->cpu_count; c++)
+        if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+            !(skip && skip[c]))
+            to[n++] = c;
+    return n;
 }
 
 #define MAX_SAMPLES 4096u

@@ -37,4 +37,14 @@ struct mk_stats mk_ping_roundtrip(const struct sidecar_params *p, const struct s
 struct mk_ping_result mk_ping_all(const struct sidecar_params *p, const struct sidecar_output *o,
                                   const bool *skip);
 
+/* mk_ping_all, logged as "main: ping <when>: ok (n/n answered)"; true
+ * when every CPU answered. */
+bool mk_ping_rest(const struct sidecar_params *p, const struct sidecar_output *o, const bool *skip,
+                  const char *when);
+
+/* The sidecar CPUs that reached IDLE at boot, ascending, except those with
+ * skip[cpu] set (skip may be NULL), into to[]; returns how many. */
+uint32_t mk_ready_cpus(const struct sidecar_params *p, const struct sidecar_output *o, const bool *skip,
+                       uint32_t *to);
+
 #endif

@@ -3,7 +3,7 @@
 main kernel with mk.bench_roundtrip and prints, for one sidecar CPU, the
 round trip of a RUN_VP whose guest exits at once (HLT intercept) and of a
 NONE command, beside a bare IPI round trip between the same two CPUs after
-that CPU was converted (mainkernel/rtbench.h). All three measured with the
+that CPU was converted (mainkernel/scenarios/rtbench.h). All three measured with the
 TSC in the same QEMU run. Not a test: nothing is asserted.
 
 Two ways of parking, each its own runs:

@@ -1,4 +1,4 @@
-/* The fault tests' memory guard (mainkernel/guard.c), natively: a fake
+/* The fault tests' memory guard (mainkernel/scenarios/guard.c), natively: a fake
  * node at a fixed low address (the guard works on physical addresses
  * below 4 GiB, identity mapped), changes in each kind of region, and
  * which ones it must see. */

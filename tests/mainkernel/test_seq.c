@@ -1,4 +1,4 @@
-/* The sequence guest's bookkeeping and the random generator (mainkernel/seq.c). */
+/* The sequence guest's bookkeeping and the random generator (mainkernel/scenarios/seq.c). */
 #include <criterion/criterion.h>
 
 #include "seq.h"

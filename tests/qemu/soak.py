@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The soak (./sidecar soak): boot a VM whose main kernel runs mk.soak on
-every sidecar CPU (mainkernel/soak.c): --commands commands of a random mix
+every sidecar CPU (mainkernel/scenarios/soak.c): --commands commands of a random mix
 per CPU, driven asynchronously, proving that no completion is lost or
 duplicated; prints the throughput. Exit 0 when the soak passed.
 

@@ -157,8 +157,13 @@ void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa)
     icr_send(apic_id, ICR_ASSERT | ICR_STARTUP | (uint32_t)((trampoline_pa >> 12) & 0xff));
 }
 
-bool mk_ap_install(uint64_t trampoline_pa)
+static const struct mk_ap_hooks *ap_hooks;
+
+bool mk_ap_install(uint64_t trampoline_pa, const struct mk_ap_hooks *hooks)
 {
+    if (!hooks || !hooks->main || !hooks->fault)
+        return false;
+    __atomic_store_n(&ap_hooks, hooks, __ATOMIC_RELEASE);
     return scfree_trampoline_install((void *)(uintptr_t)trampoline_pa, trampoline_pa,
                                      (uint64_t)(uintptr_t)pml4, (uint64_t)(uintptr_t)mk_ap_entry64);
 }
@@ -193,7 +198,11 @@ void mk_ap_boot(uint32_t slot)
         *apic_reg(APIC_SVR_REG) = 0x1ff;
         id = *apic_reg(APIC_ID_REG) >> 24;
     }
-    mk_ap_main(slot, id);
+    __atomic_load_n(&ap_hooks, __ATOMIC_ACQUIRE)->main(slot, id);
+    for (;;) {
+        cpu_cli();
+        cpu_hlt();
+    }
 }
 
 void mk_ap_eoi(void)
@@ -206,7 +215,9 @@ void mk_ap_eoi(void)
 
 void mk_ap_exception(uint32_t vector, uint64_t error, uint64_t rip)
 {
-    mk_ap_fault(current_slot(), vector, error, rip);
+    const struct mk_ap_hooks *hooks = __atomic_load_n(&ap_hooks, __ATOMIC_ACQUIRE);
+    if (hooks)
+        hooks->fault(current_slot(), vector, error, rip);
     for (;;) {
         cpu_cli();
         cpu_hlt();

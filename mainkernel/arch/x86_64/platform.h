@@ -32,9 +32,19 @@ void mk_send_ipi(uint32_t apic_id, uint32_t vector);
 void mk_send_init(uint32_t apic_id);
 void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa);
 
+/* What a CPU the main kernel started runs once its own set-up is done:
+ * main (must not return: the CPU parks if it does) with its private slot and the APIC ID its APIC
+ * says, and fault when it takes an exception (then it parks). Given by
+ * the portable code that starts CPUs (convert.c), so this layer calls
+ * nothing of it by name. */
+struct mk_ap_hooks {
+    void (*main)(uint32_t slot, uint32_t apic_id);
+    void (*fault)(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip);
+};
+
 /* Installs the AP trampoline in the low page trampoline_pa, pointed at the
- * main kernel's AP entry. */
-bool mk_ap_install(uint64_t trampoline_pa);
+ * main kernel's AP entry, which then goes to hooks (kept by pointer). */
+bool mk_ap_install(uint64_t trampoline_pa, const struct mk_ap_hooks *hooks);
 
 /* On a CPU the main kernel started: sleep (interrupts enabled) while
  * *word == value; returns after a wake-up IPI or a change. */
@@ -44,11 +54,5 @@ void mk_ap_wait(const uint32_t *word, uint32_t value);
  * round trip of the bench compares like with like; HLT otherwise. */
 void mk_ap_set_mwait(bool on);
 bool mk_ap_mwait(void);
-
-/* Where a started CPU ends up after its own set-up (portable code, in
- * convert.c): slot is its private index, apic_id what its APIC says. */
-void mk_ap_main(uint32_t slot, uint32_t apic_id) __attribute__((noreturn));
-/* Called when a started CPU takes an exception (then it parks). */
-void mk_ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip);
 
 #endif

@@ -1,5 +1,9 @@
 /* The canary check (canary.h). */
+#include "arch/x86_64/platform.h"
 #include "canary.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 
 #define LOW_LIMIT 0x100000ull           /* firmware and trampolines below */
 #define MAP_LIMIT 0x100000000ull        /* the main kernel maps 0-4 GiB */
@@ -118,4 +122,32 @@ struct mk_canary_result mk_canary_check(const struct sidecar_handoff *h, uint64_
         }
     }
     return r;
+}
+
+/* ---- the scenario (mk.canary; scenarios.def) ---- */
+
+static struct mk_canary_result canary = { true, 0, 0, 0, 0, 0 };
+static bool after_canary = true;
+
+/* The canary check, then the sidecar still answers. */
+bool mk_canary_run(struct mk_ctx *ctx)
+{
+    const struct sidecar_params *p = ctx->params;
+    canary = mk_canary_check(ctx->handoff, mk_image_start(), mk_image_end(),
+                             ctx->opt->touch_sidecar ? p->trampoline_page + SIDECAR_PAGE_SIZE - 8 : 0);
+    mk_out("main: canary: %s; %lu bytes of sidecar memory in %u ranges unchanged after filling %lu bytes\n",
+           canary.ok ? "ok" : "FAILED", canary.ok ? canary.sidecar_bytes : 0, canary.ranges,
+           canary.filled_bytes);
+    if (!canary.ok)
+        mk_out("main: canary: sidecar memory range at %lx changed\n", canary.bad_base);
+    after_canary = mk_ping_rest(p, ctx->output, ctx->converted, "after the canary fill");
+    return canary.ok && after_canary;
+}
+
+void mk_canary_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"sidecar_bytes\":%lu,\"filled_bytes\":%lu,\"ping_after\":%s}",
+           canary.ok ? "true" : "false", canary.sidecar_bytes, canary.filled_bytes,
+           after_canary ? "true" : "false");
 }

@@ -3,6 +3,9 @@
 #include <sidecar/abi.h>
 
 #include "arch/x86_64/platform.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 #include "svm_hostile.h"
 
 #define TIMEOUT_NS 10000000000ull
@@ -326,4 +329,28 @@ void mk_svm_hostile(struct sidecar_host *h, const struct sidecar_params *p, cons
         r->passed++;
     }
     r->ok = n > 0 && r->passed == n;
+}
+
+/* ---- the scenario (mk.svm_hostile; scenarios.def) ---- */
+
+static struct mk_svm_hostile_result shr;
+
+bool mk_svm_hostile_run(struct mk_ctx *ctx)
+{
+    const struct sidecar_output *o = ctx->output;
+    uint32_t n = mk_ready_cpus(ctx->params, o, ctx->converted, ctx->cpus);
+    if (o->vp_backend != SIDECAR_VP_BACKEND_SVM)
+        sc_snprintf(shr.error, sizeof(shr.error), "mk.svm_hostile needs the svm backend");
+    else
+        mk_svm_hostile(ctx->host, ctx->params, ctx->cpus, n, ctx->tsc_khz, &shr);
+    mk_out("main: svm hostile guests: %s; %u/%u CPUs held all %u cases, %u runs%s%s\n", shr.ok ? "ok" : "FAILED",
+           shr.passed, n, shr.cases, shr.runs, shr.error[0] ? ": " : "", shr.error);
+    return shr.ok;
+}
+
+void mk_svm_hostile_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
+           shr.ok ? "true" : "false", shr.cpus, shr.passed, shr.cases, shr.runs, shr.error);
 }

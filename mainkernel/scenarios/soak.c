@@ -5,6 +5,9 @@
 
 #include "arch/x86_64/platform.h"
 #include "seqhost.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 #include "soak.h"
 
 #define T_NS 5000000000ull              /* a synchronous command's bound */
@@ -384,4 +387,40 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
     r->cpu_per_s[2] = rates[n - 1];
     if (r->lost || r->duplicated)
         fail(r, "%lu lost, %lu duplicated", r->lost, r->duplicated);
+}
+
+/* ---- the scenario (mk.soak; scenarios.def) ---- */
+
+static struct mk_soak_result sr;
+
+/* The soak on every ready sidecar CPU that was not converted. */
+bool mk_soak_run(struct mk_ctx *ctx)
+{
+    uint32_t commands = ctx->opt->soak_commands;
+    uint32_t *cpu_list = ctx->cpus;
+    uint32_t n = mk_ready_cpus(ctx->params, ctx->output, ctx->converted, cpu_list);
+    mk_out("main: soak: %u CPUs x %u commands\n", n, commands);
+    mk_soak(ctx->host, ctx->params, cpu_list, n, commands, ctx->tsc_khz, &sr);
+    mk_out("main: soak: %s; %lu commands in %lu us: %lu/s (per CPU min %lu, median %lu, max %lu); "
+           "%lu intercepts, %lu stopped, %lu STOPs; lost %lu, duplicated %lu%s%s\n",
+           sr.ok ? "ok" : "FAILED", sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0], sr.cpu_per_s[1],
+           sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.lost, sr.duplicated,
+           sr.error[0] ? ": " : "", sr.error);
+    return sr.ok;
+}
+
+void mk_soak_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"cpus\":%u,\"commands_per_cpu\":%lu,\"commands\":%lu,\"us\":%lu,"
+           "\"per_s\":%lu,\"cpu_per_s\":[%lu,%lu,%lu],\"intercepts\":%lu,\"stopped\":%lu,\"stops\":%lu,"
+           "\"rip_steps\":%lu,\"lost\":%lu,\"duplicated\":%lu,\"kinds\":{",
+           sr.ok ? "true" : "false", sr.cpus, sr.per_cpu, sr.commands, sr.us, sr.per_s, sr.cpu_per_s[0],
+           sr.cpu_per_s[1], sr.cpu_per_s[2], sr.intercepts, sr.stopped, sr.stops, sr.rip_steps, sr.lost,
+           sr.duplicated);
+    static const char *const kinds[MK_SOAK_KINDS] = { "none", "run_exit", "run_exit_stop", "run_spin",
+                                                     "get", "set", "translate" };
+    for (unsigned k = 0; k < MK_SOAK_KINDS; k++)
+        mk_out("%s\"%s\":%lu", k ? "," : "", kinds[k], sr.by_kind[k]);
+    mk_out("},\"error\":\"%s\"}", sr.error);
 }

@@ -9,6 +9,9 @@
 #include "compute.h"
 #include "faults.h"
 #include "guard.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 #include "seq.h"
 #include "seqhost.h"
 
@@ -786,4 +789,56 @@ void mk_faults_run(const struct mk_faults_env *env, uint32_t mask, struct mk_fau
     r->fill_bad = mk_canary_verify_fill(env->handoff, env->image_start, env->image_end);
     r->fill_ok = !r->fill_bad;
     r->ok = r->ok && r->fill_ok && r->bystanders_ok;
+}
+
+/* ---- the scenario (mk.faults; scenarios.def) ---- */
+
+static struct mk_faults_result fr;
+
+/* The fault tests (last: remove_race takes CPUs out of sidecar). */
+bool mk_faults_scenario_run(struct mk_ctx *ctx)
+{
+    uint64_t khz = ctx->tsc_khz;
+    struct mk_faults_env fe = { ctx->host, ctx->handoff, ctx->params, ctx->output, khz, mk_image_start(),
+                                mk_image_end(), ctx->opt->fault_iters, ctx->opt->touch_sidecar,
+                                mk_host_open_other };
+    uint64_t t0 = mk_rdtsc();
+    mk_faults_run(&fe, ctx->opt->faults, &fr);
+    mk_out("main: fault tests on %u targets (%u bystanders), %lu us: %s%s%s\n", fr.targets, fr.bystanders,
+           (mk_rdtsc() - t0) * 1000 / khz, fr.ok ? "ok" : "FAILED", fr.error[0] ? ": " : "", fr.error);
+    for (unsigned i = 0; i < MK_FAULT_CASES; i++) {
+        const struct mk_fault_case *c = &fr.c[i];
+        if (c->ran)
+            mk_out("main:   %s %s: %lu iterations, %s %lu, %s %lu, guard %s%s%s\n", mk_fault_name(i),
+                   c->ok ? "ok" : "FAILED", c->iterations, c->ka ? c->ka : "-", c->a, c->kb ? c->kb : "-", c->b,
+                   c->guard_ok ? "ok" : "CHANGED", c->error[0] ? ": " : "", c->error);
+    }
+    mk_out("main:   guard: %u regions, %lu bytes; %u unused node pages patterned; main-kernel memory "
+           "(%lu bytes filled) %s\n", fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes,
+           fr.fill_ok ? "untouched" : "CHANGED");
+    if (!fr.fill_ok)
+        mk_out("main:   main-kernel memory changed at %lx\n", fr.fill_bad);
+    return fr.ok;
+}
+
+void mk_faults_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"bystanders_ok\":%s,"
+           "\"guard_regions\":%u,\"guard_bytes\":%lu,\"unused_pages\":%u,\"filled_bytes\":%lu,"
+           "\"fill_ok\":%s,\"error\":\"%s\",\"cases\":{",
+           fr.ok ? "true" : "false", fr.targets, fr.bystanders, fr.bystanders_ok ? "true" : "false",
+           fr.guard_regions, fr.guard_bytes, fr.unused_pages, fr.filled_bytes, fr.fill_ok ? "true" : "false",
+           fr.error);
+    for (unsigned i = 0, first = 1; i < MK_FAULT_CASES; i++) {
+        const struct mk_fault_case *c = &fr.c[i];
+        if (!c->ran)
+            continue;
+        mk_out("%s\"%s\":{\"ok\":%s,\"cpus\":%u,\"iterations\":%lu,\"%s\":%lu,\"%s\":%lu,\"guard\":%s,"
+               "\"error\":\"%s\"}", first ? "" : ",", mk_fault_name(i), c->ok ? "true" : "false", c->cpus,
+               c->iterations, c->ka ? c->ka : "a", c->a, c->kb ? c->kb : "b", c->b,
+               c->guard_ok ? "true" : "false", c->error);
+        first = 0;
+    }
+    mk_out("}}");
 }

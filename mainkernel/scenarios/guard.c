@@ -3,7 +3,7 @@
 
 #include <scfree/scfree.h>
 
-#include "../kernel/arch/x86_64/layout.h"   /* node memory layout (docs/boot.md section 5) */
+#include "../../kernel/arch/x86_64/layout.h"   /* node memory layout (docs/boot.md section 5) */
 #include "canary.h"
 #include "guard.h"
 

@@ -3,7 +3,10 @@
 #include <sidecar/abi.h>
 
 #include "arch/x86_64/platform.h"
+#include "ping.h"
+#include "report.h"
 #include "rtbench.h"
+#include "scenarios.h"
 
 #define GUEST_OFFSET 0x180000ull    /* a HLT; the VP test and the computation use other places */
 #define STACK_OFFSET 0x180800ull
@@ -95,4 +98,45 @@ void mk_rtbench(const struct mk_convert_env *env, uint32_t cpu, uint32_t n, stru
             t_ipi[i - WARMUP] = t;
     }
     r->ipi = mk_stats_of(t_ipi, n);
+}
+
+/* ---- the scenario (mk.bench_roundtrip; scenarios.def) ---- */
+
+static struct mk_rtbench_result rb;
+
+/* The round-trip bench on the last ready sidecar CPU not converted. */
+bool mk_rtbench_run(struct mk_ctx *ctx)
+{
+    const struct sidecar_params *p = ctx->params;
+    const struct sidecar_output *o = ctx->output;
+    uint64_t khz = ctx->tsc_khz;
+    uint32_t cpu = SIDECAR_NO_CPU;
+    for (uint32_t c = p->cpu_count; c-- > 0 && cpu == SIDECAR_NO_CPU;)
+        if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+            !ctx->converted[c])
+            cpu = c;
+    struct mk_convert_env env = { ctx->host, p, mk_low_page(ctx->handoff), khz };
+    if (cpu == SIDECAR_NO_CPU || !mk_convert_install(&env)) {
+        rb.ok = false;
+        sc_snprintf(rb.error, sizeof(rb.error), "no CPU or no trampoline page for the bench");
+    } else {
+        mk_rtbench(&env, cpu, 2000, &rb);
+        if (rb.ok)
+            ctx->converted[cpu] = true;
+    }
+    mk_out("main: round trips on cpu %u (%u each, ns): RUN_VP median %lu p99 %lu; NONE median %lu p99 %lu; "
+           "bare IPI median %lu p99 %lu%s%s\n", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
+           rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
+           rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.ok ? "" : ": ", rb.error);
+    return rb.ok;
+}
+
+void mk_rtbench_report(const struct mk_ctx *ctx)
+{
+    uint64_t khz = ctx->tsc_khz;
+    mk_out("{\"ok\":%s,\"cpu\":%u,\"samples\":%u,\"run_vp\":[%lu,%lu],\"none\":[%lu,%lu],"
+           "\"ipi\":[%lu,%lu],\"error\":\"%s\"}",
+           rb.ok ? "true" : "false", rb.cpu, rb.run_vp.samples, rb.run_vp.median * 1000000 / khz,
+           rb.run_vp.p99 * 1000000 / khz, rb.none.median * 1000000 / khz, rb.none.p99 * 1000000 / khz,
+           rb.ipi.median * 1000000 / khz, rb.ipi.p99 * 1000000 / khz, rb.error);
 }

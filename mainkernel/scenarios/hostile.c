@@ -6,6 +6,9 @@
 
 #include "arch/x86_64/platform.h"
 #include "hostile.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 
 #define CODE_OFFSET 0x1a0000ull
 #define STACK_OFFSET 0x380000ull    /* 256 bytes per VP */
@@ -291,4 +294,29 @@ void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, cons
             r->passed++;
     }
     r->ok = r->ok && r->passed == n;
+}
+
+/* ---- the scenario (mk.vp_hostile; scenarios.def) ---- */
+
+static struct mk_hostile_result hr;
+
+/* The hostile guest suite on every sidecar CPU at once. */
+bool mk_hostile_run(struct mk_ctx *ctx)
+{
+    uint64_t khz = ctx->tsc_khz;
+    uint32_t *cpu_list = ctx->cpus;
+    uint32_t n = mk_ready_cpus(ctx->params, ctx->output, ctx->converted, cpu_list);
+    uint64_t t0 = mk_rdtsc();
+    mk_hostile_all(ctx->host, ctx->params, cpu_list, n, ctx->output->cpuid_faulting, &hr);
+    mk_out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
+           hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
+           (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
+    return hr.ok;
+}
+
+void mk_hostile_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
+           hr.ok ? "true" : "false", hr.cpus, hr.passed, hr.cases, hr.runs, hr.error);
 }

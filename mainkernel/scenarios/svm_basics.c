@@ -5,6 +5,9 @@
 #include <sidecar/abi.h>
 
 #include "arch/x86_64/platform.h"
+#include "ping.h"
+#include "report.h"
+#include "scenarios.h"
 #include "svm_basics.h"
 
 #define TIMEOUT_NS 10000000000ull
@@ -219,4 +222,32 @@ void mk_svm_basics(struct sidecar_host *h, const struct sidecar_params *p, const
         r->passed++;
     }
     r->ok = r->passed == n && n > 0;
+}
+
+/* ---- the scenario (mk.svm_basics; scenarios.def) ---- */
+
+static struct mk_svm_basics_result sbr;
+
+/* The SVM backend's basics on every sidecar CPU that came up. */
+bool mk_svm_basics_run(struct mk_ctx *ctx)
+{
+    const struct sidecar_output *o = ctx->output;
+    uint32_t *cpu_list = ctx->cpus;
+    uint32_t n = mk_ready_cpus(ctx->params, o, ctx->converted, cpu_list);
+    if (o->vp_backend != SIDECAR_VP_BACKEND_SVM) {
+        sc_snprintf(sbr.error, sizeof(sbr.error), "mk.svm_basics needs the svm backend; this boot has %s",
+                    o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3" : "none");
+    } else {
+        mk_svm_basics(ctx->host, ctx->params, cpu_list, n, ctx->tsc_khz, &sbr);
+    }
+    mk_out("main: svm basics: %s; %u/%u CPUs passed, %u intercepts%s%s\n", sbr.ok ? "ok" : "FAILED",
+           sbr.passed, n, sbr.intercepts, sbr.error[0] ? ": " : "", sbr.error);
+    return sbr.ok;
+}
+
+void mk_svm_basics_report(const struct mk_ctx *ctx)
+{
+    (void)ctx;
+    mk_out("{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"intercepts\":%u,\"error\":\"%s\"}",
+           sbr.ok ? "true" : "false", sbr.cpus, sbr.passed, sbr.intercepts, sbr.error);
 }
