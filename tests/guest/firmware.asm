@@ -372,11 +372,11 @@ wait_loop:
 
 done:
         cli
+        lea rsi, [msg_done]             ; text first: a VMM may stop the VP at FW_EV_DONE
+        call puts
         mov edi, FW_EV_DONE
         mov esi, [r15 + R_DATA + D_WAKES]
         call report
-        lea rsi, [msg_done]
-        call puts
         cmp dword [r15 + R_DATA + D_NOVMM], 0
         je halt_forever
         mov dx, FW_PORT_QEMU_EXIT
