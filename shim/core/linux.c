@@ -1,104 +1,10 @@
-/* Booting Linux as the main kernel: the bzImage setup header, placing the
- * images, the e820 table, the command line and boot_params. Offsets are
- * those of the Linux x86 boot protocol (setup header at 0x1f1 of both the
- * bzImage and boot_params; boot_params fields from zero-page.rst). */
+/* Booting Linux as the main kernel: placing the images, the e820 table
+ * and the command line. The setup header check and boot_params are
+ * linuxboot's (shared with the small VMM). */
 #include <shim/linux.h>
 #include <sidecar/validate.h>
 
 #include "util.h"
-
-/* Setup header (file and boot_params offsets are the same). */
-#define HDR_START 0x1f1u
-#define HDR_SETUP_SECTS 0x1f1u
-#define HDR_SYSSIZE 0x1f4u
-#define HDR_BOOT_FLAG 0x1feu
-#define HDR_JUMP_LEN 0x201u
-#define HDR_MAGIC 0x202u
-#define HDR_VERSION 0x206u
-#define HDR_TYPE_OF_LOADER 0x210u
-#define HDR_RAMDISK_IMAGE 0x218u
-#define HDR_RAMDISK_SIZE 0x21cu
-#define HDR_CMD_LINE_PTR 0x228u
-#define HDR_INITRD_ADDR_MAX 0x22cu
-#define HDR_KERNEL_ALIGNMENT 0x230u
-#define HDR_RELOCATABLE 0x234u
-#define HDR_XLOADFLAGS 0x236u
-#define HDR_CMDLINE_SIZE 0x238u
-#define HDR_SETUP_DATA 0x250u
-#define HDR_PREF_ADDRESS 0x258u
-#define HDR_INIT_SIZE 0x260u
-#define HDR_MAX_END 0x290u        /* boot_params.edd_mbr_sig_buffer follows the header */
-
-/* boot_params outside the header. */
-#define BP_ACPI_RSDP_ADDR 0x070u
-#define BP_EXT_RAMDISK_IMAGE 0x0c0u
-#define BP_EXT_RAMDISK_SIZE 0x0c4u
-#define BP_EXT_CMD_LINE_PTR 0x0c8u
-#define BP_E820_ENTRIES 0x1e8u
-#define BP_E820_TABLE 0x2d0u
-
-#define XLF_KERNEL_64 (1u << 0)
-#define XLF_CAN_BE_LOADED_ABOVE_4G (1u << 1)
-
-
-bool shim_linux_is_bzimage(const uint8_t *image, uint64_t size)
-{
-    return size >= HDR_MAGIC + 4 && rd32(image + HDR_MAGIC) == 0x53726448u;   /* "HdrS" */
-}
-
-int shim_linux_check(const uint8_t *p, uint64_t size, struct shim_linux_image *o, char err[SHIM_ERR_SIZE])
-{
-    shim_zero(o, sizeof(*o));
-    if (size < 1024)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: %lu bytes, too small for a setup header", size);
-    if (rd16(p + HDR_BOOT_FLAG) != 0xaa55)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.boot_flag: 0x%x, expected 0xaa55",
-                    rd16(p + HDR_BOOT_FLAG));
-    if (!shim_linux_is_bzimage(p, size))
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.header: not \"HdrS\"");
-    o->version = rd16(p + HDR_VERSION);
-    if (o->version < SHIM_LINUX_MIN_VERSION)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.version: %u.%u, need 2.12 or later (64-bit entry)",
-                    o->version >> 8, o->version & 0xff);
-    o->header_end = HDR_MAGIC + p[HDR_JUMP_LEN];
-    if (o->header_end < HDR_PREF_ADDRESS + 8 + 4 || o->header_end > HDR_MAX_END)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.jump: header end 0x%x out of range", o->header_end);
-    uint32_t sects = p[HDR_SETUP_SECTS] ? p[HDR_SETUP_SECTS] : 4;
-    o->setup_size = (sects + 1) * 512;
-    if (o->setup_size < o->header_end || o->setup_size >= size)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.setup_sects: %u setup sectors do not fit a %lu-byte file",
-                    sects, size);
-    o->kernel_size = size - o->setup_size;
-    uint64_t syssize = (uint64_t)rd32(p + HDR_SYSSIZE) * 16;
-    if (syssize == 0 || syssize > o->kernel_size)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.syssize: %lu bytes, the file has %lu after the setup",
-                    syssize, o->kernel_size);
-    o->xloadflags = rd16(p + HDR_XLOADFLAGS);
-    if (!(o->xloadflags & XLF_KERNEL_64))
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.xloadflags: 0x%x has no 64-bit entry (XLF_KERNEL_64)",
-                    o->xloadflags);
-    if (!p[HDR_RELOCATABLE])
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.relocatable_kernel: 0, the shim loads relocatable kernels only");
-    o->kernel_alignment = rd32(p + HDR_KERNEL_ALIGNMENT);
-    if (o->kernel_alignment < 4096 || (o->kernel_alignment & (o->kernel_alignment - 1)) ||
-        o->kernel_alignment > 0x40000000u)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.kernel_alignment: 0x%x is not a power of two from 4 KiB to 1 GiB",
-                    o->kernel_alignment);
-    o->initrd_addr_max = rd32(p + HDR_INITRD_ADDR_MAX);
-    if (o->initrd_addr_max < 0xfffff)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.initrd_addr_max: 0x%x below 1 MiB", o->initrd_addr_max);
-    o->cmdline_size = rd32(p + HDR_CMDLINE_SIZE);
-    if (o->cmdline_size < 255)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.cmdline_size: %u, too small", o->cmdline_size);
-    o->pref_address = rd64(p + HDR_PREF_ADDRESS);
-    o->init_size = rd32(p + HDR_INIT_SIZE);
-    if (o->init_size < syssize || o->init_size > 0x40000000u)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: setup_header.init_size: 0x%x, smaller than the kernel (0x%lx) or above 1 GiB",
-                    o->init_size, syssize);
-    if (o->kernel_size < SHIM_LINUX_ENTRY_64 + 16)
-        return shim_fail(err, SHIM_E_INVALID, "bzImage: %lu bytes of kernel, no 64-bit entry at 0x200", o->kernel_size);
-    return SHIM_OK;
-}
 
 static bool overlaps(uint64_t a, uint64_t as, uint64_t b, uint64_t bs)
 {
@@ -111,7 +17,7 @@ static bool usable(const struct shim_memmap *map, uint64_t b, uint64_t e)
     uint32_t n = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
     for (uint32_t i = 0; i < n; i++) {
         const struct shim_range *r = &map->ranges[i];
-        if (r->type != SHIM_E820_RAM && r->base + r->size >= r->base && overlaps(b, e - b, r->base, r->size))
+        if (r->type != LINUXBOOT_E820_RAM && r->base + r->size >= r->base && overlaps(b, e - b, r->base, r->size))
             return false;
     }
     uint64_t cur = b;
@@ -119,7 +25,7 @@ static bool usable(const struct shim_memmap *map, uint64_t b, uint64_t e)
         bool found = false;
         for (uint32_t i = 0; i < n && !found; i++) {
             const struct shim_range *r = &map->ranges[i];
-            if (r->type == SHIM_E820_RAM && r->base + r->size > r->base && r->base <= cur &&
+            if (r->type == LINUXBOOT_E820_RAM && r->base + r->size > r->base && r->base <= cur &&
                 cur < r->base + r->size) {
                 cur = r->base + r->size;
                 found = true;
@@ -191,11 +97,11 @@ static uint32_t linux_type(uint32_t t)
     case 1: case 2: case 3: case 4: case 5: case 7: case 12:
         return t;
     default:
-        return SHIM_E820_RESERVED;   /* sidecar memory (0x5344) and anything unknown */
+        return LINUXBOOT_E820_RESERVED;   /* sidecar memory (0x5344) and anything unknown */
     }
 }
 
-int shim_linux_e820(const struct sidecar_handoff *h, struct shim_range out[SHIM_LINUX_E820_MAX],
+int shim_linux_e820(const struct sidecar_handoff *h, struct linuxboot_e820 out[LINUXBOOT_E820_MAX],
                     uint32_t *count, char err[SHIM_ERR_SIZE])
 {
     uint32_t n = 0;
@@ -210,9 +116,9 @@ int shim_linux_e820(const struct sidecar_handoff *h, struct shim_range out[SHIM_
             out[n - 1].size += r->size;
             continue;
         }
-        if (n >= SHIM_LINUX_E820_MAX)
-            return shim_fail(err, SHIM_E_LIMIT, "e820: more than %u ranges", SHIM_LINUX_E820_MAX);
-        out[n++] = (struct shim_range){ r->base, r->size, t };
+        if (n >= LINUXBOOT_E820_MAX)
+            return shim_fail(err, SHIM_E_LIMIT, "e820: more than %u ranges", LINUXBOOT_E820_MAX);
+        out[n++] = (struct linuxboot_e820){ r->base, r->size, t };
     }
     *count = n;
     return SHIM_OK;
@@ -249,44 +155,6 @@ int shim_linux_cmdline(const char *base, uint32_t main_cpus, uint64_t handoff_pa
     if (len > limit)
         return shim_fail(err, SHIM_E_INVALID, "cmdline: %lu bytes, the kernel takes at most %u (setup_header.cmdline_size)",
                     (unsigned long)len, limit);
-    return SHIM_OK;
-}
-
-int shim_linux_boot_params(uint8_t bp[SHIM_LINUX_BOOT_PARAMS_SIZE], const uint8_t *image,
-                           const struct shim_linux_image *img, const struct shim_linux_boot *b,
-                           char err[SHIM_ERR_SIZE])
-{
-    shim_zero(bp, SHIM_LINUX_BOOT_PARAMS_SIZE);
-    if (img->header_end > HDR_MAX_END || img->header_end <= HDR_START)
-        return shim_fail(err, SHIM_E_INVALID, "boot_params: setup header end 0x%x out of range", img->header_end);
-    if (b->e820_count == 0 || b->e820_count > SHIM_LINUX_E820_MAX)
-        return shim_fail(err, SHIM_E_INVALID, "boot_params: %u e820 entries (1 to %u)", b->e820_count, SHIM_LINUX_E820_MAX);
-    bool above4g = img->xloadflags & XLF_CAN_BE_LOADED_ABOVE_4G;
-    if (b->cmdline_pa == 0 || (!above4g && b->cmdline_pa >= (1ull << 32)))
-        return shim_fail(err, SHIM_E_INVALID, "boot_params: command line at 0x%lx", b->cmdline_pa);
-    if (b->initrd_size) {
-        uint64_t end = b->initrd_pa + b->initrd_size;
-        if (end < b->initrd_pa || (!above4g && end - 1 > img->initrd_addr_max))
-            return shim_fail(err, SHIM_E_INVALID, "boot_params: initramfs [0x%lx, 0x%lx) above initrd_addr_max 0x%x",
-                        b->initrd_pa, end, img->initrd_addr_max);
-    }
-    shim_copy(bp + HDR_START, image + HDR_START, img->header_end - HDR_START);
-    bp[HDR_TYPE_OF_LOADER] = 0xff;   /* no assigned boot loader ID */
-    wr64(bp + HDR_SETUP_DATA, 0);
-    wr32(bp + HDR_CMD_LINE_PTR, (uint32_t)b->cmdline_pa);
-    wr32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(b->cmdline_pa >> 32));
-    wr32(bp + HDR_RAMDISK_IMAGE, (uint32_t)b->initrd_pa);
-    wr32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(b->initrd_pa >> 32));
-    wr32(bp + HDR_RAMDISK_SIZE, (uint32_t)b->initrd_size);
-    wr32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(b->initrd_size >> 32));
-    wr64(bp + BP_ACPI_RSDP_ADDR, b->rsdp_pa);
-    bp[BP_E820_ENTRIES] = (uint8_t)b->e820_count;
-    for (uint32_t i = 0; i < b->e820_count; i++) {
-        uint8_t *e = bp + BP_E820_TABLE + 20 * i;
-        wr64(e, b->e820[i].base);
-        wr64(e + 8, b->e820[i].size);
-        wr32(e + 16, b->e820[i].type);
-    }
     return SHIM_OK;
 }
 

@@ -24,16 +24,16 @@ def sources(target, src, build):
     gen = os.path.join(build, "gen", "sidecar")
     vp = sorted(glob.glob(os.path.join(src, "kernel", "core", "vp", "*.c")))
     scfree = [os.path.join(src, "subprojects", "scfree", "src", f) for f in ("mem.c", "fmt.c")]
+    shim_core = ([os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
+                 + [os.path.join(src, "linuxboot", "linuxboot.c")])
     return {
         "validators": [os.path.join(gen, "validate.c")],
         "decode": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "walk": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "dispatch": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
-        "shim": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
-                + scfree + [os.path.join(gen, "validate.c")],
+        "shim": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
-        "plan": [os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
-                + scfree + [os.path.join(gen, "validate.c")],
+        "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],
     }[target]
 
 
@@ -70,6 +70,7 @@ def main():
            "-I" + out, "-I" + os.path.join(build, "gen"), "-I" + os.path.join(build, "gen", "sidecar"), "-I" + build,
            "-I" + os.path.join(src, "kernel", "core", "include"),
            "-I" + os.path.join(src, "shim", "core", "include"),
+           "-I" + os.path.join(src, "linuxboot", "include"),
            "-I" + os.path.join(src, "hostlib", "include"),
            "-I" + os.path.join(src, "subprojects", "scfree", "include"),
            os.path.join(HERE, f"fuzz_{target}.c")] + sources(target, src, build) + ["-o", exe]

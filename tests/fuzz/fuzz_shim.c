@@ -62,20 +62,20 @@ static void acpi_copy_check(const struct shim_mem *mem, uint64_t rsdp)
             abort();
 }
 
-static uint8_t boot_params[SHIM_LINUX_BOOT_PARAMS_SIZE];
+static uint8_t boot_params[LINUXBOOT_BOOT_PARAMS_SIZE];
 
 static void bzimage(const uint8_t *p, size_t size)
 {
     char err[SHIM_ERR_SIZE];
-    struct shim_linux_image img;
-    if (shim_linux_check(p, size, &img, err) != SHIM_OK)
+    struct linuxboot_image img;
+    if (linuxboot_check(p, size, &img, err) != SHIM_OK)
         return;
     if ((uint64_t)img.setup_size + img.kernel_size != size || img.header_end > 0x290 || img.header_end > size ||
         img.init_size < 16 || (img.kernel_alignment & (img.kernel_alignment - 1)))
         abort();
-    static const struct shim_range e820[] = { { 0, 0x9fc00, 1 }, { 0x100000, 0x3ff00000, 1 } };
-    struct shim_linux_boot b = { e820, 2, 0x20000, 0x3f000000, 0x100000, 0xe0000 };
-    if (shim_linux_boot_params(boot_params, p, &img, &b, err) == SHIM_OK && boot_params[0x210] != 0xff)
+    static const struct linuxboot_e820 e820[] = { { 0, 0x9fc00, 1 }, { 0x100000, 0x3ff00000, 1 } };
+    struct linuxboot_boot b = { e820, 2, 0x20000, 0x3f000000, 0x100000, 0xe0000 };
+    if (linuxboot_boot_params(boot_params, p, &img, &b, err) == SHIM_OK && boot_params[0x210] != 0xff)
         abort();
 }
 

@@ -46,13 +46,13 @@ static uint32_t mod_count;
  * reserved for Linux; boot_params and the command line are read by the
  * kernel before it allocates anything. */
 #define LINUX_ACPI_SIZE SC_ALIGN_UP(SHIM_MAX_CPUS * 16u + 16384u, 4096u)
-static uint8_t linux_boot_params[SHIM_LINUX_BOOT_PARAMS_SIZE] __attribute__((aligned(4096)));
+static uint8_t linux_boot_params[LINUXBOOT_BOOT_PARAMS_SIZE] __attribute__((aligned(4096)));
 static uint8_t linux_acpi[LINUX_ACPI_SIZE] __attribute__((aligned(4096)));
 static char linux_cmdline[4096] __attribute__((aligned(16)));
 static uint8_t linux_setup[0x290];          /* the bzImage's first bytes, up to the header end */
 static uint32_t linux_order[SIDECAR_MAX_CPUS];
-static struct shim_range linux_e820[SHIM_LINUX_E820_MAX];
-static struct shim_linux_image limg;
+static struct linuxboot_e820 linux_e820[LINUXBOOT_E820_MAX];
+static struct linuxboot_image limg;
 static uint64_t linux_kernel_pa, linux_initrd_pa, linux_initrd_size, linux_rsdp;
 
 static void put(const char *s) { serial_write(COM1, s, sc_strnlen(s, 4096)); }
@@ -286,7 +286,7 @@ static void linux_load(void)
     char err[SHIM_ERR_SIZE];
     const uint8_t *bz = (const uint8_t *)(uintptr_t)mods[0].start;
     uint64_t bz_size = mods[0].end - mods[0].start;
-    if (shim_linux_check(bz, bz_size, &limg, err) != SHIM_OK)
+    if (linuxboot_check(bz, bz_size, &limg, err) != SHIM_OK)
         dief("Multiboot module 0 (Linux): %s", err);
     sc_memcpy(linux_setup, bz, limg.header_end);
     uint64_t kernel_size = limg.kernel_size > limg.init_size ? limg.kernel_size : limg.init_size;
@@ -298,7 +298,7 @@ static void linux_load(void)
         { KERNEL_LOAD_PA, 0x200000, 2 },
         { initrd_src, linux_initrd_size, 2 },
     };
-    uint64_t lo = limg.pref_address > SHIM_LINUX_MIN_LOAD ? limg.pref_address : SHIM_LINUX_MIN_LOAD;
+    uint64_t lo = limg.pref_address > LINUXBOOT_MIN_LOAD ? limg.pref_address : LINUXBOOT_MIN_LOAD;
     if (!shim_linux_place(&memmap, avoid, 4, SC_ALIGN_UP(kernel_size, 4096ull), limg.kernel_alignment, lo,
                           1ull << 32, false, &linux_kernel_pa))
         dief("Linux: no room for the kernel: 0x%lx bytes (init_size) from 0x%lx below 4 GiB", kernel_size, lo);
@@ -356,11 +356,11 @@ static __attribute__((noreturn)) void linux_enter(void)
     if (shim_linux_cmdline((const char *)handoff.cmdline, plan.enabled ? handoff.main_cpu_count : 0, handoff_pa,
                            limg.cmdline_size, linux_cmdline, sizeof(linux_cmdline), err) != SHIM_OK)
         dief("Linux: %s", err);
-    struct shim_linux_boot boot = {
+    struct linuxboot_boot boot = {
         linux_e820, n, (uint64_t)(uintptr_t)linux_cmdline, linux_initrd_pa, linux_initrd_size,
         plan.enabled ? linux_rsdp : 0,
     };
-    if (shim_linux_boot_params(linux_boot_params, linux_setup, &limg, &boot, err) != SHIM_OK)
+    if (linuxboot_boot_params(linux_boot_params, linux_setup, &limg, &boot, err) != SHIM_OK)
         dief("Linux: %s", err);
     for (uint32_t i = 0; i < handoff.memory_range_count; i++) {
         const struct sidecar_memory_range *r = &handoff.memory_map[i];
@@ -373,8 +373,8 @@ static __attribute__((noreturn)) void linux_enter(void)
         put("\"\n");
     }
     say("entering Linux at 0x%lx (boot_params 0x%lx, %u e820 entries, hand-off 0x%lx)",
-        linux_kernel_pa + SHIM_LINUX_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params, n, handoff_pa);
-    shim_enter_linux(linux_kernel_pa + SHIM_LINUX_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params);
+        linux_kernel_pa + LINUXBOOT_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params, n, handoff_pa);
+    shim_enter_linux(linux_kernel_pa + LINUXBOOT_ENTRY_64, (uint64_t)(uintptr_t)linux_boot_params);
 }
 
 void shim_main(uint32_t magic, uint64_t info_pa)
