@@ -46,6 +46,9 @@ def qemu_command(args):
     if args.object:
         for o in args.object:
             cmd += ["-object", o]
+    for f in getattr(args, "fw_cfg", None) or []:
+        name, _, path = f.partition("=")
+        cmd += ["-fw_cfg", f"name={name},file={path}"]
     append = args.append
     backend = getattr(args, "backend", "auto")
     if backend != "auto":
@@ -173,6 +176,8 @@ def main():
     ap.add_argument("--memory", default="512M")
     ap.add_argument("--cpu", default="max")
     ap.add_argument("--append", default="")
+    ap.add_argument("--fw-cfg", action="append", metavar="NAME=FILE",
+                    help="a file for the main kernel through QEMU's fw_cfg (repeatable)")
     ap.add_argument("--backend", choices=["auto", "ring3", "svm"], default="auto",
                     help="the VP backend to ask for (sidecar.vp_backend=); the report must say it")
     ap.add_argument("--timeout", type=float, default=300)

@@ -8,9 +8,11 @@
 ; are not touched), enables interrupts (they stay held while GIF is clear:
 ; with V_INTR_MASKING a physical interrupt makes the guest exit), and runs
 ; VMLOAD, VMRUN, VMSAVE on the VMCB. After the #VMEXIT it stores the
-; guest's registers back, disables interrupts and returns with GIF still
-; clear: svm.c restores the task register and then STGI lets the held
-; interrupts in.
+; guest's registers back and returns with GIF still clear and interrupts
+; enabled: nothing is delivered while GIF is clear, so svm.c restores the
+; task register first and then STGI lets the held interrupts (the request
+; IPI that made the guest exit) and NMIs in. (With IF clear at STGI they
+; would stay pending, and every later VMRUN would exit at once.)
 
 bits 64
 default rel
@@ -46,7 +48,6 @@ sk_svm_vmrun_asm:
     vmload
     vmrun
     vmsave
-    cli
     ; RAX holds the VMCB address again; the stack is the host's.
     push rsi
     mov rsi, [rsp + 8]              ; gprs

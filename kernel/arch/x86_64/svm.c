@@ -113,7 +113,7 @@ static uint64_t arch_vmrun(void *ctx, struct sk_svm_vp *vp)
     __asm__ volatile("lldt %w0" : : "r"((uint16_t)0) : "memory");
     if (vp->vmcb->save.dr7 & 0xffu)
         __asm__ volatile("mov %0, %%dr7" : : "r"((uint64_t)0x400));
-    __asm__ volatile("stgi" ::: "memory");   /* held interrupts are taken here */
+    __asm__ volatile("stgi" ::: "memory");   /* held interrupts are taken here (IF is set) */
     cpu_cli();
     return vp->vmcb->control.exit_code;
 }
