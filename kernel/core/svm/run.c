@@ -133,6 +133,14 @@ static void record_interrupted_event(struct sk_svm_vp *vp)
     if (type != SK_SVM_EVENT_INTR && type != SK_SVM_EVENT_NMI && type != SK_SVM_EVENT_EXCEPTION &&
         type != SK_SVM_EVENT_SOFT_INT)
         return;
+    /* Only what SET would accept as the pending interruption (and VMRUN
+     * as EVENTINJ): an error code only on an exception vector that has
+     * one, NMI on vector 2, no exception on vector 2, interrupts from 32. */
+    bool ev = info & SK_SVM_EVENT_EV;
+    if ((ev && (type != SK_SVM_EVENT_EXCEPTION || !svm_vector_has_error_code(vector))) ||
+        (type == SK_SVM_EVENT_NMI && vector != 2) || (type == SK_SVM_EVENT_EXCEPTION && vector == 2) ||
+        (type == SK_SVM_EVENT_INTR && vector < 32))
+        return;
     if (type == SK_SVM_EVENT_NMI)
         vp->nmi_masked = false;   /* it was not delivered */
     vp->pending_interruption = SK_SVM_PI_PENDING | ((uint64_t)type << SK_SVM_PI_TYPE_SHIFT) |
