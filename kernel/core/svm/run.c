@@ -528,6 +528,10 @@ int sk_svm_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
             break;
         }
         if (a == SK_SVM_FAILED) {
+            /* VMEXIT_INVALID reset the VP: its reset FX image goes into the
+             * CPU so that the store below keeps it. */
+            if ((uint32_t)code == SK_SVM_EXIT_INVALID_32 && vp->ops->fx_load)
+                vp->ops->fx_load(vp->ops_ctx, &vp->base.fx);
             sk_command_fail(cpu, why ? why : "run_vp: the VP cannot run");
             rc = -1;
             break;
