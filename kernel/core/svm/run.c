@@ -97,6 +97,11 @@ bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
         vp->pending_interruption = 0;
         vp->activity &= ~SK_SVM_ACTIVITY_HALT_SUSPEND;
     }
+    /* A halted VP that can take the interrupt the VMM wants to be told
+     * about wakes: the window below exits at once (VINTR, the message). */
+    if ((vp->activity & SK_SVM_ACTIVITY_HALT_SUSPEND) && (vp->deliverability & SK_SVM_DN_INTERRUPT) &&
+        !c->event_inj && interrupts_open(vp))
+        vp->activity &= ~SK_SVM_ACTIVITY_HALT_SUSPEND;
     if (vp->activity & SK_SVM_ACTIVITY_HALT_SUSPEND)
         return false;
     /* An interrupt window: a virtual interrupt that can never be taken (it
