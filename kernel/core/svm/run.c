@@ -107,7 +107,10 @@ bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
     /* An interrupt window: a virtual interrupt that can never be taken (it
      * is intercepted first, as VINTR) makes the CPU exit as soon as the
      * guest can take interrupts. */
-    bool want = (vp->deliverability & SK_SVM_DN_INTERRUPT) && !c->event_inj;
+    bool held = (vp->pending_interruption & SK_SVM_PI_PENDING) &&
+                ((vp->pending_interruption & SK_SVM_PI_TYPE_MASK) >> SK_SVM_PI_TYPE_SHIFT) ==
+                    SK_SVM_PI_TYPE_INTERRUPT;     /* an interrupt waiting for IF */
+    bool want = ((vp->deliverability & SK_SVM_DN_INTERRUPT) || held) && !c->event_inj;
     if (want) {
         c->int_ctl |= SK_SVM_V_IRQ | SK_SVM_V_IGN_TPR;
         c->intercept_misc1 |= SK_SVM_I1_VINTR;
@@ -359,6 +362,10 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
         c->int_ctl &= ~(SK_SVM_V_IRQ | SK_SVM_V_IGN_TPR);
         c->intercept_misc1 &= ~SK_SVM_I1_VINTR;
         vp->vintr_armed = false;
+        if (!(vp->deliverability & SK_SVM_DN_INTERRUPT)) {
+            vp->stats.handled++;           /* the window for a held interrupt: it goes in now */
+            return SK_SVM_RESUME;
+        }
         vp->deliverability &= ~SK_SVM_DN_INTERRUPT;
         sk_vp_build_header_message(&vp->base, SIDECAR_HV_MESSAGE_TYPE_X64_INTERRUPTION_DELIVERABLE, 0,
                                    sizeof(struct sidecar_hv_x64_interruption_deliverable_message), msg);
