@@ -23,6 +23,7 @@ SKIP = 77
 def sources(target, src, build):
     gen = os.path.join(build, "gen", "sidecar")
     vp = sorted(glob.glob(os.path.join(src, "kernel", "core", "vp", "*.c")))
+    svm = sorted(glob.glob(os.path.join(src, "kernel", "core", "svm", "*.c")))
     scfree = [os.path.join(src, "subprojects", "scfree", "src", f) for f in ("mem.c", "fmt.c")]
     shim_core = ([os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
                  + [os.path.join(src, "linuxboot", "linuxboot.c")])
@@ -31,6 +32,7 @@ def sources(target, src, build):
         "decode": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "walk": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "dispatch": vp + [os.path.join(src, "kernel", "core", "dispatch.c")],
+        "svm": vp + svm + [os.path.join(src, "kernel", "core", "dispatch.c")],
         "shim": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
         "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],

@@ -97,12 +97,20 @@ bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
         vp->pending_interruption = 0;
         vp->activity &= ~SK_SVM_ACTIVITY_HALT_SUSPEND;
     }
+    /* A halted VP that can take the interrupt the VMM wants to be told
+     * about wakes: the window below exits at once (VINTR, the message). */
+    if ((vp->activity & SK_SVM_ACTIVITY_HALT_SUSPEND) && (vp->deliverability & SK_SVM_DN_INTERRUPT) &&
+        !c->event_inj && interrupts_open(vp))
+        vp->activity &= ~SK_SVM_ACTIVITY_HALT_SUSPEND;
     if (vp->activity & SK_SVM_ACTIVITY_HALT_SUSPEND)
         return false;
     /* An interrupt window: a virtual interrupt that can never be taken (it
      * is intercepted first, as VINTR) makes the CPU exit as soon as the
      * guest can take interrupts. */
-    bool want = (vp->deliverability & SK_SVM_DN_INTERRUPT) && !c->event_inj;
+    bool held = (vp->pending_interruption & SK_SVM_PI_PENDING) &&
+                ((vp->pending_interruption & SK_SVM_PI_TYPE_MASK) >> SK_SVM_PI_TYPE_SHIFT) ==
+                    SK_SVM_PI_TYPE_INTERRUPT;     /* an interrupt waiting for IF */
+    bool want = ((vp->deliverability & SK_SVM_DN_INTERRUPT) || held) && !c->event_inj;
     if (want) {
         c->int_ctl |= SK_SVM_V_IRQ | SK_SVM_V_IGN_TPR;
         c->intercept_misc1 |= SK_SVM_I1_VINTR;
@@ -132,6 +140,14 @@ static void record_interrupted_event(struct sk_svm_vp *vp)
         return;
     if (type != SK_SVM_EVENT_INTR && type != SK_SVM_EVENT_NMI && type != SK_SVM_EVENT_EXCEPTION &&
         type != SK_SVM_EVENT_SOFT_INT)
+        return;
+    /* Only what SET would accept as the pending interruption (and VMRUN
+     * as EVENTINJ): an error code only on an exception vector that has
+     * one, NMI on vector 2, no exception on vector 2, interrupts from 32. */
+    bool ev = info & SK_SVM_EVENT_EV;
+    if ((ev && (type != SK_SVM_EVENT_EXCEPTION || !svm_vector_has_error_code(vector))) ||
+        (type == SK_SVM_EVENT_NMI && vector != 2) || (type == SK_SVM_EVENT_EXCEPTION && vector == 2) ||
+        (type == SK_SVM_EVENT_INTR && vector < 32))
         return;
     if (type == SK_SVM_EVENT_NMI)
         vp->nmi_masked = false;   /* it was not delivered */
@@ -346,6 +362,10 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
         c->int_ctl &= ~(SK_SVM_V_IRQ | SK_SVM_V_IGN_TPR);
         c->intercept_misc1 &= ~SK_SVM_I1_VINTR;
         vp->vintr_armed = false;
+        if (!(vp->deliverability & SK_SVM_DN_INTERRUPT)) {
+            vp->stats.handled++;           /* the window for a held interrupt: it goes in now */
+            return SK_SVM_RESUME;
+        }
         vp->deliverability &= ~SK_SVM_DN_INTERRUPT;
         sk_vp_build_header_message(&vp->base, SIDECAR_HV_MESSAGE_TYPE_X64_INTERRUPTION_DELIVERABLE, 0,
                                    sizeof(struct sidecar_hv_x64_interruption_deliverable_message), msg);
@@ -520,6 +540,10 @@ int sk_svm_run(struct sk_cpu *cpu, void *vpv, struct sidecar_hv_message *msg)
             break;
         }
         if (a == SK_SVM_FAILED) {
+            /* VMEXIT_INVALID reset the VP: its reset FX image goes into the
+             * CPU so that the store below keeps it. */
+            if ((uint32_t)code == SK_SVM_EXIT_INVALID_32 && vp->ops->fx_load)
+                vp->ops->fx_load(vp->ops_ctx, &vp->base.fx);
             sk_command_fail(cpu, why ? why : "run_vp: the VP cannot run");
             rc = -1;
             break;

@@ -497,6 +497,8 @@ uint16_t sk_svm_set_register(struct sk_svm_vp *vp, uint32_t name,
             return invalid();
         c->int_state = v & SK_SVM_IS_SHADOW ? SK_SVM_INT_SHADOW : 0;
         vp->nmi_masked = v & SK_SVM_IS_NMI_MASKED;
+        if (vp->nmi_masked)
+            c->intercept_misc1 |= SK_SVM_I1_IRET;   /* the handler's IRET unmasks */
         svm_refresh_view(vp);
         return SIDECAR_HV_STATUS_SUCCESS;
     case N(DELIVERABILITY_NOTIFICATIONS):
