@@ -338,7 +338,6 @@ static const char *unexpected(uint64_t code, char *buf)
 enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
                                       struct sidecar_hv_message *msg, const char **why)
 {
-    static char reason[64];
     struct sk_vmcb_control *c = &vp->vmcb->control;
     if (vp->nmi_unmask_at_exit) {
         vp->nmi_masked = false;
@@ -470,7 +469,7 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
         vp->stats.intercepts++;
         return SK_SVM_INTERCEPT;
     }
-    *why = unexpected(code, reason);
+    *why = unexpected(code, vp->why);
     return SK_SVM_FAILED;
 }
 

@@ -502,7 +502,9 @@ uint16_t sk_svm_set_register(struct sk_svm_vp *vp, uint32_t name,
         svm_refresh_view(vp);
         return SIDECAR_HV_STATUS_SUCCESS;
     case N(DELIVERABILITY_NOTIFICATIONS):
-        if (v & ~SK_SVM_DN_KNOWN)
+        /* NMI deliverability (bit 0) is not notified by this backend:
+         * refused rather than accepted and never answered. */
+        if (v & ~SK_SVM_DN_KNOWN || v & SK_SVM_DN_NMI)
             return invalid();
         vp->deliverability = v;
         return SIDECAR_HV_STATUS_SUCCESS;

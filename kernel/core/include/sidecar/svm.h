@@ -157,6 +157,7 @@ struct sk_svm_vp {
     const struct sk_svm_ops *ops;
     void *ops_ctx;
     struct sk_svm_stats stats;
+    char why[56];                    /* a failed run's formatted reason (this VP's own) */
 };
 
 /* Zeroes vp, sets up its VMCB's control area (intercepts, maps, ASID,
