@@ -18,6 +18,7 @@
 #include "hostile.h"
 #include "rtbench.h"
 #include "soak.h"
+#include "stoptake.h"
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
@@ -340,6 +341,21 @@ void mk_main(uint64_t handoff_pa)
         ok = ok && sr.ok;
     }
 
+    /* START+STOP pairs on every ready sidecar CPU not converted. */
+    static struct mk_stoptake_result stk;
+    if (opt.stop_take && !hrc) {
+        uint32_t n = 0;
+        for (uint32_t c = 0; c < p->cpu_count; c++)
+            if (p->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && o->cpus[c].status == SIDECAR_CPU_STATUS_IDLE &&
+                !converted[c])
+                cpu_list[n++] = c;
+        mk_stoptake_run(mk_host(), p, cpu_list, n, opt.stop_take, &stk);
+        out("main: stop_take: %s; %u CPUs x %u START+STOP pairs: %lu completions (%lu stopped, %lu intercepts), "
+            "%lu skipped, %lu stale%s%s\n", stk.ok ? "ok" : "FAILED", stk.cpus, stk.pairs, stk.completions,
+            stk.stopped, stk.intercepts, stk.skipped, stk.stale, stk.error[0] ? ": " : "", stk.error);
+        ok = ok && stk.ok;
+    }
+
     /* The fault tests (last: remove_race takes CPUs out of sidecar). */
     static struct mk_faults_result fr;
     if (opt.faults && !hrc) {
@@ -448,6 +464,11 @@ void mk_main(uint64_t handoff_pa)
             out("%s\"%s\":%lu", k ? "," : "", kinds[k], sr.by_kind[k]);
         out("},\"error\":\"%s\"}", sr.error);
     }
+    if (opt.stop_take)
+        out(",\"stop_take\":{\"ok\":%s,\"cpus\":%u,\"pairs\":%u,\"completions\":%lu,\"stopped\":%lu,"
+            "\"intercepts\":%lu,\"skipped\":%lu,\"stale\":%lu,\"error\":\"%s\"}",
+            stk.ok ? "true" : "false", stk.cpus, stk.pairs, stk.completions, stk.stopped, stk.intercepts,
+            stk.skipped, stk.stale, stk.error);
     if (opt.faults) {
         out(",\"faults\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"bystanders_ok\":%s,"
             "\"guard_regions\":%u,\"guard_bytes\":%lu,\"unused_pages\":%u,\"filled_bytes\":%lu,"

@@ -32,6 +32,9 @@
  *   mk.soak                the soak (soak.h) on every ready sidecar CPU
  *   mk.soak_commands=N     commands per CPU in the soak (1-10000000,
  *                          default 100000)
+ *   mk.stop_take=N         N START+STOP pairs on every ready sidecar CPU
+ *                          (1-100000): no command may be skipped
+ *                          (stoptake.h)
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -66,6 +69,7 @@ struct mk_options {
     uint32_t fault_iters;
     bool soak;
     uint32_t soak_commands;
+    uint32_t stop_take;             /* 0: off */
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a
