@@ -89,6 +89,12 @@ struct sc_node {
 struct sc_file {
 	struct sc_node *node;
 	u32 seen_epoch;
+	/* Set by our EPOCH / WAIT_EPOCH ioctls (libsidecar-host, which runs
+	 * commands on the mapped pages): poll() then also reports an attention
+	 * epoch newer than the one this file last read. OpenHCL's client never
+	 * calls them, so its files see OpenHCL's poll(): readable only while an
+	 * ended asynchronous command of the node is unread. */
+	bool epoch_watch;
 };
 
 static struct {
@@ -676,8 +682,10 @@ static __poll_t sc_poll(struct file *f, poll_table *wait)
 	__poll_t mask = 0;
 
 	poll_wait(f, &n->wq, wait);
-	poll_wait(f, &sc.epoch_wq, wait);
-	if (sc_has_done(n) || (u32)atomic_read(&sc.epoch) != READ_ONCE(sf->seen_epoch))
+	if (READ_ONCE(sf->epoch_watch))
+		poll_wait(f, &sc.epoch_wq, wait);
+	if (sc_has_done(n) ||
+	    (READ_ONCE(sf->epoch_watch) && (u32)atomic_read(&sc.epoch) != READ_ONCE(sf->seen_epoch)))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -802,6 +810,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		for (i = 0; i < sc.node_count; i++)
 			sc_refresh_response(&sc.nodes[i]);
 		WRITE_ONCE(sf->seen_epoch, e);
+		WRITE_ONCE(sf->epoch_watch, true);
 		return put_user(e, (__u32 __user *)uarg);
 	}
 	case SIDECAR_DRV_WAIT_EPOCH: {
@@ -810,6 +819,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 
 		if (copy_from_user(&we, uarg, sizeof(we)))
 			return -EFAULT;
+		WRITE_ONCE(sf->epoch_watch, true);
 		t = usecs_to_jiffies(we.timeout_us);
 		if (sc.polling)
 			t = min_t(long, t, SC_POLL_JIFFIES);
