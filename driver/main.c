@@ -927,6 +927,7 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 	const struct sidecar_output_node *on = &sc.output->nodes[i];
 	struct sidecar_abi_error e;
 	unsigned int target = raw_smp_processor_id();
+	bool own_main = false;
 	u32 j;
 	int rc;
 
@@ -966,9 +967,21 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		c->state = sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_DRV_STATE_REMOVED
 									  : SIDECAR_DRV_STATE_AVAIL;
 	}
-	/* A main CPU of the node's NUMA node, online in Linux, takes its
-	 * responses (else the CPU loading the module). */
-	for (j = 0; j < sc.params->cpu_count; j++) {
+	/* The node's own main CPU takes its responses where the policy gives
+	 * it one (sidecar.policy=openhcl: the chunk's first VP, just before
+	 * the node, as OpenHCL's base_vp); else a main CPU of the node's NUMA
+	 * node, online in Linux; else the CPU loading the module. */
+	if (n->base_cpu > 0) {
+		const struct sidecar_params_cpu *own = &sc.params->cpus[n->base_cpu - 1];
+		int lc = sc_linux_cpu(own->apic_id);
+
+		if (own->role == SIDECAR_CPU_ROLE_MAIN && own->reason != SIDECAR_CPU_REASON_MAIN_CPUS &&
+		    own->numa_node == sc.params->cpus[n->base_cpu].numa_node && lc >= 0 && cpu_online(lc)) {
+			target = lc;
+			own_main = true;
+		}
+	}
+	for (j = 0; !own_main && j < sc.params->cpu_count; j++) {
 		const struct sidecar_params_cpu *pc = &sc.params->cpus[j];
 		int lc;
 
