@@ -1076,6 +1076,31 @@ static void sc_teardown(void)
 	memset(&sc, 0, sizeof(sc));
 }
 
+/* Main CPUs Linux did not bring up at boot: with sidecar.linux_numbering=vp
+ * the shim boots Linux with maxcpus=1 (the main CPUs are not the first
+ * Linux CPUs then); they are onlined here, as OpenHCL's driver onlines a
+ * node's base CPU. Sidecar never started a main CPU, so Linux's
+ * INIT-SIPI-SIPI is safe. Then logs whether Linux CPU number = params
+ * index (the ioctls' CPU argument) for every CPU. */
+static void sc_online_main_cpus(void)
+{
+	u32 j, same = 0;
+
+	for (j = 0; j < sc.params->cpu_count; j++) {
+		const struct sidecar_params_cpu *pc = &sc.params->cpus[j];
+		int lc = sc_linux_cpu(pc->apic_id);
+
+		same += lc == (int)j;
+		if (pc->role != SIDECAR_CPU_ROLE_MAIN || lc < 0 || cpu_online(lc))
+			continue;
+		pr_info("onlining Linux CPU %d (main CPU, APIC ID %u)\n", lc, pc->apic_id);
+		if (add_cpu(lc))
+			pr_warn("Linux CPU %d (main CPU, APIC ID %u) could not be onlined\n", lc, pc->apic_id);
+	}
+	pr_info("CPU numbering: Linux CPU number = sidecar CPU index for %u of %u CPUs\n", same,
+		sc.params->cpu_count);
+}
+
 static int __init sc_init(void)
 {
 	u32 i;
@@ -1094,6 +1119,7 @@ static int __init sc_init(void)
 		goto fail;
 	}
 	sc.node_count = sc.params->node_count;
+	sc_online_main_cpus();
 	for (i = 0; i < sc.node_count; i++) {
 		rc = sc_setup_node(&sc.nodes[i], i);
 		if (rc)

@@ -1,15 +1,19 @@
 /* sidecar-ping: every sidecar CPU the driver offers answers a NONE command
  * sent from Linux user space through libsidecar-host's linux transport.
  *
- * usage: sidecar-ping [--expect N] [--list NODE]
+ * usage: sidecar-ping [--expect N] [--list NODE] [--numbering]
  *   --expect N   exactly N CPUs must answer (default: every CPU that is
  *                not REMOVED, at least one)
  *   --list NODE  print the Linux CPU numbers of NODE's sidecar CPUs that
  *                are still in sidecar (for the onlining tests), and exit
+ *   --numbering  check that every sidecar CPU's Linux CPU number equals its
+ *                index (the ioctls' CPU argument), print "sidecar-ping:
+ *                numbering same=S of=T" and exit (0 when S == T)
  * Prints one line "sidecar-ping: answered=A of=T removed=R irqs=I vector=V"
  * and exits 0 when every CPU asked answered (and A == N with --expect)
  * and the answers came by the response IPI (the driver counted IRQs). */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +30,16 @@ static struct sidecar_host h;
 int main(int argc, char **argv)
 {
     long expect = -1, list = -1;
+    bool numbering = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--expect") && i + 1 < argc)
             expect = strtol(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--list") && i + 1 < argc)
             list = strtol(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--numbering"))
+            numbering = true;
         else {
-            fprintf(stderr, "usage: sidecar-ping [--expect N] [--list NODE]\n");
+            fprintf(stderr, "usage: sidecar-ping [--expect N] [--list NODE] [--numbering]\n");
             return 2;
         }
     }
@@ -40,6 +47,27 @@ int main(int argc, char **argv)
     if (rc) {
         printf("sidecar-ping: open: %s\n", sidecar_host_strerror(rc));
         return 1;
+    }
+    if (numbering) {
+        uint32_t same = 0, total = 0;
+        for (uint32_t n = 0; n < sidecar_host_node_count(&h); n++) {
+            struct sidecar_host_node_info info;
+            sidecar_host_node_info(&h, n, &info);
+            int fd = sidecar_host_linux_device_fd(&h, n);
+            for (uint32_t cpu = info.base_cpu; cpu < info.base_cpu + info.cpu_count; cpu++) {
+                struct sidecar_drv_cpu_info ci = { .cpu = cpu };
+                if (ioctl(fd, SIDECAR_DRV_CPU_INFO, &ci) != 0 || ci.role != SIDECAR_CPU_ROLE_SIDECAR)
+                    continue;
+                total++;
+                if (ci.linux_cpu == (int32_t)cpu)
+                    same++;
+                else
+                    printf("sidecar-ping: CPU %u is Linux CPU %d\n", cpu, ci.linux_cpu);
+            }
+        }
+        printf("sidecar-ping: numbering same=%u of=%u\n", same, total);
+        sidecar_host_close(&h);
+        return same == total && total ? 0 : 1;
     }
     uint32_t answered = 0, asked = 0, removed = 0, failed = 0;
     static uint64_t node_irqs[SIDECAR_MAX_NODES];

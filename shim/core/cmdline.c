@@ -151,6 +151,13 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
             opt->policy = SHIM_POLICY_NUMA;
         else
             return bad(err, "sidecar.policy", v, vn, "is not auto, openhcl or numa");
+    } else if (eq(k, kn, "sidecar.linux_numbering")) {
+        if (has_v && eq(v, vn, "vp"))
+            opt->linux_vp_numbering = true;
+        else if (has_v && eq(v, vn, "main_first"))
+            opt->linux_vp_numbering = false;
+        else
+            return bad(err, "sidecar.linux_numbering", v, vn, "is not vp or main_first");
     } else if (eq(k, kn, "OPENHCL_SIDECAR")) {
         /* OpenHCL's own switch, read as its boot shim reads it: values
          * separated by commas, each applied in turn (off, on = enabled

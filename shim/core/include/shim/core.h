@@ -86,6 +86,7 @@ enum shim_policy {
 struct shim_options {
     bool enabled;                /* sidecar=on|off, OPENHCL_SIDECAR=on|off|log (default on) */
     uint32_t policy;             /* sidecar.policy=auto|openhcl|numa (enum shim_policy) */
+    bool linux_vp_numbering;     /* sidecar.linux_numbering=vp|main_first (default main_first) */
     bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
     bool mwait;                  /* sidecar.mwait: park with MONITOR/MWAIT where the CPU has it (default off) */
     uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
