@@ -1,5 +1,5 @@
-# lxtest=drv-numbering: with sidecar.linux_numbering=vp (and, in the Meson
-# test, sidecar.policy=openhcl), Linux boots on the boot CPU alone; loading
+# lxtest=drv-numbering: with sidecar.linux_numbering=vp (the default, auto, under the openhcl policy; in the Meson
+# test sidecar.policy=openhcl), Linux boots on the boot CPU alone; loading
 # sidecar.ko onlines the other main CPUs (as OpenHCL's driver onlines a
 # node's base CPU); every sidecar CPU's Linux CPU number equals its index,
 # the CPU argument of the ioctls; onlining cpuN takes exactly that CPU out

@@ -152,12 +152,14 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
         else
             return bad(err, "sidecar.policy", v, vn, "is not auto, openhcl or numa");
     } else if (eq(k, kn, "sidecar.linux_numbering")) {
-        if (has_v && eq(v, vn, "vp"))
-            opt->linux_vp_numbering = true;
+        if (has_v && eq(v, vn, "auto"))
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_AUTO;
+        else if (has_v && eq(v, vn, "vp"))
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_VP;
         else if (has_v && eq(v, vn, "main_first"))
-            opt->linux_vp_numbering = false;
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_MAIN_FIRST;
         else
-            return bad(err, "sidecar.linux_numbering", v, vn, "is not vp or main_first");
+            return bad(err, "sidecar.linux_numbering", v, vn, "is not auto, vp or main_first");
     } else if (eq(k, kn, "OPENHCL_SIDECAR")) {
         /* OpenHCL's own switch, read as its boot shim reads it: values
          * separated by commas, each applied in turn (off, on = enabled

@@ -129,13 +129,15 @@ Test(cmdline, policy)
     cr_assert_eq(shim_cmdline_parse("sidecar.policy", &o, err), SHIM_E_INVALID);
     cr_assert_eq(shim_cmdline_parse("sidecar.policy=auto", &o, err), SHIM_OK, "%s", err);
     cr_assert_eq(o.policy, SHIM_POLICY_AUTO);
-    cr_assert_not(o.linux_vp_numbering);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_AUTO);
     cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=vp", &o, err), SHIM_OK, "%s", err);
-    cr_assert(o.linux_vp_numbering);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_VP);
     cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=main_first", &o, err), SHIM_OK, "%s", err);
-    cr_assert_not(o.linux_vp_numbering);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_MAIN_FIRST);
+    cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=auto", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_AUTO);
     cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=x", &o, err), SHIM_E_INVALID);
-    cr_assert_str_eq(err, "sidecar.linux_numbering: \"x\" is not vp or main_first");
+    cr_assert_str_eq(err, "sidecar.linux_numbering: \"x\" is not auto, vp or main_first");
 }
 
 /* OpenHCL's OPENHCL_SIDECAR=, with the cases of its boot shim's own test:

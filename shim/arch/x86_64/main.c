@@ -51,7 +51,7 @@ static uint8_t linux_acpi[LINUX_ACPI_SIZE] __attribute__((aligned(4096)));
 static char linux_cmdline[4096] __attribute__((aligned(16)));
 static uint8_t linux_setup[0x290];          /* the bzImage's first bytes, up to the header end */
 static uint32_t linux_order[SIDECAR_MAX_CPUS];
-static bool linux_vp_numbering;   /* sidecar.linux_numbering=vp */
+static bool linux_vp_numbering;   /* sidecar.linux_numbering=vp, or auto under the openhcl policy */
 static struct shim_range linux_e820[SHIM_LINUX_E820_MAX];
 static struct shim_linux_image limg;
 static uint64_t linux_kernel_pa, linux_initrd_pa, linux_initrd_size, linux_rsdp;
@@ -395,7 +395,6 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (shim_cmdline_parse(cmdline, &opt, err) != SHIM_OK)
         say("command line: %s (ignored)", err);
     logging = opt.log;
-    linux_vp_numbering = opt.linux_vp_numbering;
     say("sidecar shim %s, command line \"%s\"", SIDECAR_VERSION, cmdline);
 
     /* The images: sidecar kernel (mapped high), main kernel (at its link address). */
@@ -468,8 +467,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         params.test_fault_cpu = fault_cpu + 1;
     }
 
-    if (plan.enabled && linux)
+    if (plan.enabled && linux) {
+        linux_vp_numbering = opt.linux_numbering == SHIM_LINUX_NUMBERING_VP ||
+                             (opt.linux_numbering == SHIM_LINUX_NUMBERING_AUTO && plan.policy == SHIM_POLICY_OPENHCL);
         linux_prepare_acpi(rsdp);
+    }
     if (plan.enabled)
         corrupt_params();
 

@@ -83,10 +83,18 @@ enum shim_policy {
     SHIM_POLICY_NUMA = 2,        /* ours: one main CPU per NUMA node, the rest in nodes of node_size */
 };
 
+/* sidecar.linux_numbering: the order of the MADT copy a Linux main kernel
+ * gets (docs/linux.md). */
+enum shim_linux_numbering {
+    SHIM_LINUX_NUMBERING_AUTO = 0,       /* default: vp under the openhcl policy, else main_first */
+    SHIM_LINUX_NUMBERING_VP = 1,         /* params order: Linux CPU = params index; maxcpus=1 */
+    SHIM_LINUX_NUMBERING_MAIN_FIRST = 2, /* main CPUs first: Linux boots them all; maxcpus=<main CPUs> */
+};
+
 struct shim_options {
     bool enabled;                /* sidecar=on|off, OPENHCL_SIDECAR=on|off|log (default on) */
     uint32_t policy;             /* sidecar.policy=auto|openhcl|numa (enum shim_policy) */
-    bool linux_vp_numbering;     /* sidecar.linux_numbering=vp|main_first (default main_first) */
+    uint32_t linux_numbering;    /* sidecar.linux_numbering=auto|vp|main_first (enum shim_linux_numbering) */
     bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
     bool mwait;                  /* sidecar.mwait: park with MONITOR/MWAIT where the CPU has it (default off) */
     uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
