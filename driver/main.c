@@ -968,11 +968,12 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 									  : SIDECAR_DRV_STATE_AVAIL;
 	}
 	/* The node's own main CPU takes its responses where the policy gives
-	 * it one (sidecar.policy=openhcl: the chunk's first VP, just before
-	 * the node, as OpenHCL's base_vp); else a main CPU of the node's NUMA
-	 * node, online in Linux; else the CPU loading the module. */
-	if (n->base_cpu > 0) {
-		const struct sidecar_params_cpu *own = &sc.params->cpus[n->base_cpu - 1];
+	 * it one (sidecar.policy=openhcl: the chunk's first VP, the node's
+	 * first CPU, as OpenHCL's base_cpu; numa: the NUMA node's first CPU
+	 * when it comes just before the node); else a main CPU of the node's
+	 * NUMA node, online in Linux; else the CPU loading the module. */
+	for (j = 0; j < 2 && j <= n->base_cpu && !own_main; j++) {
+		const struct sidecar_params_cpu *own = &sc.params->cpus[n->base_cpu - j];
 		int lc = sc_linux_cpu(own->apic_id);
 
 		if (own->role == SIDECAR_CPU_ROLE_MAIN && own->reason != SIDECAR_CPU_REASON_MAIN_CPUS &&

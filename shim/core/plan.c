@@ -227,8 +227,8 @@ static int split_numa(const struct shim_topology *topo, const struct shim_option
 /* Policy openhcl (OpenHCL's openhcl_boot sidecar split): CPU index = MADT
  * position (the VP index); every run of consecutive CPUs of one NUMA node
  * is cut into chunks = ceil(len / node_size) pieces of ceil(len / chunks)
- * CPUs, the last one smaller; each chunk's first CPU stays with the main
- * kernel, the others form a sidecar node. */
+ * CPUs, the last one smaller; each chunk is a node whose first CPU stays
+ * with the main kernel (a chunk of one CPU is a node without sidecar CPU). */
 static int split_openhcl(const struct shim_topology *topo, const struct shim_options *opt, uint32_t bsp_apic_id,
                          struct sidecar_params *p, struct shim_plan *plan, struct span *spans,
                          uint32_t *span_count, uint32_t *bsp, const struct shim_log *log)
@@ -257,9 +257,13 @@ static int split_openhcl(const struct shim_topology *topo, const struct shim_opt
                 if (c->apic_id == bsp_apic_id)
                     *bsp = k;
             }
-            if (!add_span(p, b + 1, e, d, spans, span_count))
+            /* The node is the whole chunk, its main CPU first, as in
+             * OpenHCL: node ranges then tile every VP from 0, which its
+             * client requires, and the main CPU has a (REMOVED) slot. */
+            if (*span_count >= SIDECAR_MAX_NODES)
                 return disable(plan, log, "more than %u sidecar nodes (raise sidecar.node_size)",
                                (unsigned)SIDECAR_MAX_NODES);
+            spans[(*span_count)++] = (struct span){ b, e - b, d };
         }
         i = j;
     }

@@ -40,7 +40,8 @@ static void contiguous(uint32_t n, uint32_t numa_count)
 }
 
 /* The plan has exactly these chunks: chunk k starts at VP base[k] (a main
- * CPU) and has len[k] VPs; its node is [base+1, base+len) when len > 1. */
+ * CPU) and has len[k] VPs, and node k is that chunk (nodes tile every VP
+ * from 0, as OpenHCL's sidecar_client asserts). */
 static void expect_chunks(uint32_t count, const uint32_t *base, const uint32_t *len)
 {
     struct sidecar_abi_error e;
@@ -56,12 +57,11 @@ static void expect_chunks(uint32_t count, const uint32_t *base, const uint32_t *
         mains++;
         for (uint32_t c = base[k] + 1; c < base[k] + len[k]; c++)
             cr_assert_eq(params->cpus[c].role, SIDECAR_CPU_ROLE_SIDECAR, "VP %u", c);
-        if (len[k] > 1) {
-            cr_assert_lt(nodes, params->node_count);
-            cr_assert_eq(params->nodes[nodes].base_cpu, base[k] + 1, "node %u", nodes);
-            cr_assert_eq(params->nodes[nodes].cpu_count, len[k] - 1, "node %u", nodes);
-            nodes++;
-        }
+        cr_assert_lt(nodes, params->node_count);
+        cr_assert_eq(params->nodes[nodes].base_cpu, base[k], "node %u", nodes);
+        cr_assert_eq(params->nodes[nodes].cpu_count, len[k], "node %u", nodes);
+        cr_assert_eq(params->nodes[nodes].memory_size, (4ull + 7ull * len[k]) * 4096, "node %u", nodes);
+        nodes++;
         vp += len[k];
     }
     cr_assert_eq(vp, params->cpu_count);
@@ -87,8 +87,8 @@ Test(plan_openhcl, vps_70_numa_1)
     cr_assert_eq(run(""), SHIM_OK);
     expect_chunks(3, (uint32_t[]){ 0, 24, 48 }, (uint32_t[]){ 24, 24, 22 });
     cr_assert_eq(plan.main_cpu_count, 3);
-    cr_assert_eq(params->nodes[0].cpu_count + 1, 24);
-    cr_assert_eq(params->nodes[2].cpu_count + 1, 22);
+    cr_assert_eq(params->nodes[0].cpu_count, 24);
+    cr_assert_eq(params->nodes[2].cpu_count, 22);
 }
 
 Test(plan_openhcl, vps_255_numa_2)
@@ -130,16 +130,18 @@ Test(plan_openhcl, vps_32_and_33)
 
 Test(plan_openhcl, interleaved_numa_runs)
 {
-    /* runs 0-3 (NUMA 0), 4-6 (1), 7 (0, alone: its chunk has one VP and no
-     * node), 8-12 (1), 13-15 (0): every run its own chunk, NUMA nodes seen
-     * more than once */
+    /* runs 0-3 (NUMA 0), 4-6 (1), 7 (0, alone: a node of one VP, its main
+     * CPU, no sidecar CPU), 8-12 (1), 13-15 (0): every run its own chunk,
+     * NUMA nodes seen more than once */
     static const uint32_t numa[16] = { 0, 0, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0 };
     layout(16, 2, numa);
     cr_assert_eq(run(""), SHIM_OK);
     expect_chunks(5, (uint32_t[]){ 0, 4, 7, 8, 13 }, (uint32_t[]){ 4, 3, 1, 5, 3 });
     cr_assert_eq(params->cpus[7].reason, SIDECAR_CPU_REASON_NUMA_FIRST);
     cr_assert_eq(params->cpus[8].numa_node, 1);
-    cr_assert_eq(params->nodes[2].base_cpu, 9);
+    cr_assert_eq(params->nodes[2].base_cpu, 7);
+    cr_assert_eq(params->nodes[2].cpu_count, 1);
+    cr_assert_eq(params->nodes[3].base_cpu, 8);
 }
 
 Test(plan_openhcl, alternating_numa_disables)
@@ -201,8 +203,9 @@ Test(plan_openhcl, node_size_and_main_cpus_apply)
     cr_assert_eq(params->cpus[9].role, SIDECAR_CPU_ROLE_MAIN);
     cr_assert_eq(params->cpus[9].reason, SIDECAR_CPU_REASON_MAIN_CPUS);
     cr_assert_eq(params->node_count, 1);
-    cr_assert_eq(params->nodes[0].base_cpu, 1);
-    cr_assert_eq(params->nodes[0].cpu_count, 8, "the node ends before the main CPU at its end");
+    cr_assert_eq(params->nodes[0].base_cpu, 0);
+    cr_assert_eq(params->nodes[0].cpu_count, 10, "the whole chunk, main CPUs included");
+    cr_assert_eq(plan.sidecar_cpu_count, 8);
 }
 
 Test(plan_openhcl, bsp_not_first_stays_main)

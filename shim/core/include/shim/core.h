@@ -145,9 +145,10 @@ struct shim_plan {
  * Policy openhcl (OpenHCL's openhcl_boot): CPU indices are the topology
  * (MADT) order, i.e. VP indices; each run of consecutive CPUs of one NUMA
  * node is cut into ceil(len / node_size) chunks of ceil(len / chunks) CPUs
- * (the last one smaller); each chunk's first CPU is a main CPU (reason
- * node_first, or numa_first for a run's first chunk) and the rest, when
- * there is any, is a sidecar node. Disabled as OpenHCL disables it: off on
+ * (the last one smaller); each chunk is a node (so node ranges tile
+ * every VP from 0, as OpenHCL's client requires) whose first CPU is a main
+ * CPU (reason node_first, or numa_first for a run's first chunk) with a
+ * REMOVED slot; a chunk of one CPU is a node without sidecar CPU. Disabled as OpenHCL disables it: off on
  * the command line, every chunk of one CPU, memory short. Without x2APIC
  * (where OpenHCL runs no sidecar) policy auto takes numa, and an explicit
  * openhcl runs all the same (our kernel speaks xAPIC) and logs it.
@@ -157,9 +158,9 @@ struct shim_plan {
  * index range even when the MADT interleaves NUMA nodes. Main CPUs: the
  * BSP, the first CPU of each NUMA node, the APIC IDs in opt->main_cpus.
  *
- * Both: params.cpus[i].apic_id names the CPU. A node's range starts and
- * ends with sidecar CPUs but may contain main CPUs named by
- * sidecar.main_cpus or the BSP (role main).
+ * Both: params.cpus[i].apic_id names the CPU. Under numa a node's range
+ * starts and ends with sidecar CPUs; under either it may contain main CPUs
+ * named by sidecar.main_cpus or the BSP (role main).
  *
  * Returns SHIM_OK with plan->enabled false and plan->reason set when
  * sidecar cannot or should not run (params is then unused). */
