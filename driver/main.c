@@ -89,6 +89,12 @@ struct sc_node {
 struct sc_file {
 	struct sc_node *node;
 	u32 seen_epoch;
+	/* Set by our EPOCH / WAIT_EPOCH ioctls (libsidecar-host, which runs
+	 * commands on the mapped pages): poll() then also reports an attention
+	 * epoch newer than the one this file last read. OpenHCL's client never
+	 * calls them, so its files see OpenHCL's poll(): readable only while an
+	 * ended asynchronous command of the node is unread. */
+	bool epoch_watch;
 };
 
 static struct {
@@ -676,8 +682,10 @@ static __poll_t sc_poll(struct file *f, poll_table *wait)
 	__poll_t mask = 0;
 
 	poll_wait(f, &n->wq, wait);
-	poll_wait(f, &sc.epoch_wq, wait);
-	if (sc_has_done(n) || (u32)atomic_read(&sc.epoch) != READ_ONCE(sf->seen_epoch))
+	if (READ_ONCE(sf->epoch_watch))
+		poll_wait(f, &sc.epoch_wq, wait);
+	if (sc_has_done(n) ||
+	    (READ_ONCE(sf->epoch_watch) && (u32)atomic_read(&sc.epoch) != READ_ONCE(sf->seen_epoch)))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -802,6 +810,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		for (i = 0; i < sc.node_count; i++)
 			sc_refresh_response(&sc.nodes[i]);
 		WRITE_ONCE(sf->seen_epoch, e);
+		WRITE_ONCE(sf->epoch_watch, true);
 		return put_user(e, (__u32 __user *)uarg);
 	}
 	case SIDECAR_DRV_WAIT_EPOCH: {
@@ -810,6 +819,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 
 		if (copy_from_user(&we, uarg, sizeof(we)))
 			return -EFAULT;
+		WRITE_ONCE(sf->epoch_watch, true);
 		t = usecs_to_jiffies(we.timeout_us);
 		if (sc.polling)
 			t = min_t(long, t, SC_POLL_JIFFIES);
@@ -917,6 +927,7 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 	const struct sidecar_output_node *on = &sc.output->nodes[i];
 	struct sidecar_abi_error e;
 	unsigned int target = raw_smp_processor_id();
+	bool own_main = false;
 	u32 j;
 	int rc;
 
@@ -956,9 +967,22 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		c->state = sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_DRV_STATE_REMOVED
 									  : SIDECAR_DRV_STATE_AVAIL;
 	}
-	/* A main CPU of the node's NUMA node, online in Linux, takes its
-	 * responses (else the CPU loading the module). */
-	for (j = 0; j < sc.params->cpu_count; j++) {
+	/* The node's own main CPU takes its responses where the policy gives
+	 * it one (sidecar.policy=openhcl: the chunk's first VP, the node's
+	 * first CPU, as OpenHCL's base_cpu; numa: the NUMA node's first CPU
+	 * when it comes just before the node); else a main CPU of the node's
+	 * NUMA node, online in Linux; else the CPU loading the module. */
+	for (j = 0; j < 2 && j <= n->base_cpu && !own_main; j++) {
+		const struct sidecar_params_cpu *own = &sc.params->cpus[n->base_cpu - j];
+		int lc = sc_linux_cpu(own->apic_id);
+
+		if (own->role == SIDECAR_CPU_ROLE_MAIN && own->reason != SIDECAR_CPU_REASON_MAIN_CPUS &&
+		    own->numa_node == sc.params->cpus[n->base_cpu].numa_node && lc >= 0 && cpu_online(lc)) {
+			target = lc;
+			own_main = true;
+		}
+	}
+	for (j = 0; !own_main && j < sc.params->cpu_count; j++) {
 		const struct sidecar_params_cpu *pc = &sc.params->cpus[j];
 		int lc;
 
@@ -1053,6 +1077,31 @@ static void sc_teardown(void)
 	memset(&sc, 0, sizeof(sc));
 }
 
+/* Main CPUs Linux did not bring up at boot: with sidecar.linux_numbering=vp
+ * the shim boots Linux with maxcpus=1 (the main CPUs are not the first
+ * Linux CPUs then); they are onlined here, as OpenHCL's driver onlines a
+ * node's base CPU. Sidecar never started a main CPU, so Linux's
+ * INIT-SIPI-SIPI is safe. Then logs whether Linux CPU number = params
+ * index (the ioctls' CPU argument) for every CPU. */
+static void sc_online_main_cpus(void)
+{
+	u32 j, same = 0;
+
+	for (j = 0; j < sc.params->cpu_count; j++) {
+		const struct sidecar_params_cpu *pc = &sc.params->cpus[j];
+		int lc = sc_linux_cpu(pc->apic_id);
+
+		same += lc == (int)j;
+		if (pc->role != SIDECAR_CPU_ROLE_MAIN || lc < 0 || cpu_online(lc))
+			continue;
+		pr_info("onlining Linux CPU %d (main CPU, APIC ID %u)\n", lc, pc->apic_id);
+		if (add_cpu(lc))
+			pr_warn("Linux CPU %d (main CPU, APIC ID %u) could not be onlined\n", lc, pc->apic_id);
+	}
+	pr_info("CPU numbering: Linux CPU number = sidecar CPU index for %u of %u CPUs\n", same,
+		sc.params->cpu_count);
+}
+
 static int __init sc_init(void)
 {
 	u32 i;
@@ -1071,6 +1120,7 @@ static int __init sc_init(void)
 		goto fail;
 	}
 	sc.node_count = sc.params->node_count;
+	sc_online_main_cpus();
 	for (i = 0; i < sc.node_count; i++) {
 		rc = sc_setup_node(&sc.nodes[i], i);
 		if (rc)

@@ -1,12 +1,16 @@
 # lxtest=drv-ioctl: the OpenHCL ioctls, read/poll/mmap and our additions
-# with every bad-argument errno (sidecar-ioctl); then a VP left running in
+# with every bad-argument errno (sidecar-ioctl), a level-triggered poll loop
+# that must see no spurious wake-up (poll_spurious); then a VP left running in
 # an endless guest loop is stopped by rmmod, and a reloaded module finds
 # every CPU answering.
 . /lib/lxtest.sh
 . /lib/sidecar-drv.sh
 drv_load || exit 1
-sidecar-ioctl; st=$?
+out=$(sidecar-ioctl); st=$?
+echo "$out"
 rep_num ioctl_status $st
+sp=$(echo "$out" | sed -n 's/.*poll_spurious=\([0-9]*\).*/\1/p')
+rep_num poll_spurious "${sp:-999}"
 [ $st = 0 ] || lx_fail "sidecar-ioctl failed"
 sidecar-ioctl --leave-running || lx_fail "sidecar-ioctl --leave-running failed"
 dmesg -c > /dev/null

@@ -8,6 +8,8 @@
 drv_load $(lx_arg lxdrv | tr ',' ' ') || exit 1
 drv_dmesg
 rep_bool polling "$(drv_dmesg | grep -q 'completions by polling' && echo 1)"
+# Who takes each node's completion IPIs: "node N:APIC ID" per node.
+rep_str response_apics "$(drv_dmesg | sed -n 's/.*node \([0-9]*\): .*response vector 0x[0-9a-f]* to APIC ID \([0-9]*\).*/\1:\2/p' | tr '\n' ' ')"
 out=$(sidecar-ping); st=$?
 echo "$out"
 drv_ping_keys ping "$(echo "$out" | tail -n 1)"

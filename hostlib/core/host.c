@@ -345,13 +345,13 @@ static int finish(struct sidecar_host *h, uint32_t cpu)
     h->intercept_valid[cpu] = 0;   /* collected */
     if (h->last_command[cpu] != SIDECAR_COMMAND_NONE &&
         __atomic_load_n(&c->command, __ATOMIC_ACQUIRE) != SIDECAR_COMMAND_NONE) {
-        /* The sidecar never took the command (it replaces it with NONE when
-         * it does): a STOP reached it first and it went straight back to
-         * IDLE (OpenHCL runs the command anyway; our kernel does not).
-         * has_error and the response are left from an earlier command. */
+        /* The sidecar went back to IDLE without taking the command (it
+         * replaces it with NONE when it does). The protocol (OpenHCL's,
+         * and ours) runs every command it finds in RUN or STOP, so this is
+         * a broken sidecar: has_error and the response are not this
+         * command's. */
         __atomic_store_n(&c->command, SIDECAR_COMMAND_NONE, __ATOMIC_RELAXED);
-        return h->last_command[cpu] == SIDECAR_COMMAND_RUN_VP ? SIDECAR_HOST_RUN_STOPPED
-                                                              : SIDECAR_HOST_E_STATE;
+        return SIDECAR_HOST_E_STATE;
     }
     if (__atomic_load_n(&c->has_error, __ATOMIC_ACQUIRE))
         return SIDECAR_HOST_E_COMMAND;

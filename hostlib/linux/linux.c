@@ -171,6 +171,10 @@ int sidecar_host_open_linux(struct sidecar_host *h, const char *device_prefix)
         return SIDECAR_HOST_E_INVALID;    /* not our driver */
     }
     c->node_count = ni.node_count;
+    /* Our EPOCH ioctl also makes this fd pollable by attention (the
+     * driver's default poll() is OpenHCL's: ended async commands only). */
+    uint32_t e0;
+    (void)ioctl(c->fds[0], SIDECAR_DRV_EPOCH, &e0);
     for (uint32_t n = 1; n < c->node_count; n++) {
         snprintf(path, sizeof(path), "%s%u", device_prefix, n);
         c->fds[n] = open(path, O_RDWR | O_CLOEXEC);

@@ -2,7 +2,9 @@
  *
  * Status transitions (single-byte atomics, DESIGN.md section 4):
  *   host IDLE->RUN (+IPI)        we run the command, then RUN->IDLE
- *   host RUN->STOP (+IPI)        we end the run, then STOP->IDLE
+ *   host RUN->STOP (+IPI)        we end the run, then STOP->IDLE; a command
+ *                                still untaken is run all the same (RUN_VP
+ *                                enters nothing, answers intercept = 0)
  *   host IDLE->REMOVE (+IPI)     we quiesce, then REMOVE->REMOVED
  * Every move back to the host raises attention: needs_attention = 1 and,
  * when response_vector is not 0, an IPI to response_cpu.
@@ -213,20 +215,20 @@ enum sk_step sk_dispatch_poll(struct sk_cpu *cpu)
     uint8_t s = status_load(cpu);
     switch (s) {
     case SIDECAR_CPU_STATUS_RUN:
+    case SIDECAR_CPU_STATUS_STOP:
+        /* As OpenHCL's sidecar does: a command found in RUN or in STOP is
+         * executed, so its result, has_error and error text are always
+         * those of this command (a STOP cannot say "cancelled before it
+         * ran"). RUN_VP with a STOP pending enters nothing and answers
+         * intercept = 0. A STOP that comes during the command ends it the
+         * same way. */
         run_command(cpu);
-        /* A STOP that came during the command ends it the same way. */
         if (transition(cpu, SIDECAR_CPU_STATUS_RUN, SIDECAR_CPU_STATUS_IDLE) ||
             transition(cpu, SIDECAR_CPU_STATUS_STOP, SIDECAR_CPU_STATUS_IDLE)) {
             raise_attention(cpu);
-            return SK_STEP_COMMAND;
+            return s == SIDECAR_CPU_STATUS_STOP ? SK_STEP_STOPPED : SK_STEP_COMMAND;
         }
         cpu->counters.unknown_status++;
-        return SK_STEP_NOTHING;
-    case SIDECAR_CPU_STATUS_STOP:
-        if (transition(cpu, SIDECAR_CPU_STATUS_STOP, SIDECAR_CPU_STATUS_IDLE)) {
-            raise_attention(cpu);
-            return SK_STEP_STOPPED;
-        }
         return SK_STEP_NOTHING;
     case SIDECAR_CPU_STATUS_REMOVE:
         save_vp_state(cpu);

@@ -9,6 +9,7 @@ void shim_options_default(struct shim_options *opt)
 {
     shim_zero(opt, sizeof(*opt));
     opt->enabled = true;
+    opt->policy = SHIM_POLICY_AUTO;
     opt->log = SIDECAR_CONFIG_DEFAULT_LOGGING;
     opt->node_size = SIDECAR_DEFAULT_NODE_SIZE;
     opt->guest_ram = 64ull << 20;
@@ -142,6 +143,46 @@ static int option(const char *k, size_t kn, const char *v, size_t vn, bool has_v
         if (!has_v || vn == 0)
             return bad(err, "sidecar.main_cpus", v, vn, "needs a list");
         return parse_list(v, vn, opt, err);
+    } else if (eq(k, kn, "sidecar.policy")) {
+        if (has_v && eq(v, vn, "auto"))
+            opt->policy = SHIM_POLICY_AUTO;
+        else if (has_v && eq(v, vn, "openhcl"))
+            opt->policy = SHIM_POLICY_OPENHCL;
+        else if (has_v && eq(v, vn, "numa"))
+            opt->policy = SHIM_POLICY_NUMA;
+        else
+            return bad(err, "sidecar.policy", v, vn, "is not auto, openhcl or numa");
+    } else if (eq(k, kn, "sidecar.linux_numbering")) {
+        if (has_v && eq(v, vn, "auto"))
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_AUTO;
+        else if (has_v && eq(v, vn, "vp"))
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_VP;
+        else if (has_v && eq(v, vn, "main_first"))
+            opt->linux_numbering = SHIM_LINUX_NUMBERING_MAIN_FIRST;
+        else
+            return bad(err, "sidecar.linux_numbering", v, vn, "is not auto, vp or main_first");
+    } else if (eq(k, kn, "OPENHCL_SIDECAR")) {
+        /* OpenHCL's own switch, read as its boot shim reads it: values
+         * separated by commas, each applied in turn (off, on = enabled
+         * without logging, log = enabled with logging), anything else
+         * ignored. The word stays on the main kernel's command line, as in
+         * OpenHCL. */
+        size_t i = 0;
+        while (has_v && i <= vn) {
+            size_t j = i;
+            while (j < vn && v[j] != ',')
+                j++;
+            if (eq(v + i, j - i, "off")) {
+                opt->enabled = false;
+            } else if (eq(v + i, j - i, "on")) {
+                opt->enabled = true;
+                opt->log = false;
+            } else if (eq(v + i, j - i, "log")) {
+                opt->enabled = true;
+                opt->log = true;
+            }
+            i = j + 1;
+        }
     } else if (eq(k, kn, "sidecar.apic")) {
         if (has_v && eq(v, vn, "auto"))
             opt->apic_mode = SIDECAR_APIC_MODE_AUTO;

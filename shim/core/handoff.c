@@ -157,7 +157,7 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     }
 
     /* The command line: the shim's, less the loader's image path and the
-     * sidecar options, plus boot_cpus=<APIC IDs of the main CPUs>. */
+     * sidecar options, plus boot_cpus=<the main CPUs>. */
     char *out = (char *)h->cmdline;
     size_t len = 0;
     size_t n = shim_strlen(cmdline, SIDECAR_CMDLINE_SIZE);
@@ -182,7 +182,10 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     if (plan->enabled) {
         if ((len && !append(out, &len, " ", 1)) || !append(out, &len, "boot_cpus=", 10))
             return fail(err, "cmdline: too long for the main kernel");
-        /* APIC IDs of the main CPUs, ascending, runs written a-b. */
+        /* The main CPUs, ascending, runs written a-b: as OpenHCL's boot
+         * shim under the openhcl policy (VP indices, which are params
+         * indices there), else their APIC IDs. */
+        bool vp = plan->policy == SHIM_POLICY_OPENHCL;
         uint32_t prev = 0, start = 0;
         bool any = false, first = true;
         for (;;) {
@@ -190,7 +193,7 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
             bool found = false;
             uint32_t next = 0;
             for (uint32_t c = 0; c < params->cpu_count && c < SIDECAR_MAX_CPUS; c++) {
-                uint32_t id = params->cpus[c].apic_id;
+                uint32_t id = vp ? c : params->cpus[c].apic_id;
                 if (params->cpus[c].role == SIDECAR_CPU_ROLE_MAIN && (!any || id > prev) &&
                     (!found || id < next)) {
                     next = id;

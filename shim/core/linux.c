@@ -172,3 +172,14 @@ uint32_t shim_linux_cpu_order(const struct sidecar_params *p, uint32_t *out, uin
             out[n++] = p->cpus[i].apic_id;
     return n;
 }
+
+uint32_t shim_linux_cpu_order_vp(const struct sidecar_params *p, uint32_t *out)
+{
+    uint32_t n = 0, cpus = p->cpu_count < SIDECAR_MAX_CPUS ? p->cpu_count : SIDECAR_MAX_CPUS;
+    if (p->bsp_cpu < cpus)
+        out[n++] = p->cpus[p->bsp_cpu].apic_id;
+    for (uint32_t i = 0; i < cpus; i++)
+        if (i != p->bsp_cpu)
+            out[n++] = p->cpus[i].apic_id;
+    return n;
+}

@@ -1,10 +1,12 @@
-/* The CPU and memory policy (DESIGN.md section 3):
- *  - main CPUs: the BSP, the first CPU of each NUMA node, and the APIC IDs
- *    in sidecar.main_cpus;
- *  - every other CPU goes to a sidecar node; each NUMA node's sidecar CPUs
- *    are split into nodes of at most node_size CPUs, as evenly as possible;
- *  - CPU indices (params.cpus order) run NUMA node by NUMA node, in ACPI
- *    order within a NUMA node, so every sidecar node is one index range;
+/* The CPU and memory policy (DESIGN.md section 3, docs/shim.md):
+ *  - sidecar.policy=openhcl: OpenHCL's split, split_openhcl(); the
+ *    default (auto) where the boot CPU has x2APIC, numa elsewhere;
+ *  - sidecar.policy=numa: main CPUs are the BSP, the first CPU of each NUMA
+ *    node, and the APIC IDs in sidecar.main_cpus; each NUMA node's other
+ *    CPUs are split into nodes of at most node_size CPUs, as evenly as
+ *    possible; CPU indices (params.cpus order) run NUMA node by NUMA node,
+ *    in ACPI order within a NUMA node, so every sidecar node is one index
+ *    range;
  *  - each node's memory comes from its NUMA node's RAM when SRAT says where
  *    (else from anywhere, logged), below 4 GiB, never from in-use ranges;
  *  - sidecar is disabled, with a reason, when it is off, when no NUMA node
@@ -127,6 +129,149 @@ static bool listed(const struct shim_options *opt, uint32_t apic_id)
     return false;
 }
 
+/* A sidecar node before its memory: an index range and its dense NUMA node. */
+struct span {
+    uint32_t base, count, numa;
+};
+
+static uint8_t main_reason(const struct shim_options *opt, uint32_t apic_id, uint32_t bsp_apic_id, uint8_t other)
+{
+    return apic_id == bsp_apic_id ? SIDECAR_CPU_REASON_BOOT_CPU
+           : listed(opt, apic_id) ? SIDECAR_CPU_REASON_MAIN_CPUS
+                                  : other;
+}
+
+/* One params entry; returns whether it is a main CPU. */
+static bool put_cpu(struct sidecar_params *p, struct shim_plan *plan, const struct shim_topology *topo,
+                    const struct shim_cpu *c, uint32_t idx, bool main_cpu, uint8_t reason)
+{
+    struct sidecar_params_cpu *pc = &p->cpus[idx];
+    pc->apic_id = c->apic_id;
+    pc->numa_node = (uint16_t)topo->numa_domain[c->numa_node];
+    pc->role = main_cpu ? SIDECAR_CPU_ROLE_MAIN : SIDECAR_CPU_ROLE_SIDECAR;
+    pc->reason = main_cpu ? reason : SIDECAR_CPU_REASON_SIDECAR_NODE;
+    plan->main_cpu_count += main_cpu;
+    plan->sidecar_cpu_count += !main_cpu;
+    return main_cpu;
+}
+
+/* Adds the node [first sidecar CPU, last sidecar CPU] of [from, to). */
+static bool add_span(const struct sidecar_params *p, uint32_t from, uint32_t to, uint32_t numa,
+                     struct span *spans, uint32_t *count)
+{
+    while (from < to && p->cpus[from].role != SIDECAR_CPU_ROLE_SIDECAR)
+        from++;
+    while (to > from && p->cpus[to - 1].role != SIDECAR_CPU_ROLE_SIDECAR)
+        to--;
+    if (from == to)
+        return true;   /* no sidecar CPU: no node */
+    if (*count >= SIDECAR_MAX_NODES)
+        return false;
+    spans[(*count)++] = (struct span){ from, to - from, numa };
+    return true;
+}
+
+/* Policy numa: CPUs NUMA node by NUMA node; the BSP, each NUMA node's
+ * first CPU and sidecar.main_cpus are main; each NUMA node's sidecar CPUs in
+ * nodes of at most node_size, as evenly as possible. */
+static int split_numa(const struct shim_topology *topo, const struct shim_options *opt, uint32_t bsp_apic_id,
+                      struct sidecar_params *p, struct shim_plan *plan, struct span *spans, uint32_t *span_count,
+                      uint32_t *bsp, const struct shim_log *log)
+{
+    uint32_t n = topo->cpu_count, idx = 0;
+    uint32_t numa_first[SHIM_MAX_NUMA + 1];
+    for (uint32_t d = 0; d < topo->numa_count; d++) {
+        numa_first[d] = idx;
+        bool first = true;
+        for (uint32_t i = 0; i < n; i++) {
+            const struct shim_cpu *c = &topo->cpus[i];
+            if (c->numa_node != d)
+                continue;
+            bool main_cpu = first || c->apic_id == bsp_apic_id || listed(opt, c->apic_id);
+            put_cpu(p, plan, topo, c, idx, main_cpu,
+                    main_reason(opt, c->apic_id, bsp_apic_id, SIDECAR_CPU_REASON_NUMA_FIRST));
+            if (c->apic_id == bsp_apic_id)
+                *bsp = idx;
+            first = false;
+            idx++;
+        }
+    }
+    numa_first[topo->numa_count] = idx;
+    if (idx != n)
+        return disable(plan, log, "invalid topology: a CPU names a NUMA node that does not exist");
+    for (uint32_t d = 0; d < topo->numa_count; d++) {
+        uint32_t sc = 0;
+        for (uint32_t i = numa_first[d]; i < numa_first[d + 1]; i++)
+            sc += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
+        if (!sc)
+            continue;
+        uint32_t chunks = (sc + opt->node_size - 1) / opt->node_size;
+        uint32_t i = numa_first[d];
+        for (uint32_t k = 0; k < chunks; k++) {
+            uint32_t want = sc / chunks + (k < sc % chunks);
+            while (p->cpus[i].role != SIDECAR_CPU_ROLE_SIDECAR)
+                i++;
+            uint32_t base = i, got = 0;
+            while (got < want) {
+                got += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
+                i++;
+            }
+            if (!add_span(p, base, i, d, spans, span_count))
+                return disable(plan, log, "more than %u sidecar nodes (raise sidecar.node_size)",
+                               (unsigned)SIDECAR_MAX_NODES);
+        }
+    }
+    return SHIM_OK;
+}
+
+/* Policy openhcl (OpenHCL's openhcl_boot sidecar split): CPU index = MADT
+ * position (the VP index); every run of consecutive CPUs of one NUMA node
+ * is cut into chunks = ceil(len / node_size) pieces of ceil(len / chunks)
+ * CPUs, the last one smaller; each chunk is a node whose first CPU stays
+ * with the main kernel (a chunk of one CPU is a node without sidecar CPU). */
+static int split_openhcl(const struct shim_topology *topo, const struct shim_options *opt, uint32_t bsp_apic_id,
+                         struct sidecar_params *p, struct shim_plan *plan, struct span *spans,
+                         uint32_t *span_count, uint32_t *bsp, const struct shim_log *log)
+{
+    uint32_t n = topo->cpu_count;
+    for (uint32_t i = 0; i < n; i++)
+        if (topo->cpus[i].numa_node >= topo->numa_count)
+            return disable(plan, log, "invalid topology: a CPU names a NUMA node that does not exist");
+    bool any_big = false;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t d = topo->cpus[i].numa_node, j = i;
+        while (j < n && topo->cpus[j].numa_node == d)
+            j++;
+        uint32_t len = j - i;
+        uint32_t chunks = (len + opt->node_size - 1) / opt->node_size;
+        uint32_t size = (len + chunks - 1) / chunks;
+        for (uint32_t b = i; b < j; b += size) {
+            uint32_t e = b + size < j ? b + size : j;
+            any_big = any_big || e - b > 1;
+            for (uint32_t k = b; k < e; k++) {
+                const struct shim_cpu *c = &topo->cpus[k];
+                bool main_cpu = k == b || c->apic_id == bsp_apic_id || listed(opt, c->apic_id);
+                put_cpu(p, plan, topo, c, k, main_cpu,
+                        main_reason(opt, c->apic_id, bsp_apic_id,
+                                    b == i ? SIDECAR_CPU_REASON_NUMA_FIRST : SIDECAR_CPU_REASON_NODE_FIRST));
+                if (c->apic_id == bsp_apic_id)
+                    *bsp = k;
+            }
+            /* The node is the whole chunk, its main CPU first, as in
+             * OpenHCL: node ranges then tile every VP from 0, which its
+             * client requires, and the main CPU has a (REMOVED) slot. */
+            if (*span_count >= SIDECAR_MAX_NODES)
+                return disable(plan, log, "more than %u sidecar nodes (raise sidecar.node_size)",
+                               (unsigned)SIDECAR_MAX_NODES);
+            spans[(*span_count)++] = (struct span){ b, e - b, d };
+        }
+        i = j;
+    }
+    if (!any_big)
+        return disable(plan, log, "nothing to gain: every chunk of a NUMA node has one CPU (sidecar.policy=openhcl)");
+    return SHIM_OK;
+}
+
 int shim_plan_build(const struct shim_topology *topo, const struct shim_options *opt,
                     const struct shim_memmap *map, const struct shim_range *in_use,
                     uint32_t in_use_count, uint32_t bsp_apic_id,
@@ -141,40 +286,28 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
         return disable(plan, log, "sidecar=off");
     if (opt->node_size == 0 || opt->node_size > SIDECAR_MAX_NODE_CPUS)
         return disable(plan, log, "invalid sidecar.node_size %u", opt->node_size);
+    if (opt->policy != SHIM_POLICY_AUTO && opt->policy != SHIM_POLICY_OPENHCL && opt->policy != SHIM_POLICY_NUMA)
+        return disable(plan, log, "invalid sidecar.policy %u", opt->policy);
     if (n == 0 || n > SHIM_MAX_CPUS || n > SIDECAR_CONFIG_MAX_CPUS || topo->numa_count == 0 ||
         topo->numa_count > SHIM_MAX_NUMA)
         return disable(plan, log, "invalid topology (%u CPUs, %u NUMA nodes)", n, topo->numa_count);
+    /* OpenHCL runs no sidecar without x2APIC (its kernel speaks only
+     * x2APIC); ours speaks xAPIC too. */
+    uint32_t policy = opt->policy;
+    if (policy == SHIM_POLICY_AUTO)
+        policy = topo->no_x2apic ? SHIM_POLICY_NUMA : SHIM_POLICY_OPENHCL;
+    if (topo->no_x2apic)
+        plan_log(log, "no x2APIC: OpenHCL would run no sidecar here; %s", policy == SHIM_POLICY_NUMA
+                 ? "sidecar.policy=numa" : "sidecar.policy=openhcl runs with xAPIC");
+    plan->policy = policy;
 
-    /* CPU order: NUMA node by NUMA node. */
-    uint32_t bsp = SIDECAR_NO_CPU, idx = 0;
-    uint32_t numa_first[SHIM_MAX_NUMA + 1];
-    for (uint32_t d = 0; d < topo->numa_count; d++) {
-        numa_first[d] = idx;
-        bool first = true;
-        for (uint32_t i = 0; i < n; i++) {
-            const struct shim_cpu *c = &topo->cpus[i];
-            if (c->numa_node != d)
-                continue;
-            if (c->numa_node >= topo->numa_count)
-                return disable(plan, log, "invalid topology: CPU %u in NUMA node %u", c->apic_id, c->numa_node);
-            struct sidecar_params_cpu *pc = &p->cpus[idx];
-            pc->apic_id = c->apic_id;
-            pc->numa_node = (uint16_t)topo->numa_domain[d];
-            bool main_cpu = first || c->apic_id == bsp_apic_id || listed(opt, c->apic_id);
-            pc->role = main_cpu ? SIDECAR_CPU_ROLE_MAIN : SIDECAR_CPU_ROLE_SIDECAR;
-            pc->reason = c->apic_id == bsp_apic_id ? SIDECAR_CPU_REASON_BOOT_CPU
-                         : listed(opt, c->apic_id) ? SIDECAR_CPU_REASON_MAIN_CPUS
-                         : first                   ? SIDECAR_CPU_REASON_NUMA_FIRST
-                                                   : SIDECAR_CPU_REASON_SIDECAR_NODE;
-            if (c->apic_id == bsp_apic_id)
-                bsp = idx;
-            plan->main_cpu_count += main_cpu;
-            plan->sidecar_cpu_count += !main_cpu;
-            first = false;
-            idx++;
-        }
-    }
-    numa_first[topo->numa_count] = idx;
+    struct span spans[SIDECAR_MAX_NODES];
+    uint32_t span_count = 0, bsp = SIDECAR_NO_CPU;
+    int rc = policy == SHIM_POLICY_OPENHCL
+                 ? split_openhcl(topo, opt, bsp_apic_id, p, plan, spans, &span_count, &bsp, log)
+                 : split_numa(topo, opt, bsp_apic_id, p, plan, spans, &span_count, &bsp, log);
+    if (rc != SHIM_OK || !plan->enabled)
+        return rc;
     for (uint32_t k = 0; k < opt->main_cpu_count && k < 64; k++) {
         bool known = false;
         for (uint32_t i = 0; i < n && !known; i++)
@@ -182,8 +315,6 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
         if (!known)
             plan_log(log, "sidecar.main_cpus: no CPU has APIC ID %u", opt->main_cpus[k]);
     }
-    if (idx != n)
-        return disable(plan, log, "invalid topology: a CPU names a NUMA node that does not exist");
     if (bsp == SIDECAR_NO_CPU)
         return disable(plan, log, "invalid topology: the boot CPU (APIC ID %u) is not in the MADT", bsp_apic_id);
     if (plan->sidecar_cpu_count == 0)
@@ -207,57 +338,38 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
      * above 1 MiB (the bounds are passed to alloc). */
     build_freelist(&f, map, in_use, in_use_count, TRAMPOLINE_LOW, HIGH_LIMIT);
 
-    /* Nodes: per NUMA node, its sidecar CPUs in chunks of <= node_size. */
-    for (uint32_t d = 0; d < topo->numa_count; d++) {
-        uint32_t sc = 0;
-        for (uint32_t i = numa_first[d]; i < numa_first[d + 1]; i++)
-            sc += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
-        if (!sc)
-            continue;
-        uint32_t chunks = (sc + opt->node_size - 1) / opt->node_size;
-        uint32_t i = numa_first[d];
-        for (uint32_t k = 0; k < chunks; k++) {
-            uint32_t want = sc / chunks + (k < sc % chunks);
-            while (p->cpus[i].role != SIDECAR_CPU_ROLE_SIDECAR)
-                i++;
-            uint32_t base = i, got = 0;
-            while (got < want) {
-                got += p->cpus[i].role == SIDECAR_CPU_ROLE_SIDECAR;
-                i++;
-            }
-            if (p->node_count >= SIDECAR_MAX_NODES)
-                return disable(plan, log, "more than %u sidecar nodes (raise sidecar.node_size)",
-                               (unsigned)SIDECAR_MAX_NODES);
-            struct sidecar_params_node *nd = &p->nodes[p->node_count];
-            nd->base_cpu = base;
-            nd->cpu_count = i - base;
-            nd->memory_size = ((uint64_t)SIDECAR_NODE_FIXED_PAGES +
-                               (uint64_t)SIDECAR_CPU_PAGES * nd->cpu_count) * SIDECAR_PAGE_SIZE;
-            bool local = false;
-            for (uint32_t a = 0; a < topo->mem_affinity_count && !local; a++) {
-                const struct shim_mem_affinity *ma = &topo->mem_affinity[a];
-                uint64_t lo = ma->base < LOW_LIMIT ? LOW_LIMIT : ma->base;
-                uint64_t hi = ma->base + ma->size < ma->base ? ~0ull : ma->base + ma->size;
-                if (hi > HIGH_LIMIT)
-                    hi = HIGH_LIMIT;   /* node memory stays below 4 GiB, local or not */
-                if (ma->numa_node == d && lo < hi)
-                    local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, lo, hi, &nd->memory_base);
-            }
-            if (!local) {
-                if (!alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, LOW_LIMIT, HIGH_LIMIT, &nd->memory_base))
-                    return disable(plan, log, "memory short: no %lu bytes below 4 GiB for node %u",
-                                   nd->memory_size, p->node_count);
-                if (topo->has_srat) {
-                    plan_log(log, "node %u: no free memory in NUMA node %u; using 0x%lx", p->node_count,
-                             topo->numa_domain[d], nd->memory_base);
-                    if (!plan->reason[0])
-                        shim_fmt(plan->reason, sizeof(plan->reason),
-                                 "fallback: node %u memory is not NUMA-local", p->node_count);
-                }
-            }
-            plan->reserved[plan->reserved_count++] = (struct shim_range){ nd->memory_base, nd->memory_size, 0 };
-            p->node_count++;
+    /* Each node's memory: from its NUMA node's RAM where the SRAT says. */
+    for (uint32_t s = 0; s < span_count; s++) {
+        uint32_t d = spans[s].numa;
+        struct sidecar_params_node *nd = &p->nodes[p->node_count];
+        nd->base_cpu = spans[s].base;
+        nd->cpu_count = spans[s].count;
+        nd->memory_size = ((uint64_t)SIDECAR_NODE_FIXED_PAGES +
+                           (uint64_t)SIDECAR_CPU_PAGES * nd->cpu_count) * SIDECAR_PAGE_SIZE;
+        bool local = false;
+        for (uint32_t a = 0; a < topo->mem_affinity_count && !local; a++) {
+            const struct shim_mem_affinity *ma = &topo->mem_affinity[a];
+            uint64_t lo = ma->base < LOW_LIMIT ? LOW_LIMIT : ma->base;
+            uint64_t hi = ma->base + ma->size < ma->base ? ~0ull : ma->base + ma->size;
+            if (hi > HIGH_LIMIT)
+                hi = HIGH_LIMIT;   /* node memory stays below 4 GiB, local or not */
+            if (ma->numa_node == d && lo < hi)
+                local = alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, lo, hi, &nd->memory_base);
         }
+        if (!local) {
+            if (!alloc(&f, nd->memory_size, SIDECAR_PAGE_SIZE, LOW_LIMIT, HIGH_LIMIT, &nd->memory_base))
+                return disable(plan, log, "memory short: no %lu bytes below 4 GiB for node %u",
+                               nd->memory_size, p->node_count);
+            if (topo->has_srat) {
+                plan_log(log, "node %u: no free memory in NUMA node %u; using 0x%lx", p->node_count,
+                         topo->numa_domain[d], nd->memory_base);
+                if (!plan->reason[0])
+                    shim_fmt(plan->reason, sizeof(plan->reason),
+                             "fallback: node %u memory is not NUMA-local", p->node_count);
+            }
+        }
+        plan->reserved[plan->reserved_count++] = (struct shim_range){ nd->memory_base, nd->memory_size, 0 };
+        p->node_count++;
     }
 
     /* The trampoline page, below 640 KiB. */
@@ -275,7 +387,8 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     struct sidecar_abi_error e;
     if (sidecar_params_validate(p, &e) != SIDECAR_ABI_OK)
         return disable(plan, log, "internal error: params.%s", e.message);
-    plan_log(log, "%u main CPUs, %u sidecar CPUs in %u nodes", plan->main_cpu_count,
+    plan_log(log, "sidecar.policy=%s: %u main CPUs, %u sidecar CPUs in %u nodes",
+             policy == SHIM_POLICY_OPENHCL ? "openhcl" : "numa", plan->main_cpu_count,
          plan->sidecar_cpu_count, p->node_count);
     return SHIM_OK;
 }

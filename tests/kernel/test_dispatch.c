@@ -176,6 +176,32 @@ Test(dispatch, stop_goes_to_idle)
     cr_assert_eq(cp->needs_attention, 1);
 }
 
+/* OpenHCL's rule: a command found in STOP (the host stopped it before this
+ * CPU took it) is executed all the same, so has_error, the error text and
+ * the response are this command's, never an earlier one's. */
+Test(dispatch, stop_before_take_still_runs_the_command)
+{
+    /* Stale leftovers of an earlier failed command. */
+    cmd->has_error = 1;
+    cmd->error.len = 5;
+    memcpy(cmd->error.buf, "stale", 5);
+    cmd->command = 0x7777;   /* unknown code: must fail with its own text */
+    cp->cpu_status[2] = SIDECAR_CPU_STATUS_STOP;
+    cr_assert_eq(sk_dispatch_poll(&cpu), SK_STEP_STOPPED);
+    cr_assert_eq(cmd->command, SIDECAR_COMMAND_NONE, "the command was taken");
+    cr_assert_eq(cmd->has_error, 1);
+    cr_assert_str_eq(error_text(), "unknown command code");
+    cr_assert_eq(cp->cpu_status[2], SIDECAR_CPU_STATUS_IDLE);
+    /* A good command found in STOP clears the error. */
+    cmd->command = SIDECAR_COMMAND_NONE;
+    cp->cpu_status[2] = SIDECAR_CPU_STATUS_STOP;
+    cr_assert_eq(sk_dispatch_poll(&cpu), SK_STEP_STOPPED);
+    cr_assert_eq(cmd->has_error, 0);
+    cr_assert_eq(cmd->error.len, 0);
+    cr_assert_eq(cpu.counters.commands, 2);
+    cr_assert_eq(cpu.counters.pings, 1);
+}
+
 Test(dispatch, remove_quiesces_then_removed)
 {
     cp->cpu_status[2] = SIDECAR_CPU_STATUS_REMOVE;

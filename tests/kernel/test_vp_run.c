@@ -227,13 +227,22 @@ Test(vp_run, cpuid_defaults_from_the_arch)
 
 Test(vp_run, stop_before_entry)
 {
-    /* The host moved RUN->STOP before this CPU looked: nothing runs. */
+    /* The host moved RUN->STOP before this CPU looked: the command is
+     * taken and answered (OpenHCL: intercept = 0), the guest never enters,
+     * and a stale error from before is cleared. */
     script(NULL, 0);
     cmd->command = SIDECAR_COMMAND_RUN_VP;
+    cmd->request_data[0] = 0xff;
+    cmd->has_error = 1;
+    cmd->error.len = 3;
     cp->cpu_status[1] = SIDECAR_CPU_STATUS_STOP;
     cr_assert_eq(sk_dispatch_poll(&cpu), SK_STEP_STOPPED);
     cr_assert_eq(fk.next, 0);
     cr_assert_eq(cp->cpu_status[1], SIDECAR_CPU_STATUS_IDLE);
+    cr_assert_eq(cmd->command, SIDECAR_COMMAND_NONE);
+    cr_assert_eq(cmd->request_data[0], 0, "RUN_VP answered intercept = 0");
+    cr_assert_eq(cmd->has_error, 0);
+    cr_assert_eq(cmd->error.len, 0);
     /* STOP seen by the run itself, before its first entry. */
     cp->cpu_status[1] = SIDECAR_CPU_STATUS_STOP;
     cmd->cpu_context.gps[2] = 0x22;

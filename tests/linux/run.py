@@ -29,6 +29,8 @@ Checks:
                   name the usual ones)
   --corrupt OFFSET=HEXBYTES   boot a copy of module 0 with bytes replaced
   --kvm-or-skip   use KVM (x2APIC); exit 77 when KVM does not work here
+  --numa-cpus L   NUMA nodes from per-node vCPU ranges ('/' between nodes),
+                  for interleaved layouts
 """
 
 import argparse
@@ -68,7 +70,15 @@ def qemu_command(args, modules):
            "-kernel", args.shim,
            "-initrd", ",".join(m.replace(",", ",,") for m in modules),
            "-smp", str(args.smp)]
-    if args.numa > 1:
+    if args.numa_cpus:
+        # --numa-cpus "0-1,4-5/2-3,6-7": node d takes the vCPU ranges of the
+        # d-th '/'-separated list (interleaved layouts); memory split evenly.
+        lists = args.numa_cpus.split("/")
+        per_mem = size_mb(args.memory) // len(lists)
+        for d, ranges in enumerate(lists):
+            cmd += ["-object", f"memory-backend-ram,id=m{d},size={per_mem}M",
+                    "-numa", f"node,nodeid={d},memdev=m{d}," + ",".join(f"cpus={r}" for r in ranges.split(","))]
+    elif args.numa > 1:
         # NUMA node d: an equal share of the memory and a contiguous range
         # of vCPU indices (the last node takes the remainder).
         per_mem = size_mb(args.memory) // args.numa
@@ -230,6 +240,7 @@ def main():
                     help="boot a copy of module 0 with these bytes replaced")
     ap.add_argument("--smp", type=int, default=8)
     ap.add_argument("--numa", type=int, default=1, help="NUMA nodes (vCPUs and memory split evenly)")
+    ap.add_argument("--numa-cpus", help="per NUMA node vCPU ranges, nodes separated by '/' (e.g. 0-1,4-5/2-3,6-7)")
     ap.add_argument("--memory", default="1G")
     ap.add_argument("--test", default="boot", help="lxtest=NAME")
     ap.add_argument("--append", default="")

@@ -77,6 +77,8 @@ Test(options, bad_values_name_the_option)
         { "mk.fault_iters=0", "mk.fault_iters" }, { "mk.fault_iters=100001", "mk.fault_iters" },
         { "mk.soak=1", "mk.soak" },             { "mk.soak_commands=0", "mk.soak_commands" },
         { "mk.soak_commands=12x", "mk.soak_commands" },
+        { "mk.stop_take=1", "mk.stop_take" },   { "mk.stop_take_pairs=0", "mk.stop_take_pairs" },
+        { "mk.stop_take_pairs=100001", "mk.stop_take_pairs" }, { "mk.stop_take_pairs", "mk.stop_take_pairs" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[64];
@@ -108,6 +110,11 @@ Test(options, faults_and_soak)
     cr_assert(mk_options_parse("mk.soak mk.soak_commands=2000", &opt, err, sizeof(err)));
     cr_assert(opt.soak);
     cr_assert_eq(opt.soak_commands, 2000);
+    cr_assert_not(opt.stop_take);
+    cr_assert_eq(opt.stop_take_pairs, 10000);
+    cr_assert(mk_options_parse("mk.stop_take mk.stop_take_pairs=500", &opt, err, sizeof(err)));
+    cr_assert(opt.stop_take);
+    cr_assert_eq(opt.stop_take_pairs, 500);
 }
 
 Test(fmt, precision)

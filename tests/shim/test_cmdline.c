@@ -120,3 +120,57 @@ Test(cmdline, parsing_goes_on_after_a_bad_value)
     cr_assert_not(o.log);
     cr_assert_not(o.enabled);
 }
+
+Test(cmdline, policy)
+{
+    cr_assert_eq(o.policy, SHIM_POLICY_AUTO, "OpenHCL's split where x2APIC is, by default");
+    cr_assert_eq(shim_cmdline_parse("sidecar.policy=numa", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.policy, SHIM_POLICY_NUMA);
+    cr_assert_eq(shim_cmdline_parse("sidecar.policy=openhcl", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.policy, SHIM_POLICY_OPENHCL);
+    cr_assert_eq(shim_cmdline_parse("sidecar.policy=linux sidecar.node_size=4", &o, err), SHIM_E_INVALID);
+    cr_assert_str_eq(err, "sidecar.policy: \"linux\" is not auto, openhcl or numa");
+    cr_assert_eq(o.policy, SHIM_POLICY_OPENHCL, "a bad value keeps the previous one");
+    cr_assert_eq(o.node_size, 4, "parsing went on");
+    cr_assert_eq(shim_cmdline_parse("sidecar.policy", &o, err), SHIM_E_INVALID);
+    cr_assert_eq(shim_cmdline_parse("sidecar.policy=auto", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.policy, SHIM_POLICY_AUTO);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_AUTO);
+    cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=vp", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_VP);
+    cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=main_first", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_MAIN_FIRST);
+    cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=auto", &o, err), SHIM_OK, "%s", err);
+    cr_assert_eq(o.linux_numbering, SHIM_LINUX_NUMBERING_AUTO);
+    cr_assert_eq(shim_cmdline_parse("sidecar.linux_numbering=x", &o, err), SHIM_E_INVALID);
+    cr_assert_str_eq(err, "sidecar.linux_numbering: \"x\" is not auto, vp or main_first");
+}
+
+/* OpenHCL's OPENHCL_SIDECAR=, with the cases of its boot shim's own test:
+ * values applied in turn, unknown ones ignored, never an error. */
+Test(cmdline, openhcl_sidecar)
+{
+    static const struct {
+        const char *line;
+        bool enabled, log;
+    } cases[] = {
+        { "OPENHCL_SIDECAR=on", true, false },     { "OPENHCL_SIDECAR=off", false, false },
+        { "OPENHCL_SIDECAR=on,off", false, false }, { "OPENHCL_SIDECAR=on,log", true, true },
+        { "OPENHCL_SIDECAR=log", true, true },      { "OPENHCL_SIDECAR=off,on", true, false },
+        { "OPENHCL_SIDECAR=bogus", true, false },   { "OPENHCL_SIDECAR=", true, false },
+        { "OPENHCL_SIDECAR", true, false },         { "OPENHCL_SIDECAR=log,,x", true, true },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        shim_options_default(&o);
+        o.log = false;
+        cr_assert_eq(shim_cmdline_parse(cases[i].line, &o, err), SHIM_OK, "%s", cases[i].line);
+        cr_assert_eq(o.enabled, cases[i].enabled, "%s", cases[i].line);
+        cr_assert_eq(o.log, cases[i].log, "%s", cases[i].line);
+    }
+    /* Our own switch and OpenHCL's: the later word wins. */
+    shim_options_default(&o);
+    cr_assert_eq(shim_cmdline_parse("OPENHCL_SIDECAR=off sidecar=on", &o, err), SHIM_OK);
+    cr_assert(o.enabled);
+    cr_assert_eq(shim_cmdline_parse("sidecar=on OPENHCL_SIDECAR=off", &o, err), SHIM_OK);
+    cr_assert_not(o.enabled);
+}

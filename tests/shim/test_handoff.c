@@ -88,6 +88,31 @@ Test(handoff, reserves_sidecar_memory_and_lists_boot_cpus)
     cr_assert_eq(usable, 0x9fc00 + 0x3ff00000 - reserved);
 }
 
+Test(handoff, boot_cpus_are_vp_indices_under_the_openhcl_policy)
+{
+    /* APIC IDs 100.. so that VP indices and APIC IDs differ; 64 VPs in
+     * one NUMA node: OpenHCL's boot_cpus=0,32 (the chunks' first VPs). */
+    cpus(64, 1);
+    for (uint32_t i = 0; i < 64; i++)
+        topo.cpus[i].apic_id = 100 + i;
+    bsp_apic_id = 100;
+    policy_words = "sidecar.policy=openhcl";
+    cr_assert_eq(run(""), SHIM_OK);
+    cr_assert(plan.enabled, "%s", plan.reason);
+    cr_assert_eq(build(""), SHIM_OK, "%s", err);
+    cr_assert_str_eq((const char *)h->cmdline, "boot_cpus=0,32");
+    cr_assert_eq(h->main_cpu_count, 2);
+    /* our policy: APIC IDs */
+    plan_setup();
+    cpus(64, 1);
+    for (uint32_t i = 0; i < 64; i++)
+        topo.cpus[i].apic_id = 100 + i;
+    bsp_apic_id = 100;
+    cr_assert_eq(run(""), SHIM_OK);
+    cr_assert_eq(build(""), SHIM_OK, "%s", err);
+    cr_assert_str_eq((const char *)h->cmdline, "boot_cpus=100");
+}
+
 Test(handoff, boot_cpus_ranges_of_apic_ids)
 {
     cpus(16, 2);   /* main: 0, 1 (first of each NUMA node) */

@@ -172,6 +172,16 @@ Test(linux_boot, cpu_order)
     uint32_t want[] = { 12, 11, 14, 10, 13, 15 };
     for (int i = 0; i < 6; i++)
         cr_assert_eq(out[i], want[i], "position %d", i);
+    /* sidecar.linux_numbering=vp: the boot CPU, then params order */
+    cr_assert_eq(shim_linux_cpu_order_vp(p, out), 6);
+    uint32_t want_vp[] = { 12, 10, 11, 13, 14, 15 };
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(out[i], want_vp[i], "vp position %d", i);
+    /* with the boot CPU at index 0, Linux CPU n = params index n */
+    p->bsp_cpu = 0;
+    cr_assert_eq(shim_linux_cpu_order_vp(p, out), 6);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(out[i], ids[i], "vp position %d", i);
     free(p);
 }
 

@@ -51,6 +51,7 @@ static uint8_t linux_acpi[LINUX_ACPI_SIZE] __attribute__((aligned(4096)));
 static char linux_cmdline[4096] __attribute__((aligned(16)));
 static uint8_t linux_setup[0x290];          /* the bzImage's first bytes, up to the header end */
 static uint32_t linux_order[SIDECAR_MAX_CPUS];
+static bool linux_vp_numbering;   /* sidecar.linux_numbering=vp, or auto under the openhcl policy */
 static struct linuxboot_e820 linux_e820[LINUXBOOT_E820_MAX];
 static struct linuxboot_image limg;
 static uint64_t linux_kernel_pa, linux_initrd_pa, linux_initrd_size, linux_rsdp;
@@ -327,7 +328,9 @@ static void linux_prepare_acpi(uint64_t rsdp)
     char err[SHIM_ERR_SIZE];
     uint32_t main_count = 0, used = 0;
     uint32_t n = shim_linux_cpu_order(&params, linux_order, &main_count);
-    if (shim_acpi_copy_reordered(&phys, rsdp, linux_order, n, main_count, linux_acpi,
+    if (linux_vp_numbering)
+        n = shim_linux_cpu_order_vp(&params, linux_order);
+    if (shim_acpi_copy_reordered(&phys, rsdp, linux_order, n, linux_vp_numbering ? 1 : main_count, linux_acpi,
                                  (uint64_t)(uintptr_t)linux_acpi, sizeof(linux_acpi), &linux_rsdp, &used,
                                  err) != SHIM_OK) {
         plan.enabled = false;
@@ -342,8 +345,12 @@ static void linux_prepare_acpi(uint64_t rsdp)
         say("sidecar disabled: %s", plan.reason);
         return;
     }
-    say("Linux: ACPI copy at 0x%lx (%u bytes): the MADT lists the %u main CPUs first", linux_rsdp, used,
-        main_count);
+    if (linux_vp_numbering)
+        say("Linux: ACPI copy at 0x%lx (%u bytes): the MADT lists the boot CPU, then every CPU in params order "
+            "(sidecar.linux_numbering=vp)", linux_rsdp, used);
+    else
+        say("Linux: ACPI copy at 0x%lx (%u bytes): the MADT lists the %u main CPUs first", linux_rsdp, used,
+            main_count);
 }
 
 static __attribute__((noreturn)) void linux_enter(void)
@@ -353,7 +360,8 @@ static __attribute__((noreturn)) void linux_enter(void)
     if (shim_linux_e820(&handoff, linux_e820, &n, err) != SHIM_OK)
         dief("Linux: %s", err);
     uint64_t handoff_pa = plan.enabled ? (uint64_t)(uintptr_t)&handoff : 0;
-    if (shim_linux_cmdline((const char *)handoff.cmdline, plan.enabled ? handoff.main_cpu_count : 0, handoff_pa,
+    if (shim_linux_cmdline((const char *)handoff.cmdline,
+                           !plan.enabled ? 0 : linux_vp_numbering ? 1 : handoff.main_cpu_count, handoff_pa,
                            limg.cmdline_size, linux_cmdline, sizeof(linux_cmdline), err) != SHIM_OK)
         dief("Linux: %s", err);
     struct linuxboot_boot boot = {
@@ -441,6 +449,7 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     } else {
         say("ACPI: %u CPUs, %u NUMA nodes%s", topo.cpu_count, topo.numa_count,
             topo.has_srat ? "" : " (no SRAT)");
+        topo.no_x2apic = !(cpuid(1, 0).ecx & (1u << 21));
         uint32_t phantom;
         if (test_option("sidecar.test_phantom_apic", &phantom) && topo.cpu_count < SHIM_MAX_CPUS) {
             say("test: adding a phantom CPU with APIC ID %u", phantom);
@@ -458,8 +467,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         params.test_fault_cpu = fault_cpu + 1;
     }
 
-    if (plan.enabled && linux)
+    if (plan.enabled && linux) {
+        linux_vp_numbering = opt.linux_numbering == SHIM_LINUX_NUMBERING_VP ||
+                             (opt.linux_numbering == SHIM_LINUX_NUMBERING_AUTO && plan.policy == SHIM_POLICY_OPENHCL);
         linux_prepare_acpi(rsdp);
+    }
     if (plan.enabled)
         corrupt_params();
 

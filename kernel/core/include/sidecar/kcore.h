@@ -78,7 +78,7 @@ struct sk_cpu {
 enum sk_step {
     SK_STEP_NOTHING = 0,     /* status IDLE/REMOVED/unknown: nothing to do */
     SK_STEP_COMMAND,         /* ran a command, now IDLE */
-    SK_STEP_STOPPED,         /* handled STOP, now IDLE */
+    SK_STEP_STOPPED,         /* ran the command found in STOP, now IDLE */
     SK_STEP_REMOVED,         /* handled REMOVE, now REMOVED */
 };
 

@@ -59,6 +59,7 @@ struct shim_topology {
     uint32_t mem_affinity_count;
     struct shim_mem_affinity mem_affinity[SHIM_MAX_MEM_AFFINITY];
     bool has_srat;
+    bool no_x2apic;                     /* the boot CPU lacks x2APIC (CPUID.1:ECX[21]; set by the arch) */
 };
 
 /* E820-style range (type 1 = usable). */
@@ -72,8 +73,28 @@ struct shim_memmap {
     struct shim_range ranges[SHIM_MAX_RANGES];
 };
 
+/* sidecar.policy: how CPUs are split between the main kernel and sidecar
+ * nodes (docs/shim.md). */
+enum shim_policy {
+    SHIM_POLICY_AUTO = 0,        /* default: openhcl where the boot CPU has x2APIC (where OpenHCL runs
+                                  * its sidecar), numa elsewhere (where OpenHCL would run none) */
+    SHIM_POLICY_OPENHCL = 1,     /* OpenHCL's boot shim: VP-order runs of one NUMA node in chunks of
+                                  * at most node_size VPs, each chunk's first VP a main CPU */
+    SHIM_POLICY_NUMA = 2,        /* ours: one main CPU per NUMA node, the rest in nodes of node_size */
+};
+
+/* sidecar.linux_numbering: the order of the MADT copy a Linux main kernel
+ * gets (docs/linux.md). */
+enum shim_linux_numbering {
+    SHIM_LINUX_NUMBERING_AUTO = 0,       /* default: vp under the openhcl policy, else main_first */
+    SHIM_LINUX_NUMBERING_VP = 1,         /* params order: Linux CPU = params index; maxcpus=1 */
+    SHIM_LINUX_NUMBERING_MAIN_FIRST = 2, /* main CPUs first: Linux boots them all; maxcpus=<main CPUs> */
+};
+
 struct shim_options {
-    bool enabled;                /* sidecar=on|off (default on) */
+    bool enabled;                /* sidecar=on|off, OPENHCL_SIDECAR=on|off|log (default on) */
+    uint32_t policy;             /* sidecar.policy=auto|openhcl|numa (enum shim_policy) */
+    uint32_t linux_numbering;    /* sidecar.linux_numbering=auto|vp|main_first (enum shim_linux_numbering) */
     bool log;                    /* sidecar.log (default SIDECAR_CONFIG_DEFAULT_LOGGING) */
     bool mwait;                  /* sidecar.mwait: park with MONITOR/MWAIT where the CPU has it (default off) */
     uint32_t node_size;          /* sidecar.node_size=N (1..SIDECAR_MAX_NODE_CPUS, default 32) */
@@ -105,6 +126,7 @@ int shim_cmdline_parse(const char *cmdline, struct shim_options *opt,
 struct shim_plan {
     bool enabled;                     /* false: everything to the main kernel */
     char reason[SHIM_ERR_SIZE];       /* why disabled (enabled: first fallback taken, or empty) */
+    uint32_t policy;                  /* the policy applied: SHIM_POLICY_OPENHCL or SHIM_POLICY_NUMA */
     uint32_t main_cpu_count;
     uint32_t sidecar_cpu_count;
     /* Memory the sidecar owns from now on: node memory, the trampoline
@@ -121,12 +143,25 @@ struct shim_plan {
  * in_use ranges; fills params (which then passes sidecar_params_validate).
  * bsp_apic_id is the CPU running the shim (always a main CPU).
  *
- * CPU indices (params.cpus order) run NUMA node by NUMA node, topology
- * (MADT) order inside each, so every sidecar node is one index range even
- * when the MADT interleaves NUMA nodes; params.cpus[i].apic_id names the
- * CPU. A node's range starts and ends with sidecar CPUs but may contain
- * main CPUs named by sidecar.main_cpus (role main). Main CPUs: the BSP, the
- * first CPU of each NUMA node, the APIC IDs in opt->main_cpus.
+ * Policy openhcl (OpenHCL's openhcl_boot): CPU indices are the topology
+ * (MADT) order, i.e. VP indices; each run of consecutive CPUs of one NUMA
+ * node is cut into ceil(len / node_size) chunks of ceil(len / chunks) CPUs
+ * (the last one smaller); each chunk is a node (so node ranges tile
+ * every VP from 0, as OpenHCL's client requires) whose first CPU is a main
+ * CPU (reason node_first, or numa_first for a run's first chunk) with a
+ * REMOVED slot; a chunk of one CPU is a node without sidecar CPU. Disabled as OpenHCL disables it: off on
+ * the command line, every chunk of one CPU, memory short. Without x2APIC
+ * (where OpenHCL runs no sidecar) policy auto takes numa, and an explicit
+ * openhcl runs all the same (our kernel speaks xAPIC) and logs it.
+ *
+ * Policy numa (ours): CPU indices (params.cpus order) run NUMA node by NUMA
+ * node, topology (MADT) order inside each, so every sidecar node is one
+ * index range even when the MADT interleaves NUMA nodes. Main CPUs: the
+ * BSP, the first CPU of each NUMA node, the APIC IDs in opt->main_cpus.
+ *
+ * Both: params.cpus[i].apic_id names the CPU. Under numa a node's range
+ * starts and ends with sidecar CPUs; under either it may contain main CPUs
+ * named by sidecar.main_cpus or the BSP (role main).
  *
  * Returns SHIM_OK with plan->enabled false and plan->reason set when
  * sidecar cannot or should not run (params is then unused). */

@@ -62,4 +62,11 @@ int shim_acpi_copy_reordered(const struct shim_mem *m, uint64_t rsdp_pa,
  * *main_count is the number of main CPUs (the first entries). */
 uint32_t shim_linux_cpu_order(const struct sidecar_params *params, uint32_t *out, uint32_t *main_count);
 
+/* The order for sidecar.linux_numbering=vp: the boot CPU, then every other
+ * CPU in params order, so that Linux CPU number = params index (= the VP
+ * index under sidecar.policy=openhcl) when the boot CPU is params index 0.
+ * Returns the count written into out; Linux then boots with maxcpus=1 and
+ * the driver onlines the other main CPUs. */
+uint32_t shim_linux_cpu_order_vp(const struct sidecar_params *params, uint32_t *out);
+
 #endif
