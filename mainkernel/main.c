@@ -21,6 +21,7 @@
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
+#include "vectors.h"
 #include "vp.h"
 
 void mk_main(uint64_t handoff_pa);
@@ -170,6 +171,17 @@ void mk_main(uint64_t handoff_pa)
         rt = mk_ping_roundtrip(p, o, 8);
         out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
             rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+    }
+
+    /* Interrupts on exception vectors (first: some targets must never have run a guest). */
+    static struct mk_vectors_result vr;
+    if (opt.vectors && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        mk_vectors_test(mk_host(), p, cpu_list, n, khz, &vr);
+        out("main: vectors: %s; %u IPIs to %u CPUs (%u idle, %u after a guest, %u running one), %u answered, "
+            "%u ran a VP, %u running guests stopped%s%s\n", vr.ok ? "ok" : "FAILED", vr.ipis, vr.cpus, vr.idle,
+            vr.ran, vr.running, vr.answered, vr.vp_ok, vr.stopped, vr.error[0] ? ": " : "", vr.error);
+        ok = ok && vr.ok;
     }
 
     /* The canary check, then the sidecar still answers. */
@@ -467,6 +479,11 @@ void mk_main(uint64_t handoff_pa)
         }
         out("}}");
     }
+    if (opt.vectors)
+        out(",\"vectors\":{\"ok\":%s,\"cpus\":%u,\"idle\":%u,\"ran\":%u,\"running\":%u,\"ipis\":%u,"
+            "\"answered\":%u,\"vp_ok\":%u,\"stopped\":%u,\"error\":\"%s\"}",
+            vr.ok ? "true" : "false", vr.cpus, vr.idle, vr.ran, vr.running, vr.ipis, vr.answered, vr.vp_ok,
+            vr.stopped, vr.error);
     if (opt.convert_running.count)
         out(",\"convert_running\":{\"ok\":%s,\"cpus\":%u,\"stopped\":%u}", running_ok ? "true" : "false",
             opt.convert_running.count, running_stopped);

@@ -32,6 +32,9 @@
  *   mk.soak                the soak (soak.h) on every ready sidecar CPU
  *   mk.soak_commands=N     commands per CPU in the soak (1-10000000,
  *                          default 100000)
+ *   mk.vectors             fixed IPIs on every exception vector and NMIs
+ *                          to idle, used and running sidecar CPUs
+ *                          (vectors.h); before the other VP steps
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -66,6 +69,7 @@ struct mk_options {
     uint32_t fault_iters;
     bool soak;
     uint32_t soak_commands;
+    bool vectors;
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a

@@ -76,7 +76,7 @@ Test(options, bad_values_name_the_option)
         { "mk.faults=nope", "mk.faults" },      { "mk.faults", "mk.faults" },
         { "mk.fault_iters=0", "mk.fault_iters" }, { "mk.fault_iters=100001", "mk.fault_iters" },
         { "mk.soak=1", "mk.soak" },             { "mk.soak_commands=0", "mk.soak_commands" },
-        { "mk.soak_commands=12x", "mk.soak_commands" },
+        { "mk.soak_commands=12x", "mk.soak_commands" }, { "mk.vectors=1", "mk.vectors" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[64];
@@ -108,6 +108,9 @@ Test(options, faults_and_soak)
     cr_assert(mk_options_parse("mk.soak mk.soak_commands=2000", &opt, err, sizeof(err)));
     cr_assert(opt.soak);
     cr_assert_eq(opt.soak_commands, 2000);
+    cr_assert_not(opt.vectors);
+    cr_assert(mk_options_parse("mk.vectors", &opt, err, sizeof(err)));
+    cr_assert(opt.vectors);
 }
 
 Test(fmt, precision)

@@ -129,6 +129,26 @@ void apic_eoi(void)
     wr(XAPIC_EOI, 0);
 }
 
+/* The in-service bit of vector: set while the CPU handles an interrupt
+ * the local APIC delivered on it (until the EOI), never for an exception.
+ * In x2APIC mode through the safe RDMSR: an AP that faults before it has
+ * switched its APIC to x2APIC mode must not fault again here. */
+#define XAPIC_ISR 0x100
+bool apic_in_service(uint8_t vector)
+{
+    uint32_t off = XAPIC_ISR + (vector / 32u) * 0x10u;
+    uint32_t word;
+    if (sk_g.x2apic) {
+        uint64_t v;
+        if (!sk_rdmsr_safe(X2APIC_MSR(off), &v))
+            return false;
+        word = (uint32_t)v;
+    } else {
+        word = *reg(off);
+    }
+    return (word >> (vector % 32u)) & 1u;
+}
+
 void apic_quiesce(void)
 {
     wr(XAPIC_LVT_TIMER, LVT_MASKED);

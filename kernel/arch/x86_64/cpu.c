@@ -100,7 +100,7 @@ static const char *const exc_names[32] = {
  * (the MSR does not exist) resumes at its fixup, which returns false. */
 static bool msr_fixup(struct trap_frame *f)
 {
-    if (f->vector != 13)
+    if ((uint8_t)f->vector != 13)
         return false;
     if (f->rip == (uint64_t)(uintptr_t)sk_rdmsr_safe_insn)
         f->rip = (uint64_t)(uintptr_t)sk_rdmsr_safe_fixup;
@@ -111,13 +111,80 @@ static bool msr_fixup(struct trap_frame *f)
     return true;
 }
 
+#define RFLAGS_TF (1ull << 8)
+#define DR6_RESET 0xffff0ff0ull
+#define DR7_RESET 0x400ull
+
+/* The exceptions that push an error code (entry.asm's STUB agrees). */
+static bool vector_has_error_code(uint8_t v)
+{
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
+}
+
+/* Every trap on vectors 0-31 comes here first (entry.asm), at any CPL,
+ * before anything treats it as an exception. True: it was not one, the
+ * CPU returns to where it was.
+ *
+ * - An interrupt on an exception vector (a fixed IPI with vector 0-31,
+ *   which the xAPIC should refuse below 16 but QEMU's delivers; 16-31 are
+ *   legal APIC vectors): it pushed no error code where the exception would
+ *   have, or its in-service bit is set. EOId, counted, logged once per
+ *   vector, ignored: a guest that was running runs on.
+ * - An NMI (vector 2, not in service): counted, returned from. Nothing in
+ *   this kernel sends or needs one; it must not cost the CPU.
+ * - A #DB at CPL0: the kernel sets no breakpoints and never single-steps
+ *   itself, so this is left-over state (debug registers from before the
+ *   CPU was ours, TF from a corrupted RFLAGS, a guest's pending single-step
+ *   delivered after its trap entered the kernel). DR7 and DR6 are reset,
+ *   TF cleared in the frame, and the CPU carries on.
+ * Not logged from the NMI and #DB paths: they may interrupt a CPU inside
+ * the log lock. */
+bool sk_trap_filter(struct trap_frame *f)
+{
+    uint8_t v = (uint8_t)f->vector;
+    bool bsp = read_cr3() == sk_g.shim_cr3;
+    struct sk_percpu *pc = bsp ? 0 : this_cpu();
+    /* An exception that pushed its error code is one (the hot guest exits,
+     * #PF and #GP, need no APIC read). */
+    if (f->vector & SK_TRAP_ERROR_PUSHED)
+        return false;
+    bool in_service = apic_in_service(v);
+    if (vector_has_error_code(v) || in_service) {
+        if (in_service)
+            apic_eoi();
+        uint32_t *count = bsp ? &sk_g.bsp_stray_count : &pc->stray_count;
+        (*count)++;
+        if (bsp || !(pc->stray_seen & (1u << v))) {
+            if (!bsp)
+                pc->stray_seen |= 1u << v;
+            klog_cpu(bsp ? sk_g.bsp_cpu : pc->cpu_index,
+                     "interrupt on exception vector %u ignored (%s, rip %lx, cs %lx)", (unsigned)v,
+                     in_service ? "EOI" : "not in service", f->rip, f->cs);
+        }
+        return true;
+    }
+    if (v == 2) {
+        (*(bsp ? &sk_g.bsp_nmi_count : &pc->nmi_count))++;
+        return true;
+    }
+    if (v == 1 && !(f->cs & 3)) {
+        __asm__ volatile("mov %0, %%dr7" : : "r"(DR7_RESET));
+        __asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESET));
+        f->rflags &= ~RFLAGS_TF;
+        (*(bsp ? &sk_g.bsp_db_count : &pc->db_count))++;
+        return true;
+    }
+    return false;
+}
+
 void sk_trap(struct trap_frame *f)
 {
-    if (f->vector == SIDECAR_SPURIOUS_VECTOR)
+    uint8_t v = (uint8_t)f->vector;
+    if (v == SIDECAR_SPURIOUS_VECTOR)
         return;   /* no EOI for spurious interrupts */
     if (msr_fixup(f))
         return;
-    if (f->vector >= 32) {
+    if (v >= 32) {
         /* The request vector (or any stray device vector): waking from
          * hlt is all it is for; the dispatch loop then reads its status. */
         apic_eoi();
@@ -129,7 +196,7 @@ void sk_trap(struct trap_frame *f)
     bool was = sk_g.logging;
     sk_g.logging = true;
     klog_cpu(cpu, "EXCEPTION %s (vector %u) rip %lx cr2 %lx error %lx cs %lx rsp %lx",
-             exc_names[f->vector], (unsigned)f->vector, f->rip, read_cr2(),
+             exc_names[v], (unsigned)v, f->rip, read_cr2(),
              f->error, f->cs, f->rsp);
     sk_g.logging = was;
     if (bsp) {
@@ -145,10 +212,10 @@ void sk_trap(struct trap_frame *f)
         /* It was serving commands: tell the host (sidecar/kcore.h). */
         char text[96];
         sc_snprintf(text, sizeof(text), "sidecar CPU %u: exception %s (vector %u) at rip %lx", cpu,
-                    exc_names[f->vector], (unsigned)f->vector, f->rip);
+                    exc_names[v], (unsigned)v, f->rip);
         sk_cpu_failed((struct sk_cpu *)this_cpu()->core_space, text);
     }
-    e->vector = (uint8_t)f->vector;
+    e->vector = v;
     e->failure = SIDECAR_CPU_FAILURE_EXCEPTION;
     store32(&e->state, KS_FAILED);
     sk_park_forever();

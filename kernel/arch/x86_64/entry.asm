@@ -10,7 +10,7 @@ default rel
 %define KERNEL_VBASE 0xffffffff80000000
 %define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
 
-extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_vp_trap, sk_percpu_stack_top
+extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
 
 section .text
 
@@ -63,19 +63,40 @@ sk_ap_entry64:
     hlt
     jmp .lost
 
-; Interrupt and exception stubs: push a zero error code where the CPU does
+; Interrupt and exception stubs: push a zero error code where the CPU did
 ; not, then the vector, then every general-purpose register, and call
 ; sk_trap(frame). The frame layout is struct trap_frame (kernel.h). A trap
 ; taken at CPL3 (a ring-3 VP) goes to sk_vp_trap instead, which saves the
 ; guest state and never returns here (vp.asm, vp.c).
+;
+; An exception vector (0-31) can also be reached by an interrupt: a fixed
+; IPI from another CPU, which never pushes an error code. For the vectors
+; whose exceptions push one, the stub tells the two apart by RSP: in 64-bit
+; mode the CPU aligns RSP to 16 bytes before it pushes the frame (Intel SDM
+; vol. 3A 6.14.2, AMD APM vol. 2 8.9.3; with or without a stack switch or
+; IST), so after 5 qwords RSP mod 16 is 8, after 6 (an error code) it is 0.
+; The vector word records which it was (SK_TRAP_ERROR_PUSHED), and every
+; trap on vectors 0-31 first goes to sk_trap_filter (cpu.c), which takes
+; an interrupt on an exception vector (EOI, ignore), an NMI and a #DB at
+; CPL0, and returns to wherever the CPU was, at any CPL.
+%define SK_TRAP_ERROR_PUSHED 0x100
+
 %macro STUB 1
 stub_%1:
 %if %1 = 8 || (%1 >= 10 && %1 <= 14) || %1 = 17 || %1 = 21 || %1 = 29 || %1 = 30
-%else
-    push 0
-%endif
+    test spl, 8
+    jz %%error_pushed
+    push 0                          ; an interrupt on this vector: no error code
     push %1
     jmp trap_common
+%%error_pushed:
+    push %1 | SK_TRAP_ERROR_PUSHED
+    jmp trap_common
+%else
+    push 0
+    push %1
+    jmp trap_common
+%endif
 %endmacro
 
 %assign v 0
@@ -102,9 +123,13 @@ trap_common:
     push r15
     cld
     mov rdi, rsp
+    cmp byte [rsp + 15 * 8], 32     ; the vector: an exception vector?
+    jb .exception_vector
+.classified:
     test byte [rsp + 18 * 8], 3     ; the frame's CS: from CPL3?
     jnz .from_user
     call sk_trap
+.return:
     pop r15
     pop r14
     pop r13
@@ -122,6 +147,14 @@ trap_common:
     pop rax
     add rsp, 16
     iretq
+.exception_vector:
+    push qword 2                    ; RFLAGS: AC (a guest may set it) off, so SMAP holds
+    popfq
+    call sk_trap_filter             ; true: handled, return to where the CPU was
+    test al, al
+    jnz .return
+    mov rdi, rsp
+    jmp .classified
 .from_user:
     push qword 2                    ; RFLAGS: AC (the guest may set it) off, so SMAP holds
     popfq

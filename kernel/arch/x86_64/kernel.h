@@ -79,6 +79,9 @@ struct sk_globals {
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
     bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
+    uint32_t bsp_stray_count; /* cpu.c: the BSP's counts during bring-up (it has no per-CPU page) */
+    uint32_t bsp_nmi_count;
+    uint32_t bsp_db_count;
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -128,7 +131,12 @@ struct sk_percpu {
     uint8_t round;
     uint8_t in_trap;
     bool cr0_ts;               /* vp.c: CR0.TS as this CPU has it */
-    uint8_t pad[5];
+    uint8_t pad;
+    uint32_t stray_seen;       /* cpu.c: bit v: an interrupt on exception vector v came (logged once) */
+    uint32_t stray_count;      /* interrupts on exception vectors, ignored */
+    uint32_t nmi_count;        /* NMIs taken and returned from */
+    uint32_t db_count;         /* #DB at CPL0, cleared and returned from */
+    uint32_t pad2;
     uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
 };
 
@@ -140,7 +148,10 @@ _Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_MIN_STACK, "per-CPU st
 
 static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
 
-/* Interrupt frame built by entry.asm. */
+/* Interrupt frame built by entry.asm. The vector word holds the vector in
+ * bits 0-7 and SK_TRAP_ERROR_PUSHED when the CPU pushed the error code (an
+ * exception on a vector that has one; never an interrupt). */
+#define SK_TRAP_ERROR_PUSHED 0x100u
 struct trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -159,6 +170,7 @@ void apic_init_ap(void);
 uint32_t apic_read_id(void);
 bool apic_send(uint32_t apic_id, uint32_t icr_low_bits);
 void apic_eoi(void);
+bool apic_in_service(uint8_t vector);
 void apic_quiesce(void);
 void apic_arm_deadline(uint64_t tsc);
 uint64_t tsc_calibrate_khz(void);
@@ -170,6 +182,7 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
+bool sk_trap_filter(struct trap_frame *f);
 /* entry.asm: RDMSR / WRMSR that answer false instead of faulting (the
  * sk_trap fixup resumes at the _fixup label). */
 bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);

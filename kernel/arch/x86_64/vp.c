@@ -79,6 +79,9 @@ void sk_vp_cpu_setup(void)
 {
     if (sk_g.cpuid_faulting)
         cpuid_faulting(true);
+    /* No hardware breakpoint left armed from before the CPU was ours (the
+     * kernel never sets any, and a guest at CPL3 cannot: MOV DR faults). */
+    __asm__ volatile("mov %0, %%dr7" : : "r"(0x400ull));
     /* FXSAVE/FXRSTOR with the XMM state, SSE for the guest, no lazy FPU. */
     write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
     this_cpu()->cr0_ts = false;
@@ -184,15 +187,17 @@ void sk_vp_cpu_init(struct sk_percpu *pc)
     pc->tss.rsp[0] = PERCPU_STACK_TOP;
 }
 
-static bool has_error_code(uint64_t v)
-{
-    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
-}
-
 void sk_vp_trap(struct trap_frame *f)
 {
     struct sk_percpu *pc = this_cpu();
     struct sk_vp *vp = &pc->vp;
+    /* A CPL3 frame only comes from a VP this CPU entered; anything else
+     * (a frame that is not what it seems) must not send the CPU back onto
+     * a stack that is no longer there: it is reported as an exception. */
+    if (!pc->vp_kernel_rsp) {
+        sk_trap(f);
+        sk_park_forever();
+    }
     if (vp->fx_live)
         __asm__ volatile("fxsave %0" : "=m"(vp->fx));
     vp->gpr[SK_VP_RAX] = f->rax;
@@ -214,17 +219,19 @@ void sk_vp_trap(struct trap_frame *f)
     vp->rip = f->rip;
     vp->rflags = f->rflags;
     vp->exit.vector = (uint8_t)f->vector;
-    vp->exit.has_error_code = has_error_code(f->vector);
+    vp->exit.has_error_code = (f->vector & SK_TRAP_ERROR_PUSHED) != 0;
     vp->exit.error_code = vp->exit.has_error_code ? (uint32_t)f->error : 0;
     vp->exit.fault_address = 0;
-    if (f->vector == SK_VP_VECTOR_PF) {
+    if (vp->exit.vector == SK_VP_VECTOR_PF) {
         vp->exit.fault_address = read_cr2();
-    } else if (f->vector == SK_VP_VECTOR_DB) {
+    } else if (vp->exit.vector == SK_VP_VECTOR_DB) {
         uint64_t dr6;
         __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
         vp->exit.fault_address = dr6;
     }
-    if (f->vector >= 32 && f->vector != SIDECAR_SPURIOUS_VECTOR)
+    if (vp->exit.vector >= 32 && vp->exit.vector != SIDECAR_SPURIOUS_VECTOR)
         apic_eoi();
-    sk_vp_leave_asm(pc->vp_kernel_rsp);
+    uint64_t rsp = pc->vp_kernel_rsp;
+    pc->vp_kernel_rsp = 0;   /* until the next entry */
+    sk_vp_leave_asm(rsp);
 }

@@ -19,6 +19,7 @@
 #define APIC_BASE_ENABLE (1ull << 11)
 #define APIC_BASE_EXTD (1ull << 10)
 
+#define ICR_NMI 0x400u
 #define ICR_INIT 0x500u
 #define ICR_STARTUP 0x600u
 #define ICR_ASSERT (1u << 14)
@@ -149,6 +150,8 @@ static void icr_send(uint32_t apic_id, uint32_t low)
 }
 
 void mk_send_ipi(uint32_t apic_id, uint32_t vector) { icr_send(apic_id, ICR_ASSERT | (vector & 0xff)); }
+
+void mk_send_nmi(uint32_t apic_id) { icr_send(apic_id, ICR_ASSERT | ICR_NMI); }
 
 void mk_send_init(uint32_t apic_id) { icr_send(apic_id, ICR_ASSERT | ICR_INIT); }
 

@@ -29,6 +29,8 @@ uint64_t mk_image_end(void);
 void mk_set_x2apic(bool on);
 uint32_t mk_apic_id(void);
 void mk_send_ipi(uint32_t apic_id, uint32_t vector);
+/* An IPI in NMI delivery mode (the vector field is ignored). */
+void mk_send_nmi(uint32_t apic_id);
 void mk_send_init(uint32_t apic_id);
 void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa);
 
