@@ -21,6 +21,7 @@
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
+#include "hotinit.h"
 #include "vectors.h"
 #include "vp.h"
 
@@ -182,6 +183,19 @@ void mk_main(uint64_t handoff_pa)
             "%u ran a VP, %u running guests stopped%s%s\n", vr.ok ? "ok" : "FAILED", vr.ipis, vr.cpus, vr.idle,
             vr.ran, vr.running, vr.answered, vr.vp_ok, vr.stopped, vr.error[0] ? ": " : "", vr.error);
         ok = ok && vr.ok;
+    }
+
+    /* INIT right after REMOVED while others log (last among the early steps: it takes CPUs away). */
+    static struct mk_hotinit_result hir;
+    if (opt.hot_init && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        mk_hotinit_test(mk_host(), p, cpu_list, n, khz, &hir);
+        out("main: hot INIT: %s; %u/%u targets REMOVEd and INITed (0-%u us after REMOVED), %u/%u bystanders "
+            "answered%s%s\n", hir.ok ? "ok" : "FAILED", hir.inited, hir.targets, hir.max_delay_us, hir.answered,
+            hir.bystanders, hir.error[0] ? ": " : "", hir.error);
+        for (uint32_t k = hir.bystanders; k < n; k++)
+            converted[cpu_list[k]] = true;   /* gone from the sidecar: no more pings */
+        ok = ok && hir.ok;
     }
 
     /* The canary check, then the sidecar still answers. */
@@ -479,6 +493,10 @@ void mk_main(uint64_t handoff_pa)
         }
         out("}}");
     }
+    if (opt.hot_init)
+        out(",\"hot_init\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"inited\":%u,\"answered\":%u,"
+            "\"max_delay_us\":%u,\"error\":\"%s\"}", hir.ok ? "true" : "false", hir.targets, hir.bystanders,
+            hir.inited, hir.answered, hir.max_delay_us, hir.error);
     if (opt.vectors)
         out(",\"vectors\":{\"ok\":%s,\"cpus\":%u,\"idle\":%u,\"ran\":%u,\"running\":%u,\"ipis\":%u,"
             "\"answered\":%u,\"vp_ok\":%u,\"stopped\":%u,\"error\":\"%s\"}",

@@ -164,6 +164,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             good = ranged(v, s, 1, 10000000, &opt->soak_commands);
         } else if (word_is(w, key, "mk.vectors") && !v) {
             opt->vectors = true;
+        } else if (word_is(w, key, "mk.hot_init") && !v) {
+            opt->hot_init = true;
         } else {
             if (ok)
                 sc_snprintf(err, err_size, "%.*s: unknown main-kernel option", (int)(key < 40 ? key : 40), w);

@@ -35,6 +35,9 @@
  *   mk.vectors             fixed IPIs on every exception vector and NMIs
  *                          to idle, used and running sidecar CPUs
  *                          (vectors.h); before the other VP steps
+ *   mk.hot_init            REMOVE sidecar CPUs and INIT each right away
+ *                          while others log (hotinit.h); the targets are
+ *                          gone afterwards
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -70,6 +73,7 @@ struct mk_options {
     bool soak;
     uint32_t soak_commands;
     bool vectors;
+    bool hot_init;
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a

@@ -137,8 +137,9 @@ static bool vector_has_error_code(uint8_t v)
  *   CPU was ours, TF from a corrupted RFLAGS, a guest's pending single-step
  *   delivered after its trap entered the kernel). DR7 and DR6 are reset,
  *   TF cleared in the frame, and the CPU carries on.
- * Not logged from the NMI and #DB paths: they may interrupt a CPU inside
- * the log lock. */
+ * The NMI and #DB paths log their first occurrence per CPU: they may
+ * interrupt this CPU inside its own log line, which the log lock lets
+ * them write through (loglock.h). */
 bool sk_trap_filter(struct trap_frame *f)
 {
     uint8_t v = (uint8_t)f->vector;
@@ -163,15 +164,22 @@ bool sk_trap_filter(struct trap_frame *f)
         }
         return true;
     }
+    uint32_t cpu = bsp ? sk_g.bsp_cpu : pc->cpu_index;
     if (v == 2) {
-        (*(bsp ? &sk_g.bsp_nmi_count : &pc->nmi_count))++;
+        if ((*(bsp ? &sk_g.bsp_nmi_count : &pc->nmi_count))++ == 0)
+            klog_cpu(cpu, "NMI taken and returned from (rip %lx, cs %lx)", f->rip, f->cs);
         return true;
     }
     if (v == 1 && !(f->cs & 3)) {
+        uint64_t dr6, dr7;
+        __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+        __asm__ volatile("mov %%dr7, %0" : "=r"(dr7));
         __asm__ volatile("mov %0, %%dr7" : : "r"(DR7_RESET));
         __asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESET));
         f->rflags &= ~RFLAGS_TF;
-        (*(bsp ? &sk_g.bsp_db_count : &pc->db_count))++;
+        if ((*(bsp ? &sk_g.bsp_db_count : &pc->db_count))++ == 0)
+            klog_cpu(cpu, "#DB at CPL0 (rip %lx, dr6 %lx, dr7 %lx): debug registers reset, carrying on", f->rip,
+                     dr6, dr7);
         return true;
     }
     return false;

@@ -61,11 +61,14 @@ static void arch_log(void *ctx, const char *line)
     klog_cpu(((struct sk_percpu *)ctx)->cpu_index, "%s", line);
 }
 
+/* Before the CPU publishes REMOVED: the host may send INIT the moment it
+ * sees REMOVED, so this is the last log line (one written after it could
+ * be cut off by the INIT with the log lock held). */
 static void arch_quiesce(void *ctx)
 {
-    (void)ctx;
     cpu_cli();
     apic_quiesce();
+    klog_cpu(((struct sk_percpu *)ctx)->cpu_index, "leaving: APIC quiet, parking for INIT");
 }
 
 static const struct sk_arch arch_ops = {
@@ -86,8 +89,8 @@ void sk_dispatch_start(struct sk_percpu *pc)
                 (void *)SLOT_VA(SLOT_REGISTER), pc->node_cpu, pc->cpu_index,
                 &arch_ops, &sk_vp_ring3_backend, &pc->vp);
     sk_dispatch_loop(cpu);
-    /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI. */
+    /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI.
+     * Nothing is logged from here on (arch_quiesce). */
     sk_vp_cpu_off();
-    klog_cpu(pc->cpu_index, "removed; parked for INIT");
     sk_park_forever();
 }

@@ -70,7 +70,7 @@ struct sk_globals {
     uint32_t bsp_cpu;
     uint32_t kick_cursor;   /* atomic: first node that may still need a kick */
     uint32_t test_fault_cpu; /* params.test_fault_cpu */
-    uint32_t log_lock;
+    uint64_t log_lock;       /* log.c, loglock.h */
     uint16_t serial_port;
     bool x2apic;
     bool logging;
@@ -136,7 +136,7 @@ struct sk_percpu {
     uint32_t stray_count;      /* interrupts on exception vectors, ignored */
     uint32_t nmi_count;        /* NMIs taken and returned from */
     uint32_t db_count;         /* #DB at CPL0, cleared and returned from */
-    uint32_t pad2;
+    uint32_t log_seq;          /* log.c: this CPU's log lines (loglock.h) */
     uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
 };
 
