@@ -21,6 +21,7 @@
 #include "convert.h"
 #include "options.h"
 #include "ping.h"
+#include "cpureport.h"
 #include "hotinit.h"
 #include "vectors.h"
 #include "vp.h"
@@ -172,6 +173,17 @@ void mk_main(uint64_t handoff_pa)
         rt = mk_ping_roundtrip(p, o, 8);
         out("main: NONE round trip over %u pings: median %lu ns, p99 %lu ns, min %lu ns\n", rt.samples,
             rt.median * 1000000 / khz, rt.p99 * 1000000 / khz, rt.min * 1000000 / khz);
+    }
+
+    /* Which CPUs left and why; the others must work. */
+    static struct mk_cpureport_result crr;
+    if (opt.cpu_report && !hrc) {
+        uint32_t n = ready_sidecars(p, o, cpu_list);
+        mk_cpureport(mk_host(), p, cpu_list, n, khz, &crr);
+        for (uint32_t k = 0; k < crr.removed_count && k < MK_CPUREPORT_MAX; k++)
+            out("main: cpu %u left the sidecar: %s\n", crr.removed[k].cpu, crr.removed[k].error);
+        out("main: cpu report: %s; %u removed, %u/%u others answered and ran a VP%s%s\n", crr.ok ? "ok" : "FAILED",
+            crr.removed_count, crr.others_ok, crr.others, crr.error[0] ? ": " : "", crr.error);
     }
 
     /* Interrupts on exception vectors (first: some targets must never have run a guest). */
@@ -492,6 +504,13 @@ void mk_main(uint64_t handoff_pa)
             first = 0;
         }
         out("}}");
+    }
+    if (opt.cpu_report) {
+        out(",\"cpu_report\":{\"ok\":%s,\"others\":%u,\"others_ok\":%u,\"error\":\"%s\",\"removed\":[",
+            crr.ok ? "true" : "false", crr.others, crr.others_ok, crr.error);
+        for (uint32_t k = 0; k < crr.removed_count && k < MK_CPUREPORT_MAX; k++)
+            out("%s{\"cpu\":%u,\"error\":\"%s\"}", k ? "," : "", crr.removed[k].cpu, crr.removed[k].error);
+        out("]}");
     }
     if (opt.hot_init)
         out(",\"hot_init\":{\"ok\":%s,\"targets\":%u,\"bystanders\":%u,\"inited\":%u,\"answered\":%u,"

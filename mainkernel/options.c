@@ -166,6 +166,8 @@ bool mk_options_parse(const char *cmdline, struct mk_options *opt, char *err, un
             opt->vectors = true;
         } else if (word_is(w, key, "mk.hot_init") && !v) {
             opt->hot_init = true;
+        } else if (word_is(w, key, "mk.cpu_report") && !v) {
+            opt->cpu_report = true;
         } else {
             if (ok)
                 sc_snprintf(err, err_size, "%.*s: unknown main-kernel option", (int)(key < 40 ? key : 40), w);

@@ -38,6 +38,9 @@
  *   mk.hot_init            REMOVE sidecar CPUs and INIT each right away
  *                          while others log (hotinit.h); the targets are
  *                          gone afterwards
+ *   mk.cpu_report          list the sidecar CPUs that left (E_REMOVED) with
+ *                          their error text; every other one must answer
+ *                          and run a VP (cpureport.h)
  *
  * Portable C: unit-tested natively. */
 #ifndef MK_OPTIONS_H
@@ -74,6 +77,7 @@ struct mk_options {
     uint32_t soak_commands;
     bool vectors;
     bool hot_init;
+    bool cpu_report;
 };
 
 /* Parses cmdline into *opt (defaults first). Returns false and writes a

@@ -77,7 +77,7 @@ Test(options, bad_values_name_the_option)
         { "mk.fault_iters=0", "mk.fault_iters" }, { "mk.fault_iters=100001", "mk.fault_iters" },
         { "mk.soak=1", "mk.soak" },             { "mk.soak_commands=0", "mk.soak_commands" },
         { "mk.soak_commands=12x", "mk.soak_commands" }, { "mk.vectors=1", "mk.vectors" },
-        { "mk.hot_init=1", "mk.hot_init" },
+        { "mk.hot_init=1", "mk.hot_init" },     { "mk.cpu_report=1", "mk.cpu_report" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[64];
@@ -115,6 +115,9 @@ Test(options, faults_and_soak)
     cr_assert_not(opt.hot_init);
     cr_assert(mk_options_parse("mk.hot_init", &opt, err, sizeof(err)));
     cr_assert(opt.hot_init);
+    cr_assert_not(opt.cpu_report);
+    cr_assert(mk_options_parse("mk.cpu_report", &opt, err, sizeof(err)));
+    cr_assert(opt.cpu_report);
 }
 
 Test(fmt, precision)

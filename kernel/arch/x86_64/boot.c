@@ -295,7 +295,7 @@ void sk_ap_main(uint32_t cpu)
     /* No log line per CPU: with hundreds of CPUs the serial port (one
      * lock, one slow device) serialized them and, at 255 vCPUs under TCG,
      * took most of the bring-up. The BSP logs the progress instead. */
-    if (sk_g.test_fault_cpu == cpu + 1)
+    if (sk_g.test_fault_cpu == cpu + 1 && sk_g.test_fault_kind == 0)
         __asm__ volatile("ud2");   /* params.test_fault_cpu: the exception report, tested */
     e->ready_tsc = ticks_since_entry();
     sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
@@ -418,6 +418,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
     sk_g.trampoline_pa = p->trampoline_page;
     sk_g.test_fault_cpu = p->test_fault_cpu;
+    sk_g.test_fault_kind = p->test_fault_kind;
     sk_g.cpu_count = p->cpu_count;
     sk_g.node_count = p->node_count;
     sk_g.bsp_cpu = p->bsp_cpu;

@@ -175,6 +175,14 @@ sk_trap_stubs:
 %endrep
 
 section .text
+; void sk_test_stack_overflow(void): pushes until the kernel stack runs into
+; the guard page (params.test_fault_kind 1, dispatch.c). The #PF that
+; follows cannot be delivered on that stack: #DF, on its own (IST) stack.
+global sk_test_stack_overflow
+sk_test_stack_overflow:
+    push rax
+    jmp sk_test_stack_overflow
+
 ; void sk_load_tables(const void *gdtr, const void *idtr, uint16_t tss_sel)
 ; Loads the GDT, reloads every segment register, the IDT and the task register.
 global sk_load_tables

@@ -70,6 +70,7 @@ struct sk_globals {
     uint32_t bsp_cpu;
     uint32_t kick_cursor;   /* atomic: first node that may still need a kick */
     uint32_t test_fault_cpu; /* params.test_fault_cpu */
+    uint8_t test_fault_kind; /* params.test_fault_kind */
     uint64_t log_lock;       /* log.c, loglock.h */
     uint16_t serial_port;
     bool x2apic;
@@ -114,11 +115,20 @@ _Static_assert(sizeof(struct sk_tss) == 104, "TSS size");
 #define GDT_TSS 0x28
 #define GDT_ENTRIES 7
 
-/* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; its stack
- * grows down from just below them. The VP's saved state (struct sk_vp, the
- * ring-3 backend, ~0.8 KiB) lives here too, so a CPU still needs no page
- * beyond its 7 (docs/boot.md section 5); the stack keeps what is left of
- * the page (SK_MIN_STACK at least). */
+/* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; below them
+ * the NMI stack (IST2, SK_NMI_STACK bytes), below that the kernel stack,
+ * which grows down to the unmapped SLOT_GUARD page. The VP's saved state
+ * (struct sk_vp, the ring-3 backend, ~0.8 KiB) lives here too, so a CPU
+ * still needs no page beyond its 7 (docs/boot.md section 5).
+ *
+ * #DF and #MC (IST1) start at the very top of the kernel stack, whose
+ * first SK_IST1_GAP bytes the kernel never uses otherwise (its RSP starts
+ * below them): an interrupt that lands on vector 8 or 18 (a fixed IPI, which
+ * is EOId and returned from) stays inside the gap; a real #DF or #MC is
+ * terminal (the CPU reports and parks for good, never returning to what it
+ * interrupted), so running on past the gap over dead frames is harmless, and
+ * a kernel stack overflow (at the bottom, into the guard page) leaves the
+ * top free. NMIs return at any time, so they have their own stack. */
 struct sk_percpu {
     struct sk_vp vp;           /* first: 16-aligned for FXSAVE/FXRSTOR */
     uint64_t vp_kernel_rsp;    /* vp.asm: the kernel's RSP while the VP runs */
@@ -137,14 +147,28 @@ struct sk_percpu {
     uint32_t nmi_count;        /* NMIs taken and returned from */
     uint32_t db_count;         /* #DB at CPL0, cleared and returned from */
     uint32_t log_seq;          /* log.c: this CPU's log lines (loglock.h) */
+    uint32_t nmi_logged;       /* dispatch.c: nmi_count when arch_park last logged it */
+    uint32_t stray_logged;     /* dispatch.c: the stray_seen bits arch_park has logged */
     uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
 };
 
 #define PERCPU_VA (SLOT_VA(SLOT_PERCPU) + PAGE_SIZE - sizeof(struct sk_percpu))
-#define SK_MIN_STACK 2560u
+/* The NMI path and an interrupt on vector 8 or 18 (trap_common,
+ * sk_trap_filter, the APIC read, a nested #GP fixup at worst) use about
+ * 0.4 KiB and log nothing (arch_park logs for them later). The kernel
+ * stack's deepest use measured in the VP, hostile, compute, vector and
+ * fault tests with logging on is in docs/boot.md section 5. */
+#define SK_NMI_STACK 512u
+#define SK_IST1_GAP 512u
+#define SK_MIN_STACK 1536u
 _Static_assert(sizeof(struct sk_percpu) % 16 == 0, "sk_percpu keeps the VP 16-aligned");
-_Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_MIN_STACK, "per-CPU stack too small");
-#define PERCPU_STACK_TOP (PERCPU_VA & ~15ull)
+_Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_NMI_STACK + SK_IST1_GAP + SK_MIN_STACK,
+               "per-CPU stacks too small");
+#define SK_NMI_STACK_TOP (PERCPU_VA & ~15ull)
+#define SK_IST1_TOP (SK_NMI_STACK_TOP - SK_NMI_STACK)
+#define PERCPU_STACK_TOP (SK_IST1_TOP - SK_IST1_GAP)   /* the kernel's RSP starts here; TSS.rsp0 */
+#define SK_IST_TERMINAL 1u     /* #DF, #MC */
+#define SK_IST_NMI 2u
 
 static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
 
@@ -183,6 +207,7 @@ void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
 bool sk_trap_filter(struct trap_frame *f);
+void sk_test_stack_overflow(void) __attribute__((noreturn));
 /* entry.asm: RDMSR / WRMSR that answer false instead of faulting (the
  * sk_trap fixup resumes at the _fixup label). */
 bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
@@ -192,7 +217,7 @@ extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
 bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
-void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, CPUID faulting */
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, MCE; CPUID faulting; DR7 */
 void sk_vp_cpu_off(void);          /* a CPU leaving the sidecar: CPUID faulting off */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));

@@ -20,7 +20,9 @@
 #define CR0_EM (1ull << 2)
 #define CR0_TS (1ull << 3)
 #define CR0_NE (1ull << 5)
+#define CR4_MCE (1ull << 6)
 #define CR4_OSFXSR (1ull << 9)
+#define CPUID1_EDX_MCE (1u << 7)
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
@@ -86,6 +88,10 @@ void sk_vp_cpu_setup(void)
     write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
     this_cpu()->cr0_ts = false;
     uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    /* Machine checks as #MC (the CPU reports and leaves, cpu.c) instead
+     * of a shutdown, which takes a whole VM down. */
+    if (cpuid(1, 0).edx & CPUID1_EDX_MCE)
+        cr4 |= CR4_MCE;
     if (sk_g.smep)
         cr4 |= CR4_SMEP;   /* the kernel never runs guest code */
     if (sk_g.smap)
