@@ -276,11 +276,19 @@ static void fan_out(uint32_t self, uint32_t own_node, uint8_t round)
         start_cpu(c, self, round);
 }
 
-/* An AP, on its own page tables and stack, interrupts off. */
-void sk_ap_main(uint32_t cpu)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+
+/* An AP, on its own page tables and stack, interrupts off, caching on
+ * (entry.asm cleared CR0.CD and NW; cr0_at_entry is what it found). */
+void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
 {
     struct sk_cpu_entry *e = &sk_cpus[cpu];
     struct sk_percpu *pc = this_cpu();
+    if (cr0_at_entry & (CR0_CD | CR0_NW))
+        __atomic_fetch_add(&sk_g.cache_off_at_entry, 1, __ATOMIC_RELAXED);
+    if (read_cr0() & (CR0_CD | CR0_NW))
+        __atomic_fetch_add(&sk_g.cache_still_off, 1, __ATOMIC_RELAXED);
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     sk_vp_cpu_setup();
     apic_init_ap();
@@ -423,6 +431,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.node_count = p->node_count;
     sk_g.bsp_cpu = p->bsp_cpu;
     sk_g.kick_cursor = 0;
+    sk_g.cache_off_at_entry = 0;
+    sk_g.cache_still_off = 0;
     sk_ap_table_count = 0;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
@@ -503,6 +513,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     out->apic_mode = sk_g.x2apic ? SIDECAR_APIC_MODE_X2APIC : SIDECAR_APIC_MODE_XAPIC;
     out->use_mwait = sk_g.use_mwait;
     out->cpuid_faulting = sk_g.cpuid_faulting;
+    out->cache_off_at_entry = load32(&sk_g.cache_off_at_entry);
+    out->cache_still_off = load32(&sk_g.cache_still_off);
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         struct sidecar_output_cpu *o = &out->cpus[c];
@@ -526,8 +538,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
                      s == KS_WAITING ? SIDECAR_CPU_FAILURE_NOT_STARTED : SIDECAR_CPU_FAILURE_NO_ANSWER;
         o->vector = e->vector;
     }
-    klog("bring-up done: %u ready, %u failed, %lu us", out->ready_count, out->failed_count,
-         out->bringup_tsc * 1000 / sk_g.tsc_khz);
+    klog("bring-up done: %u ready, %u failed, %lu us; caching was off on %u CPUs at entry, now on (still off: %u)",
+         out->ready_count, out->failed_count, out->bringup_tsc * 1000 / sk_g.tsc_khz, out->cache_off_at_entry,
+         out->cache_still_off);
     apic_restore_bsp();
     idt_restore_bsp();
     return true;

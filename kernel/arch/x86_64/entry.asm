@@ -9,6 +9,7 @@ default rel
 %define SLOT_PERCPU 510
 %define KERNEL_VBASE 0xffffffff80000000
 %define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
+%define CR0_CD_NW 0x60000000        ; CR0.CD (bit 30), CR0.NW (bit 29)
 
 extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
 
@@ -17,10 +18,21 @@ section .text
 ; An AP arrives here from the trampoline: long mode, the shim's page tables,
 ; no stack, interrupts off. It finds its CPU by APIC ID (CPUID leaf 0xB when
 ; the CPU has it: the full x2APIC ID; leaf 1 otherwise), loads that CPU's
-; own page tables and stack, and calls sk_ap_main(cpu index). A CPU that is not
-; in the table parks for good.
+; own page tables and stack, and calls sk_ap_main(cpu index, CR0 at entry).
+; A CPU that is not in the table parks for good.
 global sk_ap_entry64
 sk_ap_entry64:
+    ; Caching on: CR0.CD and CR0.NW as the AP arrived with them are kept in
+    ; r9 for sk_ap_main's count. A reset sets both; the SDM has INIT keep
+    ; them as they were (firmware that never ran the AP leaves them set), and
+    ; QEMU's INIT resets CR0 outright: under QEMU every AP arrives with them.
+    mov r9, cr0
+    mov rax, r9
+    and rax, ~CR0_CD_NW
+    cmp rax, r9
+    je .cache_on
+    mov cr0, rax
+.cache_on:
     xor eax, eax
     cpuid
     cmp eax, 0xb
@@ -57,6 +69,7 @@ sk_ap_entry64:
     mov rsp, [sk_percpu_stack_top]
     xor ebp, ebp
     mov edi, [rsi + 4]              ; CPU index
+    mov rsi, r9                     ; CR0 at entry
     call sk_ap_main                 ; never returns
 .lost:
     cli

@@ -80,6 +80,8 @@ struct sk_globals {
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
     bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
+    uint32_t cache_off_at_entry; /* boot.c: APs that arrived with CR0.CD/NW set */
+    uint32_t cache_still_off;  /* and those that still had them after clearing */
     uint32_t bsp_stray_count; /* cpu.c: the BSP's counts during bring-up (it has no per-CPU page) */
     uint32_t bsp_nmi_count;
     uint32_t bsp_db_count;
@@ -226,7 +228,7 @@ int sk_vp_enter_asm(struct sk_vp *vp, uint64_t *kernel_rsp, struct sk_tss *tss);
 void sk_vp_leave_asm(uint64_t kernel_rsp) __attribute__((noreturn));
 
 /* boot.c */
-void sk_ap_main(uint32_t index) __attribute__((noreturn));
+void sk_ap_main(uint32_t index, uint64_t cr0_at_entry) __attribute__((noreturn));
 
 /* dispatch.c: the AP's dispatch loop over the portable core. */
 void sk_dispatch_start(struct sk_percpu *pc) __attribute__((noreturn));

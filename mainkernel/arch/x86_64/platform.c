@@ -178,8 +178,24 @@ static uint32_t current_slot(void)
 /* A started CPU's own set-up: the IDT, its local APIC software-enabled (in
  * the mode it is in: INIT leaves x2APIC mode as it was), then the portable
  * part. */
+static uint64_t ap_cr0[MK_MAX_APS];
+static uint32_t ap_apic[MK_MAX_APS];
+static uint32_t ap_seen[MK_MAX_APS];
+
+bool mk_ap_entry_cr0(uint32_t apic_id, uint64_t *cr0)
+{
+    for (uint32_t s = 0; s < MK_MAX_APS; s++) {
+        if (__atomic_load_n(&ap_seen[s], __ATOMIC_ACQUIRE) && ap_apic[s] == apic_id) {
+            *cr0 = ap_cr0[s];
+            return true;
+        }
+    }
+    return false;
+}
+
 void mk_ap_boot(uint32_t slot)
 {
+    uint64_t cr0 = read_cr0();
     struct table_ptr i = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(i));
     uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -195,6 +211,11 @@ void mk_ap_boot(uint32_t slot)
     } else {
         *apic_reg(APIC_SVR_REG) = 0x1ff;
         id = *apic_reg(APIC_ID_REG) >> 24;
+    }
+    if (slot < MK_MAX_APS) {
+        ap_cr0[slot] = cr0;
+        ap_apic[slot] = id;
+        __atomic_store_n(&ap_seen[slot], 1, __ATOMIC_RELEASE);
     }
     mk_ap_main(slot, id);
 }

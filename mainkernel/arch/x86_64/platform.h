@@ -50,6 +50,10 @@ bool mk_ap_mwait(void);
 /* Where a started CPU ends up after its own set-up (portable code, in
  * convert.c): slot is its private index, apic_id what its APIC says. */
 void mk_ap_main(uint32_t slot, uint32_t apic_id) __attribute__((noreturn));
+/* CR0 of the CPU with this APIC ID when the main kernel started it, once
+ * its entry (ap.asm) had turned caching on: CR0.CD and NW must be clear.
+ * false when no such CPU was started. */
+bool mk_ap_entry_cr0(uint32_t apic_id, uint64_t *cr0);
 /* Called when a started CPU takes an exception (then it parks). */
 void mk_ap_fault(uint32_t slot, uint32_t vector, uint64_t error, uint64_t rip);
 
