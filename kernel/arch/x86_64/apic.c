@@ -111,6 +111,8 @@ uint32_t apic_read_id(void)
 bool apic_send(uint32_t apic_id, uint32_t low)
 {
     if (sk_g.x2apic) {
+        if (!icr_x2apic_dest_ok(apic_id))
+            return false;   /* the broadcast ID: never (a host-written response_cpu) */
         wrmsr(X2APIC_MSR(XAPIC_ICR_LOW), icr_x2apic(apic_id, low));
         return true;
     }

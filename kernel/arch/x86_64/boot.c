@@ -41,6 +41,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa);
 
 SCFREE_IMAGE_HEADER(sk_entry);
 
+_Static_assert(SIDECAR_REQUEST_VECTOR >= SIDECAR_MIN_VECTOR && SIDECAR_REQUEST_VECTOR <= 0xff,
+               "the request vector is no exception vector");
+
 static void *pa_ptr(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
 static uint64_t ticks_since_entry(void) { return rdtsc() - sk_g.t0; }
@@ -245,6 +248,12 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
         e->failure = SIDECAR_CPU_FAILURE_NO_X2APIC;
         store32(&e->state, KS_ABANDONED);
         klog_cpu(starter, "cpu %u (APIC ID %u) needs x2APIC; not started", c, e->apic_id);
+        return;
+    }
+    if (sk_g.x2apic && !icr_x2apic_dest_ok(e->apic_id)) {
+        e->failure = SIDECAR_CPU_FAILURE_NOT_STARTED;
+        store32(&e->state, KS_ABANDONED);
+        klog_cpu(starter, "cpu %u: params.cpus[%u].apic_id is the x2APIC broadcast ID; not started", c, c);
         return;
     }
     uint8_t vector = 0;
