@@ -140,6 +140,8 @@ void mk_main(uint64_t handoff_pa)
     if (!ping.ok && ping.first_failed_cpu != SIDECAR_NO_CPU)
         mk_out("main: ping of cpu %u failed: %s (status byte now %d)\n", ping.first_failed_cpu, ping.error,
                ping.first_failed_status);
+    mk_out("main: caching: %u sidecar CPUs arrived with CR0.CD/NW set and enabled it, %u still have it off\n",
+           o->cache_off_at_entry, o->cache_still_off);
     uint64_t bringup_us = o->bringup_tsc * 1000 / khz;
     mk_out("main: bring-up %lu us, %u/%u sidecar CPUs ready, %u rounds; ping: %s (%u/%u answered)\n",
            bringup_us, o->ready_count, sidecars, max_round, ping.ok ? "ok" : ping.error,
@@ -244,6 +246,7 @@ void mk_main(uint64_t handoff_pa)
            o->vp_backend == SIDECAR_VP_BACKEND_SVM     ? "svm"
            : o->vp_backend == SIDECAR_VP_BACKEND_RING3 ? "ring3"
                                                        : "none");
+    mk_out("\"cache_off_at_entry\":%u,\"cache_still_off\":%u,", o->cache_off_at_entry, o->cache_still_off);
     mk_out("\"apic_mode\":\"%s\",\"tsc_khz\":%lu,\"bringup_us\":%lu,\"bringup_tsc\":%lu,\"rounds\":%u,"
            "\"pages_per_cpu\":%u,",
            o->apic_mode == SIDECAR_APIC_MODE_X2APIC ? "x2apic" : "xapic", o->tsc_khz, bringup_us,
@@ -308,7 +311,13 @@ void mk_main(uint64_t handoff_pa)
                    "\"saved_rip\":%lu,\"error\":\"%s\"}", k ? "," : "",
                    conv[k].cpu, conv[k].apic_id, conv[k].online ? (int)conv[k].reported_apic_id : -1,
                    conv[k].work_ok ? "true" : "false", conv[k].saved_count, conv[k].saved_rip, conv[k].error);
-        mk_out("],\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
+        uint32_t cd = 0;
+        for (uint32_t k = 0; k < conv_count; k++) {
+            uint64_t cr0;
+            cd += conv[k].online && mk_ap_entry_cr0(conv[k].apic_id, &cr0) && (cr0 & 0x60000000u);
+        }
+        mk_out("],\"converted_cache_off\":%u", cd);   /* converted CPUs that came with CR0.CD/NW set */
+        mk_out(",\"convert_ok\":%s,\"ping_after_convert\":%s,\"converted_work_again\":%s",
                convert_ok ? "true" : "false", ping_after ? "true" : "false", work_again ? "true" : "false");
         if (opt.convert_again)
             mk_out(",\"convert_again_refused\":%s", again_ok ? "true" : "false");

@@ -92,9 +92,13 @@ class _Checks:
             if hi < (1 << (8 * f.elem_size)) - 1:
                 conds.append(f"(uint64_t){expr} > {literal(hi)}")
             if conds:
-                self.emit(indent, f"if ({' || '.join(conds)})")
+                test = ' || '.join(conds)
+                if f.or_zero:   # 0 is allowed too (e.g. "no vector")
+                    test = f"{expr} != 0 && ({test})"
+                self.emit(indent, f"if ({test})")
                 self.fail(indent + 1, "range", path,
-                          "out of range [%u, %u] (%u)", a=literal(lo),
+                          "out of range [%u, %u] (%u)" if not f.or_zero else
+                          "neither 0 nor in [%u, %u] (%u)", a=literal(lo),
                           b=literal(hi), c=f"(uint64_t){expr}")
         if f.align is not None:
             self.emit(indent, f"if (((uint64_t){expr} & "
@@ -289,7 +293,7 @@ def field_constraints(f):
     if f.equals is not None:
         out.append(f"= {f.equals:#x}")
     if f.range is not None:
-        out.append(f"{f.range[0]:#x}..{f.range[1]:#x}")
+        out.append(("0 or " if f.or_zero else "") + f"{f.range[0]:#x}..{f.range[1]:#x}")
     if f.align is not None:
         out.append(f"aligned {f.align:#x}")
     if f.zero:

@@ -59,7 +59,7 @@ IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 SIZEOF = re.compile(r"^sizeof\(([a-z][a-z0-9_]*)\)$")
 
 FIELD_KEYS = {"name", "type", "offset", "count", "doc", "writer", "atomic",
-              "range", "align", "zero", "equals", "bounded_by"}
+              "range", "or_zero", "align", "zero", "equals", "bounded_by"}
 STRUCT_KEYS = {"name", "size", "align", "doc", "fields", "rules"}
 ENUM_KEYS = {"name", "type", "doc", "values"}
 CONST_KEYS = {"name", "value", "doc"}
@@ -461,6 +461,9 @@ def _load_field(proto, st, node):
         if rng[1] >= 1 << (8 * esize):
             raise GenError(where, f"{what}: range maximum {rng[1]:#x} does "
                            f"not fit in {node['type']}")
+    or_zero = bool(node.get("or_zero", False))
+    if or_zero and rng is None:
+        raise GenError(where, f"{what}: or_zero needs a range")
     falign = None
     if "align" in node:
         falign = proto.value(node["align"], where, f"{what}: align")
@@ -485,7 +488,7 @@ def _load_field(proto, st, node):
               count_expr=count_expr,
               kind=kind, elem_size=esize, elem_align=ealign, ctype=ctype,
               enum=enum, struct=struct, writer=writer, atomic=atomic,
-              range=rng, align=falign, equals=equals, zero=zero,
+              range=rng, or_zero=or_zero, align=falign, equals=equals, zero=zero,
               bounded_by=bounded_by, doc=_doc(node, where, what),
               where=where)
     return f

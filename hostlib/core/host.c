@@ -59,11 +59,27 @@ const char *sidecar_host_strerror(int code)
     case SIDECAR_HOST_E_HV_STATUS: return "the hypervisor call failed (HvStatus)";
     case SIDECAR_HOST_E_NOTHING: return "nothing to wait for or read";
     case SIDECAR_HOST_E_NOMEM: return "out of memory";
+    case SIDECAR_HOST_E_VECTOR: return "IPI not allowed: vector below 32 or broadcast destination";
     default: return "unknown error";
     }
 }
 
 /* ---- open, close, enumerate ------------------------------------------ */
+
+/* The request vector a node's control page names: 0 (no IPI) or
+ * min_vector..255, never an exception vector. */
+static bool request_vector_ok(uint32_t v)
+{
+    return v == 0 || (v >= SIDECAR_MIN_VECTOR && v <= 0xff);
+}
+
+/* A destination this library sends to: never the broadcast ID of the
+ * APIC mode the kernel chose (xAPIC 0xff, and nothing above it fits;
+ * x2APIC 0xffffffff). */
+static bool ipi_dest_ok(const struct sidecar_output *output, uint32_t apic_id)
+{
+    return output->apic_mode == SIDECAR_APIC_MODE_X2APIC ? apic_id != 0xffffffffu : apic_id < 0xffu;
+}
 
 int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
                       const struct sidecar_params *params, const struct sidecar_output *output)
@@ -83,6 +99,9 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         return SIDECAR_HOST_E_INVALID;
     h->t = *t;
     h->params = params;
+    for (uint32_t c = 0; c < params->cpu_count; c++)
+        if (params->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && !ipi_dest_ok(output, params->cpus[c].apic_id))
+            return SIDECAR_HOST_E_VECTOR;
     for (uint32_t n = 0; n < params->node_count; n++) {
         const struct sidecar_output_node *on = &output->nodes[n];
         struct sidecar_host_node *hn = &h->nodes[n];
@@ -100,6 +119,8 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         if (hn->control->index != n || hn->control->base_cpu != hn->base_cpu ||
             hn->control->cpu_count != hn->cpu_count)
             return SIDECAR_HOST_E_INVALID;
+        if (!request_vector_ok(sidecar_control_page_request_vector_load(hn->control)))
+            return SIDECAR_HOST_E_VECTOR;
     }
     h->node_count = params->node_count;
     h->cpu_count = params->cpu_count;
@@ -296,7 +317,9 @@ static void ring(struct sidecar_host *h, uint32_t cpu, uint32_t n, bool wake)
     if (wake && (sidecar_control_page_flags_load(cp) & SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE))
         return;
     uint32_t vector = sidecar_control_page_request_vector_load(cp);
-    if (vector != 0 && vector <= 0xff)
+    /* Checked at open, with the destinations; the control page is the
+     * sidecar's to write, so the vector is checked again, never trusted. */
+    if (vector != 0 && request_vector_ok(vector))
         h->t.send_ipi(h->t.ctx, h->params->cpus[cpu].apic_id, vector);
 }
 

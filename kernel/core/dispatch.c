@@ -65,14 +65,27 @@ static void log_line(struct sk_cpu *cpu, const char *text)
         cpu->arch->log(cpu->arch->ctx, text);
 }
 
-/* needs_attention = 1, then the response IPI if the host asked for one. */
+/* needs_attention = 1, then the response IPI if the host asked for one.
+ * The host writes response_vector and response_cpu: an exception vector
+ * (below min_vector), a vector above 255 or the x2APIC broadcast ID
+ * 0xffffffff gets no IPI (needs_attention still says it), counted and
+ * logged once. The arch refuses its own mode's broadcast ID (xAPIC 0xff). */
 static void raise_attention(struct sk_cpu *cpu)
 {
     sidecar_control_page_needs_attention_store(cpu->control, 1);
     uint32_t vector = sidecar_control_page_response_vector_load(cpu->control);
-    if (vector != 0 && vector <= 0xff && cpu->arch && cpu->arch->send_ipi)
-        cpu->arch->send_ipi(cpu->arch->ctx,
-                            sidecar_control_page_response_cpu_load(cpu->control), vector);
+    if (vector == 0)
+        return;
+    uint32_t dest = sidecar_control_page_response_cpu_load(cpu->control);
+    if (vector < SIDECAR_MIN_VECTOR || vector > 0xff || dest == 0xffffffffu) {
+        if (cpu->counters.bad_response++ == 0)
+            log_line(cpu, vector < SIDECAR_MIN_VECTOR || vector > 0xff
+                              ? "response_vector: not in [32, 255]; no completion IPI"
+                              : "response_cpu: the broadcast ID; no completion IPI");
+        return;
+    }
+    if (cpu->arch && cpu->arch->send_ipi)
+        cpu->arch->send_ipi(cpu->arch->ctx, dest, vector);
 }
 
 /* Moves from one of our expected states to next. Fails (and leaves the

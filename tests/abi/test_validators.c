@@ -125,6 +125,33 @@ Test(control_page, status_enum_checked_only_within_cpu_count)
     free(cp);
 }
 
+/* Request and completion vectors: 0 (no IPI) or min_vector..255, never an
+ * exception vector. */
+Test(control_page, vectors_below_32_refused)
+{
+    struct sidecar_control_page *cp = aligned_alloc(4096, 4096);
+    memset(cp, 0, 4096);
+    cp->magic = SIDECAR_CONTROL_MAGIC;
+    cp->abi_major = SIDECAR_ABI_MAJOR;
+    cp->cpu_count = 1;
+    cp->cpu_status[0] = SIDECAR_CPU_STATUS_IDLE;
+    cr_assert_eq(SIDECAR_MIN_VECTOR, 32);
+    cr_assert_eq(sidecar_control_page_validate(cp, &err), SIDECAR_ABI_OK, "0 (no IPI): %s", err.message);
+    cp->request_vector = 32;
+    cp->response_vector = 0xff;
+    cr_assert_eq(sidecar_control_page_validate(cp, &err), SIDECAR_ABI_OK, "%s", err.message);
+    cp->request_vector = 31;
+    cr_assert_eq(sidecar_control_page_validate(cp, &err), SIDECAR_ABI_E_RANGE, "%s", err.message);
+    cr_assert_str_eq(err.message, "request_vector: neither 0 nor in [32, 255] (31)");
+    cp->request_vector = 0x20;
+    cp->response_vector = 2;
+    cr_assert_eq(sidecar_control_page_validate(cp, &err), SIDECAR_ABI_E_RANGE, "%s", err.message);
+    cr_assert_str_eq(err.message, "response_vector: neither 0 nor in [32, 255] (2)");
+    cp->response_vector = 0x100;
+    cr_assert_eq(sidecar_control_page_validate(cp, &err), SIDECAR_ABI_E_RANGE, "%s", err.message);
+    free(cp);
+}
+
 Test(request, register_count_over_capacity)
 {
     struct sidecar_get_set_vp_registers_request r;

@@ -44,9 +44,17 @@ Test(icr, xapic_destination_in_high_byte)
 Test(icr, xapic_refuses_ids_above_255)
 {
     uint32_t high = 7;
+    cr_assert_not(icr_xapic_high(0xff, &high), "0xff is the broadcast ID");
     cr_assert_not(icr_xapic_high(256, &high));
     cr_assert_not(icr_xapic_high(0x12345, &high));
     cr_assert_eq(high, 7);
+}
+
+Test(icr, x2apic_refuses_the_broadcast_id)
+{
+    cr_assert_not(icr_x2apic_dest_ok(0xffffffffu));
+    cr_assert(icr_x2apic_dest_ok(0xfffffffeu));
+    cr_assert(icr_x2apic_dest_ok(0xff), "0xff is an ordinary x2APIC ID");
 }
 
 Test(icr, x2apic_destination_in_upper_half)

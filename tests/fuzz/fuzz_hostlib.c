@@ -242,8 +242,10 @@ static void *t_map(void *ctx, uint64_t pa, uint64_t size)
 static void t_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
 {
     (void)ctx;
-    if (vector == 0 || vector > 0xff)
-        BROKEN("an IPI with vector 0 or above 0xff");
+    if (vector < SIDECAR_MIN_VECTOR || vector > 0xff)
+        BROKEN("an IPI with an exception vector (below 32) or above 0xff");
+    if (apic_id == 0xffffffffu)
+        BROKEN("an IPI to the broadcast ID");
     sidecar_acts(apic_id - APIC(0));
 }
 
@@ -280,7 +282,7 @@ static void t_wait(void *ctx, uint32_t e, uint64_t timeout_ns)
 
 static void check_code(int rc)
 {
-    if (rc < SIDECAR_HOST_E_NOMEM || rc > SIDECAR_HOST_RUN_INTERCEPT)
+    if (rc < SIDECAR_HOST_E_VECTOR || rc > SIDECAR_HOST_RUN_INTERCEPT)
         BROKEN("a result code out of range");
 }
 
@@ -377,7 +379,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         switch (op % 20) {
         case 0: {
             int s = sidecar_host_cpu_status(&host, cpu);
-            if (s > 0xff || s < SIDECAR_HOST_E_NOMEM)
+            if (s > 0xff || s < SIDECAR_HOST_E_VECTOR)
                 BROKEN("cpu_status out of range");
             break;
         }

@@ -62,6 +62,16 @@ class BadYaml(unittest.TestCase):
               - {name: a, type: u33, offset: 0, doc: "A."}
         """, 16, "unknown type 'u33'")
 
+    def test_or_zero_without_range(self):
+        self.expect("""\
+          - name: s
+            size: 4
+            align: 4
+            doc: S.
+            fields:
+              - {name: a, type: u32, offset: 0, or_zero: true, doc: "A."}
+        """, 16, "or_zero needs a range")
+
     def test_overlapping_offset(self):
         self.expect("""\
           - name: s

@@ -29,7 +29,7 @@ TestSuite(hostlib, .init = setup, .fini = teardown, .timeout = 60);
 Test(hostlib, version_and_every_error_has_text)
 {
     cr_assert_str_eq(sidecar_host_version(), "0.2.0");
-    for (int code = SIDECAR_HOST_OK; code >= SIDECAR_HOST_E_NOMEM; code--)
+    for (int code = SIDECAR_HOST_OK; code >= SIDECAR_HOST_E_VECTOR; code--)
         cr_assert_str_neq(sidecar_host_strerror(code), "unknown error", "code %d", code);
     cr_assert_str_eq(sidecar_host_strerror(-1000), "unknown error");
 }
@@ -106,6 +106,26 @@ Test(hostlib, open_refuses_bad_input)
     cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)),
                  SIDECAR_HOST_E_ABI);
     cp->magic = magic;
+    cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)), 0);
+    /* A request vector that is an exception vector: never sent. */
+    static const uint32_t bad_vectors[] = { 1, 2, 8, 17, 31, 0x100 };
+    uint32_t rv = cp->request_vector;
+    for (unsigned k = 0; k < sizeof(bad_vectors) / sizeof(bad_vectors[0]); k++) {
+        cp->request_vector = bad_vectors[k];
+        cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)),
+                     SIDECAR_HOST_E_VECTOR, "request_vector %u", bad_vectors[k]);
+    }
+    cp->request_vector = 0;   /* no IPI at all is allowed */
+    cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)), 0);
+    cp->request_vector = rv;
+    /* A sidecar CPU at the broadcast APIC ID (x2APIC here; in xAPIC mode
+     * 0xff and above): never a destination. */
+    struct sidecar_params *pw = (struct sidecar_params *)(uintptr_t)h->params;
+    uint32_t id = pw->cpus[1].apic_id;
+    pw->cpus[1].apic_id = 0xffffffffu;
+    cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)),
+                 SIDECAR_HOST_E_VECTOR);
+    pw->cpus[1].apic_id = id;
     cr_assert_eq(sidecar_host_open(&other, &h->t, h->params, sidecar_host_sim_output(f->sim)), 0);
     struct sidecar_host_sim_config bad = { .node_count = 0, .cpus_per_node = 4 };
     struct sidecar_host_sim *s;

@@ -100,6 +100,27 @@ Test(dispatch, out_of_range_response_vector_sends_nothing)
     cr_assert_eq(cp->needs_attention, 1);
 }
 
+Test(dispatch, exception_vector_or_broadcast_response_sends_nothing)
+{
+    static const uint32_t bad[][2] = { { 5, 31 }, { 5, 2 }, { 5, 1 }, { 0xffffffffu, 0xe3 } };
+    for (unsigned k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        cp->response_cpu = bad[k][0];
+        cp->response_vector = bad[k][1];
+        cp->needs_attention = 0;
+        request(SIDECAR_COMMAND_NONE);
+        sk_dispatch_poll(&cpu);
+        cr_assert_eq(fk.ipis, 0, "cpu %x vector %u", bad[k][0], bad[k][1]);
+        cr_assert_eq(cp->needs_attention, 1);
+        cr_assert_eq(cpu.counters.bad_response, k + 1);
+    }
+    cp->response_cpu = 5;
+    cp->response_vector = SIDECAR_MIN_VECTOR;   /* the lowest allowed */
+    request(SIDECAR_COMMAND_NONE);
+    sk_dispatch_poll(&cpu);
+    cr_assert_eq(fk.ipis, 1);
+    cr_assert_eq(fk.ipi_vector, 32);
+}
+
 Test(dispatch, vp_commands_without_backend_fail_cleanly)
 {
     const uint32_t cmds[] = { SIDECAR_COMMAND_RUN_VP, SIDECAR_COMMAND_GET_VP_REGISTERS,

@@ -79,6 +79,8 @@ Test(options, bad_values_name_the_option)
         { "mk.soak_commands=12x", "mk.soak_commands" },
         { "mk.stop_take=1", "mk.stop_take" },   { "mk.stop_take_pairs=0", "mk.stop_take_pairs" },
         { "mk.stop_take_pairs=100001", "mk.stop_take_pairs" }, { "mk.stop_take_pairs", "mk.stop_take_pairs" },
+        { "mk.vectors=1", "mk.vectors" },
+        { "mk.hot_init=1", "mk.hot_init" },     { "mk.cpu_report=1", "mk.cpu_report" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char line[64];
@@ -115,6 +117,15 @@ Test(options, faults_and_soak)
     cr_assert(mk_options_parse("mk.stop_take mk.stop_take_pairs=500", &opt, err, sizeof(err)));
     cr_assert(opt.stop_take);
     cr_assert_eq(opt.stop_take_pairs, 500);
+    cr_assert_not(opt.vectors);
+    cr_assert(mk_options_parse("mk.vectors", &opt, err, sizeof(err)));
+    cr_assert(opt.vectors);
+    cr_assert_not(opt.hot_init);
+    cr_assert(mk_options_parse("mk.hot_init", &opt, err, sizeof(err)));
+    cr_assert(opt.hot_init);
+    cr_assert_not(opt.cpu_report);
+    cr_assert(mk_options_parse("mk.cpu_report", &opt, err, sizeof(err)));
+    cr_assert(opt.cpu_report);
 }
 
 Test(fmt, precision)

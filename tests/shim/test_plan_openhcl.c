@@ -60,7 +60,7 @@ static void expect_chunks(uint32_t count, const uint32_t *base, const uint32_t *
         cr_assert_lt(nodes, params->node_count);
         cr_assert_eq(params->nodes[nodes].base_cpu, base[k], "node %u", nodes);
         cr_assert_eq(params->nodes[nodes].cpu_count, len[k], "node %u", nodes);
-        cr_assert_eq(params->nodes[nodes].memory_size, (4ull + 7ull * len[k]) * 4096, "node %u", nodes);
+        cr_assert_eq(params->nodes[nodes].memory_size, ((uint64_t)SIDECAR_NODE_FIXED_PAGES + (uint64_t)SIDECAR_CPU_PAGES * len[k]) * 4096, "node %u", nodes);
         nodes++;
         vp += len[k];
     }

@@ -56,7 +56,9 @@ enum {
     SIDECAR_HOST_E_NOT_ACQUIRED = -8, /* the CPU must be acquired first */
     SIDECAR_HOST_E_HV_STATUS = -9,    /* the hypervisor-level call failed: see the HvStatus */
     SIDECAR_HOST_E_NOTHING = -10,     /* nothing to wait for / no such intercept message */
-    SIDECAR_HOST_E_NOMEM = -11        /* out of memory (hosted transports only) */
+    SIDECAR_HOST_E_NOMEM = -11,       /* out of memory (hosted transports only) */
+    SIDECAR_HOST_E_VECTOR = -12       /* an IPI the pages ask for is not allowed: a vector below 32
+                                         (an exception vector) or a broadcast destination */
 };
 
 /* What a run returned (sidecar_host_run_vp, completions of async runs). */

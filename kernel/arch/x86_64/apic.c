@@ -111,6 +111,8 @@ uint32_t apic_read_id(void)
 bool apic_send(uint32_t apic_id, uint32_t low)
 {
     if (sk_g.x2apic) {
+        if (!icr_x2apic_dest_ok(apic_id))
+            return false;   /* the broadcast ID: never (a host-written response_cpu) */
         wrmsr(X2APIC_MSR(XAPIC_ICR_LOW), icr_x2apic(apic_id, low));
         return true;
     }
@@ -127,6 +129,26 @@ bool apic_send(uint32_t apic_id, uint32_t low)
 void apic_eoi(void)
 {
     wr(XAPIC_EOI, 0);
+}
+
+/* The in-service bit of vector: set while the CPU handles an interrupt
+ * the local APIC delivered on it (until the EOI), never for an exception.
+ * In x2APIC mode through the safe RDMSR: an AP that faults before it has
+ * switched its APIC to x2APIC mode must not fault again here. */
+#define XAPIC_ISR 0x100
+bool apic_in_service(uint8_t vector)
+{
+    uint32_t off = XAPIC_ISR + (vector / 32u) * 0x10u;
+    uint32_t word;
+    if (sk_g.x2apic) {
+        uint64_t v;
+        if (!sk_rdmsr_safe(X2APIC_MSR(off), &v))
+            return false;
+        word = (uint32_t)v;
+    } else {
+        word = *reg(off);
+    }
+    return (word >> (vector % 32u)) & 1u;
 }
 
 void apic_quiesce(void)

@@ -32,17 +32,21 @@ static inline uint32_t icr_low(enum icr_delivery mode, uint8_t vector)
 }
 
 /* xAPIC: the high dword (written first, at offset 0x310) holds the 8-bit
- * destination in bits 31:24. Returns false when dest does not fit. */
+ * destination in bits 31:24. Returns false when dest does not fit, or is
+ * 0xff, the broadcast ID: this kernel addresses one CPU at a time. */
+#define ICR_XAPIC_BROADCAST 0xffu
+#define ICR_X2APIC_BROADCAST 0xffffffffu
 static inline bool icr_xapic_high(uint32_t dest, uint32_t *high)
 {
-    if (dest > 0xff)
+    if (dest >= ICR_XAPIC_BROADCAST)
         return false;
     *high = dest << 24;
     return true;
 }
 
 /* x2APIC: one 64-bit write to MSR 0x830 with the 32-bit destination in
- * bits 63:32. */
+ * bits 63:32 (the caller refuses ICR_X2APIC_BROADCAST, icr_x2apic_dest_ok). */
+static inline bool icr_x2apic_dest_ok(uint32_t dest) { return dest != ICR_X2APIC_BROADCAST; }
 static inline uint64_t icr_x2apic(uint32_t dest, uint32_t low)
 {
     return ((uint64_t)dest << 32) | low;

@@ -42,6 +42,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa);
 
 SCFREE_IMAGE_HEADER(sk_entry);
 
+_Static_assert(SIDECAR_REQUEST_VECTOR >= SIDECAR_MIN_VECTOR && SIDECAR_REQUEST_VECTOR <= 0xff,
+               "the request vector is no exception vector");
+
 static void *pa_ptr(uint64_t pa) { return (void *)(uintptr_t)pa; }
 
 static uint64_t ticks_since_entry(void) { return rdtsc() - sk_g.t0; }
@@ -284,6 +287,12 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
         klog_cpu(starter, "cpu %u (APIC ID %u) needs x2APIC; not started", c, e->apic_id);
         return;
     }
+    if (sk_g.x2apic && !icr_x2apic_dest_ok(e->apic_id)) {
+        e->failure = SIDECAR_CPU_FAILURE_NOT_STARTED;
+        store32(&e->state, KS_ABANDONED);
+        klog_cpu(starter, "cpu %u: params.cpus[%u].apic_id is the x2APIC broadcast ID; not started", c, c);
+        return;
+    }
     uint8_t vector = 0;
     (void)icr_sipi_vector(sk_g.trampoline_pa, &vector);   /* validated at entry */
     apic_send(e->apic_id, icr_low(ICR_INIT, 0));
@@ -313,11 +322,19 @@ static void fan_out(uint32_t self, uint32_t own_node, uint8_t round)
         start_cpu(c, self, round);
 }
 
-/* An AP, on its own page tables and stack, interrupts off. */
-void sk_ap_main(uint32_t cpu)
+#define CR0_NW (1ull << 29)
+#define CR0_CD (1ull << 30)
+
+/* An AP, on its own page tables and stack, interrupts off, caching on
+ * (entry.asm cleared CR0.CD and NW; cr0_at_entry is what it found). */
+void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
 {
     struct sk_cpu_entry *e = &sk_cpus[cpu];
     struct sk_percpu *pc = this_cpu();
+    if (cr0_at_entry & (CR0_CD | CR0_NW))
+        __atomic_fetch_add(&sk_g.cache_off_at_entry, 1, __ATOMIC_RELAXED);
+    if (read_cr0() & (CR0_CD | CR0_NW))
+        __atomic_fetch_add(&sk_g.cache_still_off, 1, __ATOMIC_RELAXED);
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     sk_vp_cpu_setup();
     apic_init_ap();
@@ -332,7 +349,7 @@ void sk_ap_main(uint32_t cpu)
     /* No log line per CPU: with hundreds of CPUs the serial port (one
      * lock, one slow device) serialized them and, at 255 vCPUs under TCG,
      * took most of the bring-up. The BSP logs the progress instead. */
-    if (sk_g.test_fault_cpu == cpu + 1)
+    if (sk_g.test_fault_cpu == cpu + 1 && sk_g.test_fault_kind == 0)
         __asm__ volatile("ud2");   /* params.test_fault_cpu: the exception report, tested */
     e->ready_tsc = ticks_since_entry();
     sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
@@ -471,10 +488,13 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
     sk_g.trampoline_pa = p->trampoline_page;
     sk_g.test_fault_cpu = p->test_fault_cpu;
+    sk_g.test_fault_kind = p->test_fault_kind;
     sk_g.cpu_count = p->cpu_count;
     sk_g.node_count = p->node_count;
     sk_g.bsp_cpu = p->bsp_cpu;
     sk_g.kick_cursor = 0;
+    sk_g.cache_off_at_entry = 0;
+    sk_g.cache_still_off = 0;
     sk_ap_table_count = 0;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
@@ -558,6 +578,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     out->use_mwait = sk_g.use_mwait;
     out->cpuid_faulting = sk_g.cpuid_faulting;
     out->vp_backend = sk_g.vp_backend;
+    out->cache_off_at_entry = load32(&sk_g.cache_off_at_entry);
+    out->cache_still_off = load32(&sk_g.cache_still_off);
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         struct sidecar_output_cpu *o = &out->cpus[c];
@@ -581,8 +603,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
                      s == KS_WAITING ? SIDECAR_CPU_FAILURE_NOT_STARTED : SIDECAR_CPU_FAILURE_NO_ANSWER;
         o->vector = e->vector;
     }
-    klog("bring-up done: %u ready, %u failed, %lu us", out->ready_count, out->failed_count,
-         out->bringup_tsc * 1000 / sk_g.tsc_khz);
+    klog("bring-up done: %u ready, %u failed, %lu us; caching was off on %u CPUs at entry, now on (still off: %u)",
+         out->ready_count, out->failed_count, out->bringup_tsc * 1000 / sk_g.tsc_khz, out->cache_off_at_entry,
+         out->cache_still_off);
     apic_restore_bsp();
     idt_restore_bsp();
     return true;

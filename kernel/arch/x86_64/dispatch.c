@@ -28,19 +28,43 @@ static bool has_work(uint8_t s)
 /* Sleep until the host writes the status byte and IPIs us. The check and
  * the hlt are one window with interrupts off (sti takes effect after hlt
  * starts), so a request that lands in between still wakes us. */
+/* params.test_fault_kind 1: the test CPU overflows its kernel stack when
+ * its first command wakes it (after IDLE, so the #DF goes through
+ * sk_cpu_failed). Only a shim started with a test option sets it. */
+static void test_fault(struct sk_percpu *pc, const volatile uint8_t *status)
+{
+    if (sk_g.test_fault_kind == 1 && sk_g.test_fault_cpu == pc->cpu_index + 1 &&
+        has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+        sk_test_stack_overflow();
+}
+
 static void arch_park(void *ctx, const volatile uint8_t *status)
 {
-    (void)ctx;
+    struct sk_percpu *pc = ctx;
+    /* What sk_trap_filter (cpu.c) only counted, on a small stack: the first
+     * NMI, each exception vector an interrupt landed on. */
+    if (pc->nmi_count != pc->nmi_logged) {
+        if (!pc->nmi_logged)
+            klog_cpu(pc->cpu_index, "NMI taken and returned from");
+        pc->nmi_logged = pc->nmi_count;
+    }
+    for (uint32_t fresh = pc->stray_seen & ~pc->stray_logged; fresh; fresh &= fresh - 1) {
+        unsigned v = (unsigned)__builtin_ctz(fresh);
+        klog_cpu(pc->cpu_index, "interrupt on exception vector %u ignored (EOI; %u such so far)", v,
+                 pc->stray_count);
+        pc->stray_logged |= 1u << v;
+    }
     if (sk_g.use_mwait) {
         __asm__ volatile("monitor" : : "a"(status), "c"(0), "d"(0));
         if (!has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
             __asm__ volatile("sti; mwait; cli" : : "a"(0), "c"(0) : "memory");
-        return;
+    } else {
+        cpu_cli();
+        if (!has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+            cpu_sti_hlt();
+        cpu_cli();
     }
-    cpu_cli();
-    if (!has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
-        cpu_sti_hlt();
-    cpu_cli();
+    test_fault(pc, status);
 }
 
 static void arch_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
@@ -61,11 +85,14 @@ static void arch_log(void *ctx, const char *line)
     klog_cpu(((struct sk_percpu *)ctx)->cpu_index, "%s", line);
 }
 
+/* Before the CPU publishes REMOVED: the host may send INIT the moment it
+ * sees REMOVED, so this is the last log line (one written after it could
+ * be cut off by the INIT with the log lock held). */
 static void arch_quiesce(void *ctx)
 {
-    (void)ctx;
     cpu_cli();
     apic_quiesce();
+    klog_cpu(((struct sk_percpu *)ctx)->cpu_index, "leaving: APIC quiet, parking for INIT");
 }
 
 static const struct sk_arch arch_ops = {
@@ -96,12 +123,11 @@ void sk_dispatch_start(struct sk_percpu *pc)
                 svm ? (void *)&pc->svm : (void *)&pc->vp);
     sk_dispatch_loop(cpu);
     /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI.
-     * The VP's state stays in the command page's cpu_context and in the
-     * VMCB page (docs/svm.md: state after REMOVE). */
+     * Nothing is logged from here on (arch_quiesce). The VP's state stays
+     * in the command page (cpu_context, removed_state; docs/svm.md). */
     if (svm)
         sk_svm_cpu_off();
     else
         sk_vp_cpu_off();
-    klog_cpu(pc->cpu_index, "removed; parked for INIT");
     sk_park_forever();
 }

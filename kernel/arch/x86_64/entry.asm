@@ -9,18 +9,30 @@ default rel
 %define SLOT_PERCPU 510
 %define KERNEL_VBASE 0xffffffff80000000
 %define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
+%define CR0_CD_NW 0x60000000        ; CR0.CD (bit 30), CR0.NW (bit 29)
 
-extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_vp_trap, sk_percpu_stack_top
+extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
 
 section .text
 
 ; An AP arrives here from the trampoline: long mode, the shim's page tables,
 ; no stack, interrupts off. It finds its CPU by APIC ID (CPUID leaf 0xB when
 ; the CPU has it: the full x2APIC ID; leaf 1 otherwise), loads that CPU's
-; own page tables and stack, and calls sk_ap_main(cpu index). A CPU that is not
-; in the table parks for good.
+; own page tables and stack, and calls sk_ap_main(cpu index, CR0 at entry).
+; A CPU that is not in the table parks for good.
 global sk_ap_entry64
 sk_ap_entry64:
+    ; Caching on: CR0.CD and CR0.NW as the AP arrived with them are kept in
+    ; r9 for sk_ap_main's count. A reset sets both; the SDM has INIT keep
+    ; them as they were (firmware that never ran the AP leaves them set), and
+    ; QEMU's INIT resets CR0 outright: under QEMU every AP arrives with them.
+    mov r9, cr0
+    mov rax, r9
+    and rax, ~CR0_CD_NW
+    cmp rax, r9
+    je .cache_on
+    mov cr0, rax
+.cache_on:
     xor eax, eax
     cpuid
     cmp eax, 0xb
@@ -57,25 +69,47 @@ sk_ap_entry64:
     mov rsp, [sk_percpu_stack_top]
     xor ebp, ebp
     mov edi, [rsi + 4]              ; CPU index
+    mov rsi, r9                     ; CR0 at entry
     call sk_ap_main                 ; never returns
 .lost:
     cli
     hlt
     jmp .lost
 
-; Interrupt and exception stubs: push a zero error code where the CPU does
+; Interrupt and exception stubs: push a zero error code where the CPU did
 ; not, then the vector, then every general-purpose register, and call
 ; sk_trap(frame). The frame layout is struct trap_frame (kernel.h). A trap
 ; taken at CPL3 (a ring-3 VP) goes to sk_vp_trap instead, which saves the
 ; guest state and never returns here (vp.asm, vp.c).
+;
+; An exception vector (0-31) can also be reached by an interrupt: a fixed
+; IPI from another CPU, which never pushes an error code. For the vectors
+; whose exceptions push one, the stub tells the two apart by RSP: in 64-bit
+; mode the CPU aligns RSP to 16 bytes before it pushes the frame (Intel SDM
+; vol. 3A 6.14.2, AMD APM vol. 2 8.9.3; with or without a stack switch or
+; IST), so after 5 qwords RSP mod 16 is 8, after 6 (an error code) it is 0.
+; The vector word records which it was (SK_TRAP_ERROR_PUSHED), and every
+; trap on vectors 0-31 first goes to sk_trap_filter (cpu.c), which takes
+; an interrupt on an exception vector (EOI, ignore), an NMI and a #DB at
+; CPL0, and returns to wherever the CPU was, at any CPL.
+%define SK_TRAP_ERROR_PUSHED 0x100
+
 %macro STUB 1
 stub_%1:
 %if %1 = 8 || (%1 >= 10 && %1 <= 14) || %1 = 17 || %1 = 21 || %1 = 29 || %1 = 30
-%else
-    push 0
-%endif
+    test spl, 8
+    jz %%error_pushed
+    push 0                          ; an interrupt on this vector: no error code
     push %1
     jmp trap_common
+%%error_pushed:
+    push %1 | SK_TRAP_ERROR_PUSHED
+    jmp trap_common
+%else
+    push 0
+    push %1
+    jmp trap_common
+%endif
 %endmacro
 
 %assign v 0
@@ -102,9 +136,13 @@ trap_common:
     push r15
     cld
     mov rdi, rsp
+    cmp byte [rsp + 15 * 8], 32     ; the vector: an exception vector?
+    jb .exception_vector
+.classified:
     test byte [rsp + 18 * 8], 3     ; the frame's CS: from CPL3?
     jnz .from_user
     call sk_trap
+.return:
     pop r15
     pop r14
     pop r13
@@ -122,6 +160,14 @@ trap_common:
     pop rax
     add rsp, 16
     iretq
+.exception_vector:
+    push qword 2                    ; RFLAGS: AC (a guest may set it) off, so SMAP holds
+    popfq
+    call sk_trap_filter             ; true: handled, return to where the CPU was
+    test al, al
+    jnz .return
+    mov rdi, rsp
+    jmp .classified
 .from_user:
     push qword 2                    ; RFLAGS: AC (the guest may set it) off, so SMAP holds
     popfq
@@ -142,6 +188,14 @@ sk_trap_stubs:
 %endrep
 
 section .text
+; void sk_test_stack_overflow(void): pushes until the kernel stack runs into
+; the guard page (params.test_fault_kind 1, dispatch.c). The #PF that
+; follows cannot be delivered on that stack: #DF, on its own (IST) stack.
+global sk_test_stack_overflow
+sk_test_stack_overflow:
+    push rax
+    jmp sk_test_stack_overflow
+
 ; void sk_load_tables(const void *gdtr, const void *idtr, uint16_t tss_sel)
 ; Loads the GDT, reloads every segment register, the IDT and the task register.
 global sk_load_tables

@@ -72,7 +72,8 @@ struct sk_globals {
     uint32_t bsp_cpu;
     uint32_t kick_cursor;   /* atomic: first node that may still need a kick */
     uint32_t test_fault_cpu; /* params.test_fault_cpu */
-    uint32_t log_lock;
+    uint8_t test_fault_kind; /* params.test_fault_kind */
+    uint64_t log_lock;       /* log.c, loglock.h */
     uint16_t serial_port;
     bool x2apic;
     bool logging;
@@ -82,6 +83,11 @@ struct sk_globals {
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
     bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
     uint8_t vp_backend;     /* SIDECAR_VP_BACKEND_RING3 or _SVM */
+    uint32_t cache_off_at_entry; /* boot.c: APs that arrived with CR0.CD/NW set */
+    uint32_t cache_still_off;  /* and those that still had them after clearing */
+    uint32_t bsp_stray_count; /* cpu.c: the BSP's counts during bring-up (it has no per-CPU page) */
+    uint32_t bsp_nmi_count;
+    uint32_t bsp_db_count;
 };
 
 /* Vector of the check-in IPI and of the TSC-deadline wake-up a starter
@@ -114,14 +120,21 @@ _Static_assert(sizeof(struct sk_tss) == 104, "TSS size");
 #define GDT_TSS 0x28
 #define GDT_ENTRIES 7
 
-/* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; its stack
- * grows down from just below them. The VP's saved state (struct sk_vp for
- * the ring-3 backend, ~0.8 KiB; struct sk_svm_vp for svm, ~1.1 KiB, the
- * rest of its state being the VMCB page) lives here too, so a CPU needs no
- * page for it (docs/boot.md section 5); the stack keeps what is left of the
- * page (SK_MIN_STACK at least). gcc -fstack-usage puts the deepest path,
- * a command building an intercept message with an exception report
- * nested on top of it, under 2 KiB. */
+/* The per-CPU globals, at the top of the CPU's SLOT_PERCPU page; below them
+ * the NMI stack (IST2, SK_NMI_STACK bytes), below that the kernel stack,
+ * which grows down to the unmapped SLOT_GUARD page. The VP's saved state
+ * (struct sk_vp for the ring-3 backend, ~0.8 KiB; struct sk_svm_vp for
+ * svm, ~1.1 KiB, the rest of its state being the VMCB page) lives here
+ * too, so a CPU needs no page for it (docs/boot.md section 5).
+ *
+ * #DF and #MC (IST1) start at the very top of the kernel stack, whose
+ * first SK_IST1_GAP bytes the kernel never uses otherwise (its RSP starts
+ * below them): an interrupt that lands on vector 8 or 18 (a fixed IPI, which
+ * is EOId and returned from) stays inside the gap; a real #DF or #MC is
+ * terminal (the CPU reports and parks for good, never returning to what it
+ * interrupted), so running on past the gap over dead frames is harmless, and
+ * a kernel stack overflow (at the bottom, into the guard page) leaves the
+ * top free. NMIs return at any time, so they have their own stack. */
 struct sk_percpu {
     union {                    /* first: 16-aligned for FXSAVE/FXRSTOR */
         struct sk_vp vp;       /* the ring-3 backend's VP */
@@ -138,19 +151,41 @@ struct sk_percpu {
     uint8_t round;
     uint8_t in_trap;
     bool cr0_ts;               /* vp.c: CR0.TS as this CPU has it */
-    uint8_t pad[5];
-    uint64_t core_space[48];   /* the portable dispatch state (struct sk_cpu) */
+    uint8_t pad;
+    uint32_t stray_seen;       /* cpu.c: bit v: an interrupt on exception vector v came (logged once) */
+    uint32_t stray_count;      /* interrupts on exception vectors, ignored */
+    uint32_t nmi_count;        /* NMIs taken and returned from */
+    uint32_t db_count;         /* #DB at CPL0, cleared and returned from */
+    uint32_t log_seq;          /* log.c: this CPU's log lines (loglock.h) */
+    uint32_t nmi_logged;       /* dispatch.c: nmi_count when arch_park last logged it */
+    uint32_t stray_logged;     /* dispatch.c: the stray_seen bits arch_park has logged */
+    uint64_t core_space[16];   /* the portable dispatch state (struct sk_cpu, 104 bytes) */
 };
 
 #define PERCPU_VA (SLOT_VA(SLOT_PERCPU) + PAGE_SIZE - sizeof(struct sk_percpu))
-#define SK_MIN_STACK 2304u
+/* The NMI path and an interrupt on vector 8 or 18 (trap_common,
+ * sk_trap_filter, the APIC read, a nested #GP fixup at worst) use about
+ * 0.4 KiB and log nothing (arch_park logs for them later). The kernel
+ * stack's deepest use measured in the VP, hostile, compute, vector and
+ * fault tests with logging on is in docs/boot.md section 5. */
+#define SK_NMI_STACK 512u
+#define SK_IST1_GAP 512u
+#define SK_MIN_STACK 1536u
 _Static_assert(sizeof(struct sk_percpu) % 16 == 0, "sk_percpu keeps the VP 16-aligned");
-_Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_MIN_STACK, "per-CPU stack too small");
-#define PERCPU_STACK_TOP (PERCPU_VA & ~15ull)
+_Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_NMI_STACK + SK_IST1_GAP + SK_MIN_STACK,
+               "per-CPU stacks too small");
+#define SK_NMI_STACK_TOP (PERCPU_VA & ~15ull)
+#define SK_IST1_TOP (SK_NMI_STACK_TOP - SK_NMI_STACK)
+#define PERCPU_STACK_TOP (SK_IST1_TOP - SK_IST1_GAP)   /* the kernel's RSP starts here; TSS.rsp0 */
+#define SK_IST_TERMINAL 1u     /* #DF, #MC */
+#define SK_IST_NMI 2u
 
 static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
 
-/* Interrupt frame built by entry.asm. */
+/* Interrupt frame built by entry.asm. The vector word holds the vector in
+ * bits 0-7 and SK_TRAP_ERROR_PUSHED when the CPU pushed the error code (an
+ * exception on a vector that has one; never an interrupt). */
+#define SK_TRAP_ERROR_PUSHED 0x100u
 struct trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -169,6 +204,7 @@ void apic_init_ap(void);
 uint32_t apic_read_id(void);
 bool apic_send(uint32_t apic_id, uint32_t icr_low_bits);
 void apic_eoi(void);
+bool apic_in_service(uint8_t vector);
 void apic_quiesce(void);
 void apic_arm_deadline(uint64_t tsc);
 uint64_t tsc_calibrate_khz(void);
@@ -180,6 +216,8 @@ void idt_init(void);
 void idt_load_bsp(void);
 void idt_restore_bsp(void);
 void sk_trap(struct trap_frame *f);
+bool sk_trap_filter(struct trap_frame *f);
+void sk_test_stack_overflow(void) __attribute__((noreturn));
 /* entry.asm: RDMSR / WRMSR that answer false instead of faulting (the
  * sk_trap fixup resumes at the _fixup label). */
 bool sk_rdmsr_safe(uint32_t msr, uint64_t *value);
@@ -189,7 +227,7 @@ extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
 bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
-void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, CPUID faulting */
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, MCE; CPUID faulting; DR7 */
 void sk_vp_cpu_off(void);          /* a CPU leaving the sidecar: CPUID faulting off */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));
@@ -204,7 +242,7 @@ void sk_svm_cpu_init(struct sk_percpu *pc, uint64_t vmcb_pa, uint64_t hsave_pa, 
 void sk_svm_cpu_off(void);
 
 /* boot.c */
-void sk_ap_main(uint32_t index) __attribute__((noreturn));
+void sk_ap_main(uint32_t index, uint64_t cr0_at_entry) __attribute__((noreturn));
 
 /* dispatch.c: the AP's dispatch loop over the portable core. */
 void sk_dispatch_start(struct sk_percpu *pc) __attribute__((noreturn));

@@ -20,7 +20,9 @@
 #define CR0_EM (1ull << 2)
 #define CR0_TS (1ull << 3)
 #define CR0_NE (1ull << 5)
+#define CR4_MCE (1ull << 6)
 #define CR4_OSFXSR (1ull << 9)
+#define CPUID1_EDX_MCE (1u << 7)
 #define CR4_OSXMMEXCPT (1ull << 10)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
@@ -79,10 +81,17 @@ void sk_vp_cpu_setup(void)
 {
     if (sk_g.cpuid_faulting)
         cpuid_faulting(true);
+    /* No hardware breakpoint left armed from before the CPU was ours (the
+     * kernel never sets any, and a guest at CPL3 cannot: MOV DR faults). */
+    __asm__ volatile("mov %0, %%dr7" : : "r"(0x400ull));
     /* FXSAVE/FXRSTOR with the XMM state, SSE for the guest, no lazy FPU. */
     write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE);
     this_cpu()->cr0_ts = false;
     uint64_t cr4 = read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    /* Machine checks as #MC (the CPU reports and leaves, cpu.c) instead
+     * of a shutdown, which takes a whole VM down. */
+    if (cpuid(1, 0).edx & CPUID1_EDX_MCE)
+        cr4 |= CR4_MCE;
     if (sk_g.smep)
         cr4 |= CR4_SMEP;   /* the kernel never runs guest code */
     if (sk_g.smap)
@@ -184,15 +193,17 @@ void sk_vp_cpu_init(struct sk_percpu *pc)
     pc->tss.rsp[0] = PERCPU_STACK_TOP;
 }
 
-static bool has_error_code(uint64_t v)
-{
-    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
-}
-
 void sk_vp_trap(struct trap_frame *f)
 {
     struct sk_percpu *pc = this_cpu();
     struct sk_vp *vp = &pc->vp;
+    /* A CPL3 frame only comes from a VP this CPU entered; anything else
+     * (a frame that is not what it seems) must not send the CPU back onto
+     * a stack that is no longer there: it is reported as an exception. */
+    if (!pc->vp_kernel_rsp) {
+        sk_trap(f);
+        sk_park_forever();
+    }
     if (vp->fx_live)
         __asm__ volatile("fxsave %0" : "=m"(vp->fx));
     vp->gpr[SK_VP_RAX] = f->rax;
@@ -214,17 +225,19 @@ void sk_vp_trap(struct trap_frame *f)
     vp->rip = f->rip;
     vp->rflags = f->rflags;
     vp->exit.vector = (uint8_t)f->vector;
-    vp->exit.has_error_code = has_error_code(f->vector);
+    vp->exit.has_error_code = (f->vector & SK_TRAP_ERROR_PUSHED) != 0;
     vp->exit.error_code = vp->exit.has_error_code ? (uint32_t)f->error : 0;
     vp->exit.fault_address = 0;
-    if (f->vector == SK_VP_VECTOR_PF) {
+    if (vp->exit.vector == SK_VP_VECTOR_PF) {
         vp->exit.fault_address = read_cr2();
-    } else if (f->vector == SK_VP_VECTOR_DB) {
+    } else if (vp->exit.vector == SK_VP_VECTOR_DB) {
         uint64_t dr6;
         __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
         vp->exit.fault_address = dr6;
     }
-    if (f->vector >= 32 && f->vector != SIDECAR_SPURIOUS_VECTOR)
+    if (vp->exit.vector >= 32 && vp->exit.vector != SIDECAR_SPURIOUS_VECTOR)
         apic_eoi();
-    sk_vp_leave_asm(pc->vp_kernel_rsp);
+    uint64_t rsp = pc->vp_kernel_rsp;
+    pc->vp_kernel_rsp = 0;   /* until the next entry */
+    sk_vp_leave_asm(rsp);
 }

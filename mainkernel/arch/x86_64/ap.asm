@@ -16,6 +16,9 @@ extern mk_ap_boot, mk_ap_exception, mk_ap_eoi, mk_ap_max
 section .text
 global mk_ap_entry64
 mk_ap_entry64:
+    mov rax, cr0                    ; caching on: INIT (QEMU's resets CR0) can
+    and rax, ~0x60000000            ; leave CR0.CD and NW set
+    mov cr0, rax
     mov eax, 1
     lock xadd [mk_ap_next], eax
     cmp eax, [mk_ap_max]

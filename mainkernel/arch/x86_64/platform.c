@@ -19,6 +19,7 @@
 #define APIC_BASE_ENABLE (1ull << 11)
 #define APIC_BASE_EXTD (1ull << 10)
 
+#define ICR_NMI 0x400u
 #define ICR_INIT 0x500u
 #define ICR_STARTUP 0x600u
 #define ICR_ASSERT (1u << 14)
@@ -150,6 +151,8 @@ static void icr_send(uint32_t apic_id, uint32_t low)
 
 void mk_send_ipi(uint32_t apic_id, uint32_t vector) { icr_send(apic_id, ICR_ASSERT | (vector & 0xff)); }
 
+void mk_send_nmi(uint32_t apic_id) { icr_send(apic_id, ICR_ASSERT | ICR_NMI); }
+
 void mk_send_init(uint32_t apic_id) { icr_send(apic_id, ICR_ASSERT | ICR_INIT); }
 
 void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa)
@@ -180,8 +183,24 @@ static uint32_t current_slot(void)
 /* A started CPU's own set-up: the IDT, its local APIC software-enabled (in
  * the mode it is in: INIT leaves x2APIC mode as it was), then the portable
  * part. */
+static uint64_t ap_cr0[MK_MAX_APS];
+static uint32_t ap_apic[MK_MAX_APS];
+static uint32_t ap_seen[MK_MAX_APS];
+
+bool mk_ap_entry_cr0(uint32_t apic_id, uint64_t *cr0)
+{
+    for (uint32_t s = 0; s < MK_MAX_APS; s++) {
+        if (__atomic_load_n(&ap_seen[s], __ATOMIC_ACQUIRE) && ap_apic[s] == apic_id) {
+            *cr0 = ap_cr0[s];
+            return true;
+        }
+    }
+    return false;
+}
+
 void mk_ap_boot(uint32_t slot)
 {
+    uint64_t cr0 = read_cr0();
     struct table_ptr i = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
     __asm__ volatile("lidt %0" : : "m"(i));
     uint64_t base = rdmsr(MSR_APIC_BASE);
@@ -197,6 +216,11 @@ void mk_ap_boot(uint32_t slot)
     } else {
         *apic_reg(APIC_SVR_REG) = 0x1ff;
         id = *apic_reg(APIC_ID_REG) >> 24;
+    }
+    if (slot < MK_MAX_APS) {
+        ap_cr0[slot] = cr0;
+        ap_apic[slot] = id;
+        __atomic_store_n(&ap_seen[slot], 1, __ATOMIC_RELEASE);
     }
     __atomic_load_n(&ap_hooks, __ATOMIC_ACQUIRE)->main(slot, id);
     for (;;) {

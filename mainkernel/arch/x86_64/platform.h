@@ -29,6 +29,8 @@ uint64_t mk_image_end(void);
 void mk_set_x2apic(bool on);
 uint32_t mk_apic_id(void);
 void mk_send_ipi(uint32_t apic_id, uint32_t vector);
+/* An IPI in NMI delivery mode (the vector field is ignored). */
+void mk_send_nmi(uint32_t apic_id);
 void mk_send_init(uint32_t apic_id);
 void mk_send_sipi(uint32_t apic_id, uint64_t trampoline_pa);
 
@@ -54,5 +56,10 @@ void mk_ap_wait(const uint32_t *word, uint32_t value);
  * round trip of the bench compares like with like; HLT otherwise. */
 void mk_ap_set_mwait(bool on);
 bool mk_ap_mwait(void);
+
+/* CR0 of the CPU with this APIC ID when the main kernel started it, once
+ * its entry (ap.asm) had turned caching on: CR0.CD and NW must be clear.
+ * false when no such CPU was started. */
+bool mk_ap_entry_cr0(uint32_t apic_id, uint64_t *cr0);
 
 #endif

@@ -85,6 +85,7 @@ shim_start32:
     wrmsr
     mov eax, cr0
     or eax, 0x80010001               ; PG, WP, PE
+    and eax, ~0x60000000             ; caching on: CD and NW clear, whatever the loader left
     mov cr0, eax
     lgdt [gdt_ptr]
     jmp 0x08:long_mode

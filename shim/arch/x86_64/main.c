@@ -183,7 +183,10 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
  *                                 exist (the kernel's no-answer path);
  *   sidecar.test_fault_cpu=N      sidecar CPU index N takes a deliberate #UD
  *                                 before it reports IDLE (the exception
- *                                 report).
+ *                                 report);
+ *   sidecar.test_overflow_cpu=N   sidecar CPU index N overflows its kernel
+ *                                 stack when its first command wakes it
+ *                                 (the #DF report on its own IST stack).
  * Returns true and sets *value when the option is present with a number. */
 static bool test_option(const char *key, uint32_t *value)
 {
@@ -465,6 +468,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (plan.enabled && test_option("sidecar.test_fault_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
         say("test: sidecar CPU %u will take a deliberate exception", fault_cpu);
         params.test_fault_cpu = fault_cpu + 1;
+    }
+    if (plan.enabled && test_option("sidecar.test_overflow_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will overflow its stack at its first command", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
+        params.test_fault_kind = 1;
     }
 
     if (plan.enabled && linux) {

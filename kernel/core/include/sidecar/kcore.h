@@ -60,6 +60,7 @@ struct sk_counters {
     uint64_t errors;
     uint64_t wakeups;
     uint64_t unknown_status;
+    uint64_t bad_response;   /* completion IPIs not sent: a vector below min_vector or above 255, a broadcast destination */
 };
 
 struct sk_cpu {
