@@ -42,7 +42,7 @@ struct result {
 };
 static struct result res;
 
-static char line[200];
+static char line[320];
 static uint32_t line_len;
 
 static bool starts(const char *s, const char *p)

@@ -3,14 +3,21 @@
 bare-metal main kernel and the sidecar kernel, and show what happened.
 
 The VM runs the shim, the sidecar kernel and the bare-metal main kernel.
-The main kernel prints which CPU went where and why, pings every sidecar
-CPU, runs the guest VP test on every sidecar CPU (intercepts, registers,
-address translation, STOP/RUN), runs a computation on every sidecar VP at
-once (each hashes guest memory chosen by its index and reports the value
-through IO intercepts, which the main kernel checks), converts one CPU per
-sidecar node into a main-kernel CPU, and prints one SIDECAR-REPORT line. This script shows the
-console live (or only a progress line with --quiet), then a summary, and
-writes the report as JSON and the bring-up timeline as an SVG picture.
+The main kernel prints which CPU went where and why and pings every sidecar
+CPU. With the svm VP backend (the default where the CPU has AMD SVM with
+nested paging, as QEMU's TCG does; docs/svm.md) it is the VMM of one SMP
+guest whose processors are the sidecar VPs: the guest firmware runs on all
+of them at once from the reset vector (long mode, its own page fault, a
+shared counter, injected interrupts waking halted VPs), then Debian's Linux
+kernel (fetched once with apt-get download, cached in BUILD_DIR/linux)
+boots as a guest on one sidecar VP and its console shows up as "linux:"
+lines. With ring3 it runs the guest VP test on every sidecar CPU
+(intercepts, registers, address translation, STOP/RUN) and a computation
+on every sidecar VP at once. Then it converts one CPU per sidecar node into
+a main-kernel CPU and prints one SIDECAR-REPORT line. This script shows the
+console live (or only a progress line with --quiet), then a summary (with
+the Linux guest's first lines), and writes the report as JSON and the
+bring-up timeline as an SVG picture.
 
 With --main linux the main kernel is Debian's 6.1 cloud kernel instead
 (docs/linux.md): the shim boots it on the main CPUs with the test
@@ -24,7 +31,8 @@ from its LINUX-REPORT line and the sidecar kernel's output pages.
 
 usage: demo.py BUILD_DIR [--cpus N] [--numa K] [--accel tcg|kvm]
                [--main baremetal|linux] [--qemu-arg ARG]...
-               [--append "options"] [--json PATH] [--svg PATH] [--quiet]
+               [--append "options"] [--backend auto|svm|ring3]
+               [--no-linux-guest] [--json PATH] [--svg PATH] [--quiet]
                [--timeout S]
 
 Exit status: 0 when the report says ok; 1 when it does not; 2 for a bad
@@ -47,7 +55,17 @@ from vmrun import run_bounded  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 EXIT_SUCCESS = (0x10 << 1) | 1
-DEMO_OPTIONS = "sidecar.log sidecar.vp_backend=ring3 mk.vp_test mk.vp_compute mk.convert_one_per_node"
+# What the bare-metal demo asks of the main kernel, by VP backend: with svm
+# (the default where the CPU has it; QEMU's TCG does) the guest firmware on
+# every sidecar VP at once and Debian's Linux kernel booting as a guest on
+# one; with ring3 the guest test and the computation. Both convert one CPU
+# per node at the end.
+DEMO_OPTIONS = {
+    "svm": "sidecar.log sidecar.vp_backend=svm sidecar.guest_ram=256M mk.svm_firmware mk.linux_guest "
+           "mk.convert_one_per_node",
+    "ring3": "sidecar.log sidecar.vp_backend=ring3 mk.vp_test mk.vp_compute mk.convert_one_per_node",
+}
+GUEST_LINES = 12      # the Linux guest's console lines the summary shows
 
 
 def die(msg, code=2):
@@ -68,6 +86,11 @@ def parse_args():
                     help="passed to QEMU as is (repeatable); a -smp or -numa given this way "
                          "replaces the demo's own topology arguments")
     ap.add_argument("--append", default="", help="more options for the shim and the main kernel")
+    ap.add_argument("--backend", choices=["auto", "svm", "ring3"], default="auto",
+                    help="the VP backend: auto (svm under TCG, whose -cpu max has SVM, or under KVM on a "
+                         "host with SVM; ring3 otherwise), svm or ring3 (docs/svm.md)")
+    ap.add_argument("--no-linux-guest", action="store_true",
+                    help="with svm: do not fetch Debian's kernel or boot it as a guest")
     ap.add_argument("--json", help="write the report here (default BUILD_DIR/demo/report.json)")
     ap.add_argument("--svg", help="write the timeline here (default BUILD_DIR/demo/timeline.svg)")
     ap.add_argument("--quiet", action="store_true", help="no console, only progress and the summary")
@@ -86,18 +109,52 @@ def parse_args():
         die(f"{a.shim} is missing: build first (./sidecar build)")
     if a.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
         die("--accel kvm: /dev/kvm is not usable here; skipped (use --accel tcg)", 77)
+    if a.backend == "auto":
+        a.backend = "svm" if a.accel == "tcg" or host_has_svm() else "ring3"
+    a.guest_kernel = None
+    if a.backend == "svm" and a.main == "baremetal" and not a.no_linux_guest:
+        a.guest_kernel = fetch_guest_kernel(a.build)
     a.json = a.json or os.path.join(a.build, "demo", "report.json")
     a.svg = a.svg or os.path.join(a.build, "demo", "timeline.svg")
     return a
 
 
+def host_has_svm():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            return any(l.startswith("flags") and " svm" in l for l in fh)
+    except OSError:
+        return False
+
+
+def fetch_guest_kernel(build):
+    """Debian's cloud kernel for the Linux guest (tests/linux/fetch.py, cached
+    in BUILD/linux), or None with a note when it cannot be had."""
+    sys.path.insert(0, os.path.join(TOP, "tests", "linux"))
+    try:
+        import fetch
+        return fetch.kernel(build)
+    except Exception as exc:   # noqa: BLE001 - any failure: the demo goes on without the guest
+        print(f"demo: no Linux guest: Debian's kernel could not be fetched ({exc})", flush=True)
+        return None
+
+
+def demo_options(a):
+    opts = DEMO_OPTIONS[a.backend]
+    if a.backend == "svm" and not a.guest_kernel:
+        opts = opts.replace(" mk.linux_guest", "")
+    return f"{opts} {a.append}".strip()
+
+
 def qemu_command(a):
     own_topology = not any(x.startswith("-smp") or x.startswith("-numa") for x in a.qemu_arg)
-    mem_mb = max(512, 256 + 4 * a.cpus)
+    mem_mb = max(1024 if a.backend == "svm" else 512, 256 + 4 * a.cpus)
     cmd = [a.qemu, "-machine", "q35", "-accel", a.accel, "-cpu", "max" if a.accel == "tcg" else "host",
            "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", a.shim,
-           "-append", f"{DEMO_OPTIONS} {a.append}".strip()]
+           "-append", demo_options(a)]
+    if a.guest_kernel:
+        cmd += ["-fw_cfg", f"name=opt/sidecar/guest-kernel,file={a.guest_kernel}"]
     if own_topology:
         k, n = a.numa, a.cpus
         if k > 1:
@@ -255,7 +312,8 @@ def summary(a, r, wall):
         print(f"sidecar was disabled: {r.get('reason')}")
         return
     print(f"VM: {r['cpus']} vCPUs; {r['main_cpus']} main-kernel CPUs, {r['sidecar_cpus']} sidecar CPUs "
-          f"in {len(r['nodes'])} sidecar nodes ({r['apic_mode']}, parked with {r.get('park', 'hlt')})")
+          f"in {len(r['nodes'])} sidecar nodes ({r['apic_mode']}, parked with {r.get('park', 'hlt')}, "
+          f"VP backend {r.get('vp_backend', '?')})")
     for m in r.get("main", []):
         print(f"  main CPU {m['cpu']} (APIC {m['apic_id']}, NUMA {m['numa']}): {m['why']}")
     for n in r.get("nodes", []):
@@ -276,6 +334,23 @@ def summary(a, r, wall):
         print(f"VPs: {vp['passed']}/{vp['cpus']} sidecar CPUs ran the guest test: {vp['intercepts']} "
               f"intercepts handled ({rate:.0f}/s), {vp['stops']} STOPs, CPUID {vp['cpuid']}"
               + (f"; {vp['error']}" if vp.get("error") else ""))
+    fw = r.get("svm_firmware")
+    if fw:
+        print(f"VPs (svm): the guest firmware ran on {fw['vps']} sidecar VPs at once, one SMP guest: reset "
+              f"vector to long mode, its own page fault, {fw['done']}/{fw['vps']} done; shared counter "
+              f"{fw['counter']} = {fw['vps']} x {fw['iterations']}; {fw['halted_waits']} VPs woken by an "
+              f"injected interrupt from a halt held in the sidecar; {fw['intercepts']} intercepts"
+              + (f"; {fw['error']}" if fw.get("error") else ""))
+    lg = r.get("linux_guest")
+    if lg:
+        print(f"Linux guest on sidecar cpu {lg['cpu']} (svm, the main kernel its VMM): "
+              f"{'ok' if lg['ok'] else 'NOT ok'}; banner, memory map, command line: "
+              f"{', '.join('yes' if lg[k] else 'no' for k in ('banner', 'e820', 'cmdline'))}; {lg['lines']} console lines through the emulated COM1, {lg['intercepts']} "
+              f"intercepts; ended: {lg.get('end') or lg.get('error')}")
+        for line in a.guest_lines[:GUEST_LINES]:
+            print("  | " + line)
+        if len(a.guest_lines) > GUEST_LINES:
+            print(f"  | ... ({len(a.guest_lines) - GUEST_LINES} more lines; the last: {a.guest_lines[-1]})")
     cp = r.get("compute")
     if cp:
         print(f"computation: {cp['cpus']} VPs ran at once, each hashing guest memory chosen by its index "
@@ -400,16 +475,21 @@ def main():
         r = json.loads(report)
     except json.JSONDecodeError as exc:
         die(f"the report is not JSON: {exc}", 1)
+    a.guest_lines = [l[len("linux: "):] for l in lines if l.startswith("linux: ")]
     vp, conv, rt = r.get("vp") or {}, r.get("converted") or [], r.get("roundtrip_ns") or {}
     cp = r.get("compute") or {}
+    fw = r.get("svm_firmware") or {}
     handled = vp.get("intercepts", 0) + cp.get("intercepts", 0)
     busy_us = vp.get("us", 0) + cp.get("us", 0)
     r["demo"] = {
         "qemu": cmd,
         "wall_s": round(wall, 3),
         "qemu_exit": code,
-        "vp_runs_ok": cp.get("passed", 0),
-        "vp_tests_ok": vp.get("passed", 0),
+        "vp_backend": r.get("vp_backend"),
+        "vp_runs_ok": cp.get("passed", 0) or fw.get("done", 0),
+        "vp_tests_ok": vp.get("passed", 0) or fw.get("done", 0),
+        "linux_guest": (r.get("linux_guest") or {}).get("ok"),
+        "linux_guest_lines": a.guest_lines[:GUEST_LINES],
         "converted": sum(1 for c in conv if c.get("ok")),
         "roundtrip_us": {"median": rt.get("median", 0) / 1000, "p99": rt.get("p99", 0) / 1000},
         "intercepts_per_s": round(handled / (busy_us / 1e6)) if busy_us else 0,

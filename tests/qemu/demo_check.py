@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """Runs the demo at 8 vCPUs in 2 NUMA nodes and checks what it produced:
-exit status 0, a JSON report with every part the demo promises, and an SVG
-timeline with one bar per sidecar CPU. Then a bad option must fail with a
-clear message and exit status 2.
+exit status 0, a JSON report with every part the demo promises (the svm
+backend's guest firmware on every sidecar VP and, when Debian's kernel can
+be fetched, the Linux guest's banner), and an SVG timeline with one bar per
+sidecar CPU. Then the same with --backend ring3 (the guest test and the
+computation). Then a bad option must fail with a clear message and exit
+status 2.
 
 usage: demo_check.py DEMO_PY BUILD_DIR
 """
@@ -14,12 +17,11 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 
-def main():
-    demo, build = sys.argv[1], sys.argv[2]
+def check(demo, build, backend):
     out = tempfile.mkdtemp(prefix="sidecar-demo-")
     jpath, spath = os.path.join(out, "r.json"), os.path.join(out, "t.svg")
     p = subprocess.run([sys.executable, demo, build, "--cpus", "8", "--numa", "2", "--json", jpath,
-                        "--svg", spath, "--timeout", "240"], capture_output=True, text=True)
+                        "--svg", spath, "--timeout", "400", "--backend", backend], capture_output=True, text=True)
     print(p.stdout)
     print(p.stderr)
     problems = []
@@ -34,13 +36,21 @@ def main():
     checks = {
         "ok": r.get("ok") is True,
         "6 sidecar CPUs ready": r.get("ready") == 6,
-        "every sidecar VP computed the right value at once": r.get("demo", {}).get("vp_runs_ok") == 6,
         "every sidecar VP passed the guest test": r.get("demo", {}).get("vp_tests_ok") == 6,
         "one CPU converted per node": r.get("demo", {}).get("converted") == 2,
         "round trip measured": r.get("demo", {}).get("roundtrip_us", {}).get("median", 0) > 0,
-        "intercepts per second": r.get("demo", {}).get("intercepts_per_s", 0) > 0,
         "timeline has every sidecar CPU": len(r.get("timeline", [])) == 6,
+        f"VP backend {backend}": r.get("vp_backend") == backend,
     }
+    if backend == "svm":
+        checks["the guest firmware on every sidecar VP"] = (r.get("svm_firmware") or {}).get("done") == 6
+        fetched = "no Linux guest:" not in p.stdout
+        if fetched:
+            checks["the Linux guest's banner"] = (r.get("linux_guest") or {}).get("banner") is True
+            checks["the Linux guest's first lines in the report"] = len(r.get("demo", {}).get("linux_guest_lines", [])) > 3
+    else:
+        checks["every sidecar VP computed the right value at once"] = r.get("demo", {}).get("vp_runs_ok") == 6
+        checks["intercepts per second"] = r.get("demo", {}).get("intercepts_per_s", 0) > 0
     problems += [name for name, good in checks.items() if not good]
     try:
         # A CPU's bar is one or two rects (coming up, starting others), each
@@ -51,9 +61,19 @@ def main():
             problems.append(f"timeline.svg has bars for {len(cpus)} CPUs, expected 6")
     except (OSError, ET.ParseError) as exc:
         problems.append(f"timeline.svg: {exc}")
-    for text in ("VM: 8 vCPUs", "bring-up: 6/6 ready", "6/6 results right", "converted: 2/2", "result: ok"):
+    texts = ["VM: 8 vCPUs", "bring-up: 6/6 ready", "converted: 2/2", "result: ok"]
+    texts += ["6/6 done"] if backend == "svm" else ["6/6 results right"]
+    if backend == "svm" and "no Linux guest:" not in p.stdout:
+        texts += ["Linux guest on sidecar cpu", "  | "]
+    for text in texts:
         if text not in p.stdout:
             problems.append(f"summary lacks {text!r}")
+    return [f"{backend}: {msg}" for msg in problems]
+
+
+def main():
+    demo, build = sys.argv[1], sys.argv[2]
+    problems = check(demo, build, "svm") + check(demo, build, "ring3")
     bad = subprocess.run([sys.executable, demo, build, "--cpus", "0"], capture_output=True, text=True)
     if bad.returncode != 2 or "--cpus" not in bad.stderr:
         problems.append(f"--cpus 0: status {bad.returncode}, message {bad.stderr.strip()!r}")
