@@ -17,6 +17,7 @@
 
 struct mk_rtbench_result {
     bool ok;
+    bool svm;                   /* measured with the svm backend (an OUT), else ring3 (a HLT) */
     uint32_t cpu;
     struct mk_stats run_vp;     /* TSC ticks */
     struct mk_stats none;
@@ -26,7 +27,7 @@ struct mk_rtbench_result {
 
 /* Measures iterations of each kind (at most 4096) on sidecar CPU cpu,
  * which ends up converted. */
-void mk_rtbench(const struct mk_convert_env *env, uint32_t cpu, uint32_t iterations,
+void mk_rtbench(const struct mk_convert_env *env, uint32_t cpu, uint32_t iterations, bool svm,
                 struct mk_rtbench_result *r);
 
 #endif

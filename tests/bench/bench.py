@@ -119,13 +119,13 @@ def summary(bring, rt, sim):
     ratios = {}
     for l in tables(rt):
         c = [x.strip() for x in l.strip("|").split("|")]
-        if len(c) == 6 and c[1].isdigit():
-            ratios.setdefault(c[0], []).append(c[5])
-    for park, rs in ratios.items():
+        if len(c) == 7 and c[2].isdigit():
+            ratios.setdefault((c[0], c[1]), []).append(c[6])
+    for (backend, park), rs in ratios.items():
         what = "a bare IPI round trip (both woken by IPI, HLT parking)" if park == "hlt" else \
             "a bare store round trip (both woken by the store, MWAIT parking)"
-        rows.append((f"RUN_VP round trip / {what}, median per run", ", ".join(rs),
-                     "1.5x" if park == "hlt" else "-"))
+        rows.append((f"{backend} RUN_VP round trip / {what}, median per run", ", ".join(rs),
+                     "1.5x" if park == "hlt" and backend == "ring3" else "-"))
     m = re.search(r"sim RUN_VP.*?\(([\d.]+x) the ping-pong\)", sim)
     n = re.search(r"sim NONE.*?\(([\d.]+x) the ping-pong\)", sim)
     if m:

@@ -21,7 +21,12 @@ Two ways of parking, each its own runs:
 The bare wake-up column is the baseline of that row: an IPI round trip
 (hlt) or a store round trip (mwait) to the same CPU after its conversion.
 
+Two VP backends, each its own runs (--backend): ring3, whose guest exits at
+a HLT, and svm, whose guest exits at an OUT through VMRUN and #VMEXIT
+(docs/svm.md). The same QEMU invocation style, one after the other.
+
 usage: roundtrip.py BUILD_DIR [--cpus 8] [--runs 3] [--park hlt,mwait]
+                    [--backend ring3,svm]
 """
 import argparse
 import json
@@ -39,18 +44,22 @@ def main():
     ap.add_argument("--cpus", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--park", default="hlt,mwait", help="hlt, mwait or both (comma separated)")
+    ap.add_argument("--backend", default="ring3,svm", help="ring3, svm or both (comma separated)")
     a = ap.parse_args()
     shim = os.path.join(a.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
-    print("| park | run | RUN_VP median / p99 | NONE median / p99 | bare wake-up median / p99 | "
+    print("| backend | park | run | RUN_VP median / p99 | NONE median / p99 | bare wake-up median / p99 | "
           "RUN_VP / bare (median) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for park, run in [(p, r) for p in a.park.split(",") if p for r in range(1, a.runs + 1)]:
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for backend, park, run in [(b, p, r) for b in a.backend.split(",") if b for p in a.park.split(",") if p
+                               for r in range(1, a.runs + 1)]:
         if park not in ("hlt", "mwait"):
             sys.exit(f"--park: {park!r} is not hlt or mwait")
+        if backend not in ("ring3", "svm"):
+            sys.exit(f"--backend: {backend!r} is not ring3 or svm")
         cpus, append = (a.cpus, "mk.bench_roundtrip") if park == "hlt" else (2, "sidecar.mwait mk.bench_roundtrip")
         with tempfile.NamedTemporaryFile(suffix=".json") as tmp:
             p = subprocess.run([sys.executable, os.path.join(HERE, "..", "qemu", "run.py"), "--shim", shim,
-                                "--smp", str(cpus), "--timeout", "300", "--append", append,
+                                "--smp", str(cpus), "--timeout", "300", "--append", append, "--backend", backend,
                                 "--report-file", tmp.name], capture_output=True, text=True)
             try:
                 r = json.load(open(tmp.name, encoding="utf-8"))["rt_bench_ns"]
@@ -60,7 +69,7 @@ def main():
         if not r["ok"]:
             sys.exit(f"run {run}: {r['error']}")
         us = lambda v: f"{v[0] / 1000:.1f} / {v[1] / 1000:.1f} us"
-        print(f"| {park} | {run} | {us(r['run_vp'])} | {us(r['none'])} | {us(r['ipi'])} | "
+        print(f"| {backend} | {park} | {run} | {us(r['run_vp'])} | {us(r['none'])} | {us(r['ipi'])} | "
               f"{r['run_vp'][0] / r['ipi'][0]:.2f}x |")
 
 
