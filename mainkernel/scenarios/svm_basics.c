@@ -147,6 +147,9 @@ static bool one_cpu(struct ctx *c)
         return fail(c, "EFER at reset", (int)v);
     if (!get(c, N(RIP), &v) || v != 0xfff0)
         return fail(c, "RIP at reset", (int)v);
+    /* XCR0: x87 only at reset, then x87 and SSE (the CPU's own register). */
+    if (!get(c, N(XFEM), &v) || v != 1 || !set(c, N(XFEM), 3) || !get(c, N(XFEM), &v) || v != 3)
+        return fail(c, "XCR0", (int)v);
     struct sidecar_hv_register_assoc cs = { .name = N(CS) };
     int rc = sidecar_host_get_registers(c->h, c->cpu, 0, &cs, 1, TIMEOUT_NS, NULL);
     struct sidecar_hv_x64_segment_register seg;

@@ -199,7 +199,8 @@ static uint64_t f_rdtsc(void *ctx)
     return 0x123456789ull;
 }
 
-static const struct sk_svm_ops ops = { f_vmrun, f_read_gpa, f_cpuid, f_halt_wait, f_fx_load, f_fx_store, f_rdtsc };
+static const struct sk_svm_ops ops = { f_vmrun, f_read_gpa, f_cpuid, f_halt_wait, f_fx_load, f_fx_store, f_rdtsc,
+                                      NULL, NULL };
 static void f_park(void *ctx, const volatile uint8_t *s) { (void)ctx; (void)s; }
 static const struct sk_arch arch = { NULL, f_park, NULL, NULL, NULL, NULL };
 

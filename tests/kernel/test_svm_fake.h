@@ -162,8 +162,25 @@ FAKE_FN uint64_t f_rdtsc(void *ctx)
     return fk.tsc;
 }
 
+/* XCR0: the fake CPU's, with the bits fk_xsave_supported says it has
+ * (0: no XSAVE). */
+static uint64_t fk_xcr0 = 1, fk_xsave_supported = 0x7;
+
+FAKE_FN uint64_t f_xcr0_get(void *ctx, uint64_t *supported)
+{
+    (void)ctx;
+    *supported = fk_xsave_supported;
+    return fk_xcr0;
+}
+
+FAKE_FN void f_xcr0_set(void *ctx, uint64_t v)
+{
+    (void)ctx;
+    fk_xcr0 = v;
+}
+
 static const struct sk_svm_ops fake_ops = {
-    f_vmrun, f_read_gpa, f_cpuid, f_halt_wait, f_fx_load, f_fx_store, f_rdtsc,
+    f_vmrun, f_read_gpa, f_cpuid, f_halt_wait, f_fx_load, f_fx_store, f_rdtsc, f_xcr0_get, f_xcr0_set,
 };
 
 FAKE_FN void f_park(void *ctx, const volatile uint8_t *s) { (void)ctx; (void)s; }

@@ -533,7 +533,7 @@ Test(svm_state, interrupt_state_deliverability_activity_intercept_control)
 
 Test(svm_state, unknown_and_read_only_names)
 {
-    static const uint32_t unknown[] = { N(XFEM), N(APIC_BASE), N(TSC_AUX), 0x7f000002u, 0xffffffffu, 0x10004u };
+    static const uint32_t unknown[] = { N(APIC_BASE), N(TSC_AUX), 0x7f000002u, 0xffffffffu, 0x10004u };
     struct sidecar_hv_register_value v = { 1, 2 };
     struct sk_vmcb before = *vmcb;
     for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
@@ -583,4 +583,30 @@ Test(svm_state, set_through_the_command_page_stops_at_the_first_refusal)
     cr_assert_eq(regs()->regs[0].value.low, 0x77, "GET reads cpu_context");
     cr_assert_eq(regs()->regs[1].value.high >> 32 & 0xffff, 0xf000);
     cr_assert_eq(regs()->regs[2].value.low, 0);
+}
+
+/* XCR0 (Xfem): the guest's own, 1 at reset; a value XSETBV would refuse is
+ * refused and nothing changes; without XSAVE the register is unknown. */
+Test(svm_state, xcr0)
+{
+    fk_xsave_supported = 0x7;
+    fk_xcr0 = 0x7;
+    sk_svm_reset(&vp);
+    cr_assert_eq(get(N(XFEM)), 1, "reset sets XCR0 to x87 only");
+    set_ok(N(XFEM), 0x7);
+    cr_assert_eq(fk_xcr0, 0x7);
+    const uint64_t bad[] = { 0, 0x2, 0x5, 0x8 | 0x7, 0xe7 };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(set(N(XFEM), bad[i]), SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE, "XCR0 %llx",
+                     (unsigned long long)bad[i]);
+        cr_assert_eq(fk_xcr0, 0x7);
+    }
+    cr_assert(sk_svm_xcr0_valid(0xe7, 0xe7));
+    cr_assert_not(sk_svm_xcr0_valid(0x67, 0xe7), "AVX-512 parts alone");
+    cr_assert_not(sk_svm_xcr0_valid(0xe3, 0xe7), "AVX-512 without AVX");
+    fk_xsave_supported = 0;
+    cr_assert_eq(set(N(XFEM), 1), SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME);
+    struct sidecar_hv_register_value v;
+    cr_assert_eq(sk_svm_get_register(&vp, N(XFEM), &v), SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME);
+    fk_xsave_supported = 0x7;
 }

@@ -180,6 +180,29 @@ static uint64_t arch_rdtsc(void *ctx)
     return rdtsc();
 }
 
+/* XCR0: the guest's own (XSETBV is not intercepted). The kernel turns on
+ * CR4.OSXSAVE where the CPU has XSAVE (sk_svm_cpu_init) so that it can read
+ * and set it for GET/SET; it never uses XSAVE itself. */
+static uint64_t xsave_supported;
+
+static uint64_t arch_xcr0_get(void *ctx, uint64_t *supported)
+{
+    (void)ctx;
+    *supported = xsave_supported;
+    if (!xsave_supported)
+        return 0;
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static void arch_xcr0_set(void *ctx, uint64_t v)
+{
+    (void)ctx;
+    if (xsave_supported && sk_svm_xcr0_valid(v, xsave_supported))
+        __asm__ volatile("xsetbv" : : "a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(0) : "memory");
+}
+
 static const struct sk_svm_ops svm_ops = {
     .vmrun = arch_vmrun,
     .read_gpa = arch_read_gpa,
@@ -188,6 +211,8 @@ static const struct sk_svm_ops svm_ops = {
     .fx_load = arch_fx_load,
     .fx_store = arch_fx_store,
     .rdtsc = arch_rdtsc,
+    .xcr0_get = arch_xcr0_get,
+    .xcr0_set = arch_xcr0_set,
 };
 
 /* On the AP, on its own page tables: SVM on, its host save area, its VP. */
@@ -195,6 +220,11 @@ void sk_svm_cpu_init(struct sk_percpu *pc, uint64_t vmcb_pa, uint64_t hsave_pa, 
 {
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
     wrmsr(MSR_VM_HSAVE_PA, hsave_pa);
+    if (cpuid(1, 0).ecx & (1u << 26)) {     /* XSAVE */
+        struct cpuid_regs d = cpuid(0xd, 0);
+        write_cr4(read_cr4() | (1ull << 18));   /* OSXSAVE */
+        __atomic_store_n(&xsave_supported, ((uint64_t)d.edx << 32) | d.eax, __ATOMIC_RELAXED);
+    }
     pc->vmcb_pa = vmcb_pa;
     __asm__ volatile("fxsave %0" : "=m"(pc->svm.base.fx));
     uint32_t mxcsr_mask = pc->svm.base.fx.mxcsr_mask;

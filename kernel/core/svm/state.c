@@ -94,6 +94,9 @@ void sk_svm_reset(struct sk_svm_vp *vp)
     s->g_pat = SK_SVM_PAT_DEFAULT;
     vp->efer = 0;
     vp->tsc_aux = 0;
+    uint64_t xsave = 0;
+    if (vp->ops && vp->ops->xcr0_get && vp->ops->xcr0_set && (vp->ops->xcr0_get(vp->ops_ctx, &xsave), xsave))
+        vp->ops->xcr0_set(vp->ops_ctx, 1);   /* XCR0 at reset: x87 only */
     for (unsigned i = 0; i < 4; i++)
         vp->dr[i] = 0;
     vp->pending_interruption = 0;
@@ -328,6 +331,13 @@ uint16_t sk_svm_get_register(struct sk_svm_vp *vp, uint32_t name,
     case N(DELIVERABILITY_NOTIFICATIONS): value->low = vp->deliverability; return SIDECAR_HV_STATUS_SUCCESS;
     case N(INTERNAL_ACTIVITY_STATE): value->low = vp->activity; return SIDECAR_HV_STATUS_SUCCESS;
     case SK_SVM_REG_INTERCEPT_CONTROL: value->low = vp->intercept_control; return SIDECAR_HV_STATUS_SUCCESS;
+    case N(XFEM): {
+        uint64_t supported = 0;
+        if (!vp->ops || !vp->ops->xcr0_get)
+            return SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME;
+        value->low = vp->ops->xcr0_get(vp->ops_ctx, &supported);
+        return supported ? SIDECAR_HV_STATUS_SUCCESS : SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME;
+    }
     default:
         break;
     }
@@ -513,6 +523,18 @@ uint16_t sk_svm_set_register(struct sk_svm_vp *vp, uint32_t name,
             return invalid();    /* startup suspend (wait for SIPI) is not modelled */
         vp->activity = v;
         return SIDECAR_HV_STATUS_SUCCESS;
+    case N(XFEM): {
+        uint64_t supported = 0;
+        if (!vp->ops || !vp->ops->xcr0_get || !vp->ops->xcr0_set)
+            return SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME;
+        vp->ops->xcr0_get(vp->ops_ctx, &supported);
+        if (!supported)
+            return SIDECAR_HV_STATUS_UNKNOWN_REGISTER_NAME;
+        if (!sk_svm_xcr0_valid(v, supported))
+            return invalid();
+        vp->ops->xcr0_set(vp->ops_ctx, v);
+        return SIDECAR_HV_STATUS_SUCCESS;
+    }
     case SK_SVM_REG_INTERCEPT_CONTROL:
         if (v & ~SK_SVM_INTERCEPT_KNOWN)
             return invalid();
@@ -533,4 +555,18 @@ void svm_sync_lma(struct sk_svm_vp *vp)
     else
         vp->efer &= ~SK_EFER_LMA;
     s->efer = vp->efer | SK_EFER_SVME;
+}
+
+bool sk_svm_xcr0_valid(uint64_t v, uint64_t supported)
+{
+    const uint64_t x87 = 1, sse = 2, avx = 4, avx512 = 0xe0, amx = 0x60000ull;
+    if (!(v & x87) || (v & ~supported))
+        return false;
+    if ((v & avx) && !(v & sse))
+        return false;
+    if ((v & avx512) && ((v & avx512) != avx512 || !(v & avx)))
+        return false;
+    if ((v & amx) && (v & amx) != amx)
+        return false;
+    return true;
 }

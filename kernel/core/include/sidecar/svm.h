@@ -110,7 +110,18 @@ struct sk_svm_ops {
     void (*fx_store)(void *ctx, struct sidecar_fxsave_area *fx);
     /* The host TSC now (for the TSC register and TSC MSR writes). */
     uint64_t (*rdtsc)(void *ctx);
+    /* XCR0, which the guest sets itself with XSETBV (not intercepted) and
+     * which stays in the CPU: read it, or write a value sk_svm_xcr0_valid
+     * accepted. supported: the bits the CPU has (CPUID 0xD). NULL, or
+     * supported 0: no XSAVE here (the register is unknown). */
+    uint64_t (*xcr0_get)(void *ctx, uint64_t *supported);
+    void (*xcr0_set)(void *ctx, uint64_t value);
 };
+
+/* An XCR0 value XSETBV accepts given the supported bits (x87 on; AVX only
+ * with SSE; the AVX-512 trio together and only with AVX; the AMX pair
+ * together). */
+bool sk_svm_xcr0_valid(uint64_t value, uint64_t supported);
 
 /* Configuration for sk_svm_init. */
 struct sk_svm_config {
