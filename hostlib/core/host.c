@@ -158,6 +158,18 @@ uint32_t sidecar_host_cpu_count(const struct sidecar_host *h)
     return h ? h->cpu_count : 0;
 }
 
+const char *sidecar_host_vp_backend(const struct sidecar_host *h)
+{
+    if (!h || !h->node_count)
+        return "unknown";
+    const struct sidecar_control_page *cp = h->nodes[0].control;
+    /* Our kernel says so in its flags; OpenHCL's (no magic) runs VPs by
+     * the hypervisor (VTL return) and says nothing. */
+    if (*(const volatile uint64_t *)&cp->magic != SIDECAR_CONTROL_MAGIC)
+        return "unknown";
+    return sidecar_control_page_flags_load(cp) & SIDECAR_CONTROL_FLAG_VP_BACKEND_SVM ? "svm" : "ring3";
+}
+
 int sidecar_host_node_info(const struct sidecar_host *h, uint32_t node, struct sidecar_host_node_info *info)
 {
     if (!h || !info || node >= h->node_count)

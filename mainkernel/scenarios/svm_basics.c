@@ -140,6 +140,10 @@ static bool until_halted(struct ctx *c)
 static bool one_cpu(struct ctx *c)
 {
     uint64_t v;
+    /* The library says which backend runs the VPs (the control page's flags). */
+    const char *b = sidecar_host_vp_backend(c->h);
+    if (b[0] != 's' || b[1] != 'v' || b[2] != 'm')
+        return fail(c, "sidecar_host_vp_backend is not svm", 0);
     /* The reset state, as a VMM on Hyper-V reads it on its intercept paths. */
     if (!get(c, N(CR0), &v) || v != 0x60000010ull)
         return fail(c, "CR0 at reset", (int)v);

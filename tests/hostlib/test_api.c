@@ -916,3 +916,26 @@ Test(api, wake_on_status_write_skips_the_request_ipi_but_not_for_stop)
     sidecar_host_close(&h2);
     fixture_close(f);
 }
+
+/* The VP backend from node 0's control page: ring3 or svm from our kernel's
+ * flags, unknown where the page has no control_magic (OpenHCL's). */
+Test(api, vp_backend_from_the_control_page_flags)
+{
+    struct fixture *f = fixture_open(1, 4, true);
+    struct sidecar_host *h = &f->host;
+    cr_assert_str_eq(sidecar_host_vp_backend(NULL), "unknown");
+    struct sidecar_control_page *cp = h->nodes[0].control;
+    uint64_t magic = cp->magic;
+    sidecar_control_page_flags_store(cp, 0);
+    cr_assert_str_eq(sidecar_host_vp_backend(h), magic == SIDECAR_CONTROL_MAGIC ? "ring3" : "unknown");
+    cp->magic = SIDECAR_CONTROL_MAGIC;
+    sidecar_control_page_flags_store(cp, SIDECAR_CONTROL_FLAG_VP_BACKEND_SVM | SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE);
+    cr_assert_str_eq(sidecar_host_vp_backend(h), "svm");
+    sidecar_control_page_flags_store(cp, SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE);
+    cr_assert_str_eq(sidecar_host_vp_backend(h), "ring3");
+    cp->magic = 0;
+    sidecar_control_page_flags_store(cp, SIDECAR_CONTROL_FLAG_VP_BACKEND_SVM);
+    cr_assert_str_eq(sidecar_host_vp_backend(h), "unknown", "not our kernel: nothing to say");
+    cp->magic = magic;
+    sidecar_control_page_flags_store(cp, 0);
+}

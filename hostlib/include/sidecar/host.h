@@ -166,6 +166,10 @@ void sidecar_host_close(struct sidecar_host *h);
  * is NULL or closed. Any thread. */
 uint32_t sidecar_host_node_count(const struct sidecar_host *h);
 uint32_t sidecar_host_cpu_count(const struct sidecar_host *h);
+/* How the sidecar runs VPs: "svm" (a hardware-virtualized guest, AMD SVM
+ * with nested paging), "ring3" (deprivileged at CPL3), or "unknown" (not
+ * our kernel, e.g. OpenHCL's, or no node). From node 0's control page. */
+const char *sidecar_host_vp_backend(const struct sidecar_host *h);
 
 struct sidecar_host_node_info {
     uint32_t index;

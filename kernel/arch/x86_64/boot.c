@@ -202,7 +202,8 @@ static void init_control_page(uint32_t n)
     cp->request_vector = SIDECAR_REQUEST_VECTOR;
     /* Parked with MWAIT on its status byte, a CPU wakes on the host's
      * write alone: the host may skip the IPI for RUN and REMOVE. */
-    cp->flags = sk_g.use_mwait ? SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE : 0;
+    cp->flags = (sk_g.use_mwait ? SIDECAR_CONTROL_FLAG_WAKE_ON_STATUS_WRITE : 0) |
+                (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM ? SIDECAR_CONTROL_FLAG_VP_BACKEND_SVM : 0);
     cp->magic = SIDECAR_CONTROL_MAGIC;
     cp->abi_major = SIDECAR_ABI_MAJOR;
     cp->abi_minor = SIDECAR_ABI_MINOR;
