@@ -234,6 +234,9 @@ def main():
     ap.add_argument("--build", help="build directory (the kernel is fetched into BUILD/linux)")
     ap.add_argument("--kernel", help="the bzImage (default: fetched)")
     ap.add_argument("--initramfs")
+    ap.add_argument("--guest-kernel", action="store_true",
+                    help="also put the kernel into the initramfs as /guest/bzImage (a second, "
+                         "concatenated archive), for a guest on a sidecar VP (lxtest=drv-linux-guest)")
     ap.add_argument("--module", action="append",
                     help="the modules instead of kernel + initramfs (KERNEL, INITRAMFS: those)")
     ap.add_argument("--corrupt", action="append", metavar="OFFSET=HEXBYTES",
@@ -281,6 +284,23 @@ def main():
             ap.error("--initramfs is needed")
         modules = [get_kernel(), args.initramfs]
     tmpdir = None
+    if args.guest_kernel:
+        # Linux unpacks concatenated initramfs archives in order: the test
+        # initramfs, then one with the guest's kernel.
+        import initramfs as cpio_mod
+        tmpdir = tempfile.mkdtemp(prefix="linux-guest-")
+        c = cpio_mod.Cpio()
+        c.dir("guest")
+        with open(get_kernel(), "rb") as f:
+            c.file("guest/bzImage", f.read(), 0o644)
+        combined = os.path.join(tmpdir, "initramfs-guest.cpio")
+        with open(modules[1], "rb") as f:
+            head = f.read()
+        with open(combined, "wb") as f:
+            f.write(head)
+            f.write(b"\0" * (-len(head) % 512))
+            f.write(c.finish())
+        modules[1] = combined
     if args.corrupt:
         # A copy of module 0 with bytes replaced: OFFSET=HEXBYTES.
         tmpdir = tempfile.mkdtemp(prefix="linux-corrupt-")
