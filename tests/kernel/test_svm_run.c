@@ -222,6 +222,48 @@ Test(svm_run, bad_efer_writes_inject_gp)
     cr_assert_eq(get(N(EFER)), 0);
 }
 
+/* The VMM lists the MSRs it handles (intercept control bit 1 and the MSR
+ * ranges): those come as intercepts, every other one is refused with #GP
+ * in the guest; without bit 1 every one goes to the VMM. */
+Test(svm_run, the_vmm_lists_its_msrs_and_the_rest_are_refused)
+{
+    set_ok(SK_SVM_REG_MSR_RANGE(0), 0x1bull | (1ull << 32));          /* the APIC base */
+    set_ok(SK_SVM_REG_MSR_RANGE(3), 0x40000000ull | (0x100ull << 32)); /* a hypervisor's range */
+    cr_assert_eq(get(SK_SVM_REG_MSR_RANGE(3)), 0x40000000ull | (0x100ull << 32));
+    cr_assert_eq(set(SK_SVM_REG_MSR_RANGE(1), 0xfffffff0ull | (0x20ull << 32)),
+                 SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE, "past the last MSR number");
+    set_ok(SK_SVM_REG_INTERCEPT_CONTROL, SK_SVM_INTERCEPT_MSR_LISTED);
+    static const uint32_t listed[] = { 0x1b, 0x40000000, 0x400000ff };
+    for (unsigned i = 0; i < 3; i++) {
+        flat32(0x1000);
+        code(0x1000, rdmsr, 2);
+        cmd->cpu_context.gps[1] = listed[i];
+        const struct step s[] = { STEP(SK_SVM_EXIT_MSR, .info1 = 0) };
+        script(s, 1);
+        command(SIDECAR_COMMAND_RUN_VP);
+        cr_assert_eq(message()->header.message_type, SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, "MSR %x", listed[i]);
+    }
+    static const uint32_t refused[] = { 0x1c, 0x40000100, 0x8b };
+    for (unsigned i = 0; i < 3; i++) {
+        flat32(0x1000);
+        code(0x1000, rdmsr, 2);
+        cmd->cpu_context.gps[1] = refused[i];
+        const struct step s[] = { STEP(SK_SVM_EXIT_MSR, .info1 = 0), STEP(SK_SVM_EXIT_INTR, .request_stop = true) };
+        script(s, 2);
+        command(SIDECAR_COMMAND_RUN_VP);
+        cr_assert_eq(fk.event_inj[1], GP0, "MSR %x: #GP(0)", refused[i]);
+        cr_assert_eq(fk.rip[1], 0x1000);
+    }
+    set_ok(SK_SVM_REG_INTERCEPT_CONTROL, 0);
+    flat32(0x1000);
+    code(0x1000, rdmsr, 2);
+    cmd->cpu_context.gps[1] = 0x8b;
+    const struct step s[] = { STEP(SK_SVM_EXIT_MSR, .info1 = 0) };
+    script(s, 1);
+    command(SIDECAR_COMMAND_RUN_VP);
+    cr_assert_eq(message()->header.message_type, SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT, "all MSRs to the VMM again");
+}
+
 Test(svm_run, pat_and_tsc_writes_are_handled_in_the_sidecar)
 {
     flat32(0x1000);
@@ -834,7 +876,7 @@ Test(svm_run, an_unknown_exit_code_fails_with_the_code)
     const struct step s[] = { STEP(0x401) };
     script(s, 1);
     command(SIDECAR_COMMAND_RUN_VP);
-    assert_failed_with("unexpected #VMEXIT code 0x401");
+    assert_failed_with("unexpected #VMEXIT 0x401");
     const struct step s2[] = { STEP(SK_SVM_EXIT_TASK_SWITCH) };
     script(s2, 1);
     command(SIDECAR_COMMAND_RUN_VP);
@@ -842,7 +884,7 @@ Test(svm_run, an_unknown_exit_code_fails_with_the_code)
     const struct step s3[] = { STEP(0) };                /* CR0 read: not intercepted */
     script(s3, 1);
     command(SIDECAR_COMMAND_RUN_VP);
-    assert_failed_with("code 0x0");
+    assert_failed_with("#VMEXIT 0x0");
     const struct step s4[] = { STEP(0x123456789abcdef0ull) };
     script(s4, 1);
     command(SIDECAR_COMMAND_RUN_VP);

@@ -527,7 +527,7 @@ Test(svm_state, interrupt_state_deliverability_activity_intercept_control)
     set_ok(SK_SVM_REG_INTERCEPT_CONTROL, SK_SVM_INTERCEPT_HLT | (0x4041ull << 32));
     cr_assert_eq(vmcb->control.intercept_exceptions, (1u << 18) | 0x4041);
     cr_assert_eq(get(SK_SVM_REG_INTERCEPT_CONTROL), SK_SVM_INTERCEPT_HLT | (0x4041ull << 32));
-    cr_assert_eq(set(SK_SVM_REG_INTERCEPT_CONTROL, 2), SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE);
+    cr_assert_eq(set(SK_SVM_REG_INTERCEPT_CONTROL, 4), SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE);
     cr_assert_eq(get(SK_SVM_REG_INTERCEPT_CONTROL), SK_SVM_INTERCEPT_HLT | (0x4041ull << 32));
 }
 

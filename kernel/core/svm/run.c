@@ -233,6 +233,17 @@ static bool own_msr(struct sk_svm_vp *vp, bool write)
     return true;
 }
 
+/* Is msr in one of the ranges the VMM said it handles? */
+static bool vmm_msr(const struct sk_svm_vp *vp, uint32_t msr)
+{
+    for (unsigned i = 0; i < SK_SVM_MSR_RANGES; i++) {
+        uint32_t first = (uint32_t)vp->msr_ranges[i], count = (uint32_t)(vp->msr_ranges[i] >> 32);
+        if (count && msr - first < count)
+            return true;
+    }
+    return false;
+}
+
 /* MOV to/from DR0-3 (0F 21 / 0F 23, register operand only). */
 static void mov_dr(struct sk_svm_vp *vp, unsigned dr, bool write)
 {
@@ -320,9 +331,12 @@ static void build_exception(struct sk_svm_vp *vp, unsigned vector, struct sideca
 
 static const char hex[] = "0123456789abcdef";
 
+/* buf: the VP's why[] (48 bytes): the text (30) and 16 hex digits fit. */
 static const char *unexpected(uint64_t code, char *buf)
 {
-    static const char text[] = "run_vp: unexpected #VMEXIT code 0x";
+    _Static_assert(sizeof(((struct sk_svm_vp *)0)->why) >= sizeof("run_vp: unexpected #VMEXIT 0x") + 16,
+                   "why[] holds the longest text");
+    static const char text[] = "run_vp: unexpected #VMEXIT 0x";
     uint32_t i = 0;
     for (; text[i]; i++)
         buf[i] = text[i];
@@ -383,6 +397,12 @@ enum sk_svm_action sk_svm_handle_exit(struct sk_svm_vp *vp, uint64_t code,
         bool write = c->exit_info1 & 1;
         if (own_msr(vp, write))
             return SK_SVM_RESUME;
+        if ((vp->intercept_control & SK_SVM_INTERCEPT_MSR_LISTED) && !vmm_msr(vp, (uint32_t)vp->base.gpr[SK_VP_RCX])) {
+            /* Not the VMM's and not virtualized here: as on a CPU without it. */
+            inject_gp(vp);
+            vp->stats.handled++;
+            return SK_SVM_RESUME;
+        }
         sk_vp_build_msr(&vp->base, write, insn_length(vp, 2), msg);
         vp->stats.intercepts++;
         return SK_SVM_INTERCEPT;

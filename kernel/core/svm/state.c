@@ -331,6 +331,10 @@ uint16_t sk_svm_get_register(struct sk_svm_vp *vp, uint32_t name,
     case N(DELIVERABILITY_NOTIFICATIONS): value->low = vp->deliverability; return SIDECAR_HV_STATUS_SUCCESS;
     case N(INTERNAL_ACTIVITY_STATE): value->low = vp->activity; return SIDECAR_HV_STATUS_SUCCESS;
     case SK_SVM_REG_INTERCEPT_CONTROL: value->low = vp->intercept_control; return SIDECAR_HV_STATUS_SUCCESS;
+    case SK_SVM_REG_MSR_RANGE(0): case SK_SVM_REG_MSR_RANGE(1):
+    case SK_SVM_REG_MSR_RANGE(2): case SK_SVM_REG_MSR_RANGE(3):
+        value->low = vp->msr_ranges[name - SK_SVM_REG_MSR_RANGE(0)];
+        return SIDECAR_HV_STATUS_SUCCESS;
     case N(XFEM): {
         uint64_t supported = 0;
         if (!vp->ops || !vp->ops->xcr0_get)
@@ -535,6 +539,12 @@ uint16_t sk_svm_set_register(struct sk_svm_vp *vp, uint32_t name,
         vp->ops->xcr0_set(vp->ops_ctx, v);
         return SIDECAR_HV_STATUS_SUCCESS;
     }
+    case SK_SVM_REG_MSR_RANGE(0): case SK_SVM_REG_MSR_RANGE(1):
+    case SK_SVM_REG_MSR_RANGE(2): case SK_SVM_REG_MSR_RANGE(3):
+        if ((v >> 32) > 0x100000000ull - (uint32_t)v)
+            return invalid();       /* the range would pass the last MSR number */
+        vp->msr_ranges[name - SK_SVM_REG_MSR_RANGE(0)] = v;
+        return SIDECAR_HV_STATUS_SUCCESS;
     case SK_SVM_REG_INTERCEPT_CONTROL:
         if (v & ~SK_SVM_INTERCEPT_KNOWN)
             return invalid();

@@ -29,7 +29,9 @@
  *    register SK_SVM_REG_INTERCEPT_CONTROL) the VMM gets x64_halt instead.
  *  - MSRs: EFER, PAT, TSC_AUX and the TSC (write) are virtualized here; FS/GS base,
  *    KernelGsBase, STAR/LSTAR/CSTAR/SFMASK and SYSENTER_* are the guest's
- *    own (VMLOAD/VMSAVE); every other MSR goes to the VMM as an MSR
+ *    own (VMLOAD/VMSAVE); every other MSR goes to the VMM as an MSR (or, when
+ *    the VMM listed the MSRs it handles, only those do and the rest are
+ *    refused with #GP)
  *    intercept, whose answer the VMM writes into RAX/RDX (or it injects #GP).
  *  - The guest can never use SVM itself: VMRUN, VMMCALL, VMLOAD, VMSAVE,
  *    STGI, CLGI, SKINIT, INVLPGA, MONITOR, MWAIT and RDPRU get #UD; EFER.SVME
@@ -48,10 +50,17 @@
 
 /* Our own register names, outside the TLFS ranges (0x7fxxxxxx is unused by
  * Hyper-V). SK_SVM_REG_INTERCEPT_CONTROL: bit 0 send HLT to the VMM as
- * x64_halt; bits 32-63 a mask of exception vectors 0-31 to intercept. */
+ * x64_halt; bit 1 send the VMM only the MSRs in its ranges (below) and
+ * refuse every other one with #GP (clear: every MSR the sidecar does not
+ * virtualize goes to the VMM); bits 32-63 a mask of exception vectors 0-31
+ * to intercept. SK_SVM_REG_MSR_RANGE(i), i < SK_SVM_MSR_RANGES: the MSRs
+ * the VMM handles, first in bits 0-31 and count in bits 32-63 (0: unused). */
 #define SK_SVM_REG_INTERCEPT_CONTROL 0x7f000001u
 #define SK_SVM_INTERCEPT_HLT 0x1ull
-#define SK_SVM_INTERCEPT_KNOWN (SK_SVM_INTERCEPT_HLT | 0xffffffff00000000ull)
+#define SK_SVM_INTERCEPT_MSR_LISTED 0x2ull
+#define SK_SVM_INTERCEPT_KNOWN (SK_SVM_INTERCEPT_HLT | SK_SVM_INTERCEPT_MSR_LISTED | 0xffffffff00000000ull)
+#define SK_SVM_MSR_RANGES 4u
+#define SK_SVM_REG_MSR_RANGE(i) (0x7f000010u + (i))
 
 /* HvRegisterInternalActivityState bits. */
 #define SK_SVM_ACTIVITY_STARTUP_SUSPEND 0x1ull
@@ -168,7 +177,8 @@ struct sk_svm_vp {
     const struct sk_svm_ops *ops;
     void *ops_ctx;
     struct sk_svm_stats stats;
-    char why[56];                    /* a failed run's formatted reason (this VP's own) */
+    uint64_t msr_ranges[SK_SVM_MSR_RANGES]; /* SK_SVM_REG_MSR_RANGE: the VMM's MSRs */
+    char why[48];                    /* a failed run's formatted reason (this VP's own) */
 };
 
 /* Zeroes vp, sets up its VMCB's control area (intercepts, maps, ASID,
