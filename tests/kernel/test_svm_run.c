@@ -1070,3 +1070,34 @@ Test(svm_run, intercepted_exceptions_are_exception_messages)
     cr_assert_eq(u.exception_vector, 6);
     cr_assert_eq(u.header.instruction_length_and_cr8 & 0xf, 2);
 }
+
+/* HvRegisterPendingEvent0: an exception with its parameter. A #PF with
+ * error code 2 and CR2 0xdead000 is delivered with CR2 set as the CPU would
+ * before delivering; it reads back through both pending registers until
+ * then; non-exception types and reserved bits are refused. */
+Test(svm_run, pending_event0_delivers_a_page_fault_with_its_cr2)
+{
+    flat32(0x1000);
+    struct sidecar_hv_register_value ev = { 1 | (1ull << 8) | (14ull << 16) | (2ull << 32), 0xdead000 };
+    cr_assert_eq(sk_svm_set_register(&vp, N(PENDING_EVENT0), &ev), SIDECAR_HV_STATUS_SUCCESS);
+    struct sidecar_hv_register_value back;
+    cr_assert_eq(sk_svm_get_register(&vp, N(PENDING_EVENT0), &back), SIDECAR_HV_STATUS_SUCCESS);
+    cr_assert_eq(back.low, ev.low);
+    cr_assert_eq(back.high, 0xdead000);
+    uint64_t pi = get(N(PENDING_INTERRUPTION));
+    cr_assert_eq(pi & 0xf, 1 | (3 << 1), "pending, type exception");
+    cr_assert_eq((pi >> 16) & 0xffff, 14);
+    const struct step s[] = { STEP(SK_SVM_EXIT_INTR, .request_stop = true) };
+    script(s, 1);
+    command(SIDECAR_COMMAND_RUN_VP);
+    cr_assert_eq(fk.event_inj[0], SK_SVM_EVENT_VALID | SK_SVM_EVENT_EV | (3ull << 8) | 14 | (2ull << 32));
+    cr_assert_eq(fk.cr2[0], 0xdead000, "CR2 set before the #PF is delivered");
+    cr_assert_eq(get(N(PENDING_INTERRUPTION)), 0);
+    cr_assert_eq(sk_svm_get_register(&vp, N(PENDING_EVENT0), &back), SIDECAR_HV_STATUS_SUCCESS);
+    cr_assert_eq(back.low, 0);
+    struct sidecar_hv_register_value bad = { 1 | (1ull << 1) | (0x30ull << 16), 0 };   /* type 1 */
+    cr_assert_eq(sk_svm_set_register(&vp, N(PENDING_EVENT0), &bad), SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE);
+    bad.low = 1 | (1ull << 8) | (3ull << 16);   /* #BP has no error code */
+    cr_assert_eq(sk_svm_set_register(&vp, N(PENDING_EVENT0), &bad), SIDECAR_HV_STATUS_INVALID_REGISTER_VALUE);
+    cr_assert_eq(get(N(PENDING_INTERRUPTION)), 0);
+}

@@ -533,7 +533,7 @@ Test(svm_state, interrupt_state_deliverability_activity_intercept_control)
 
 Test(svm_state, unknown_and_read_only_names)
 {
-    static const uint32_t unknown[] = { N(APIC_BASE), N(TSC_AUX), 0x7f000002u, 0xffffffffu, 0x10004u };
+    static const uint32_t unknown[] = { N(APIC_BASE), N(TSC_AUX), 0x7f000002u, 0xffffffffu, 0x10005u };
     struct sidecar_hv_register_value v = { 1, 2 };
     struct sk_vmcb before = *vmcb;
     for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {

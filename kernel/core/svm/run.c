@@ -71,6 +71,12 @@ static void inject_pending(struct sk_svm_vp *vp, uint64_t pi)
         vp->vmcb->control.intercept_misc1 |= SK_SVM_I1_IRET;
         break;
     case SK_SVM_PI_TYPE_EXCEPTION:
+        /* An event with a parameter (HvRegisterPendingEvent0): a #PF's
+         * CR2, a #DB's DR6, set as the CPU would before delivering. */
+        if (vp->pending_has_parameter && vector == 14)
+            vp->base.cr2 = vp->pending_parameter;
+        else if (vp->pending_has_parameter && vector == 1)
+            vp->vmcb->save.dr6 = vp->pending_parameter & 0xffffffffull;
         inject(vp, SK_SVM_EVENT_EXCEPTION, vector, err, code);
         break;
     default:
@@ -95,6 +101,7 @@ bool sk_svm_prepare_entry(struct sk_svm_vp *vp)
                deliverable(vp, vp->pending_interruption)) {
         inject_pending(vp, vp->pending_interruption);
         vp->pending_interruption = 0;
+        vp->pending_has_parameter = false;
         vp->activity &= ~SK_SVM_ACTIVITY_HALT_SUSPEND;
     }
     /* A halted VP that can take the interrupt the VMM wants to be told

@@ -100,6 +100,7 @@ void sk_svm_reset(struct sk_svm_vp *vp)
     for (unsigned i = 0; i < 4; i++)
         vp->dr[i] = 0;
     vp->pending_interruption = 0;
+    vp->pending_has_parameter = false;
     vp->deliverability = 0;
     vp->activity = 0;
     vp->nmi_masked = false;
@@ -324,6 +325,16 @@ uint16_t sk_svm_get_register(struct sk_svm_vp *vp, uint32_t name,
         return SIDECAR_HV_STATUS_SUCCESS;
     }
     case N(PENDING_INTERRUPTION): value->low = vp->pending_interruption; return SIDECAR_HV_STATUS_SUCCESS;
+    case N(PENDING_EVENT0): {
+        /* The pending exception in the event layout (type 0, exception). */
+        uint64_t pi = vp->pending_interruption;
+        if (!(pi & SK_SVM_PI_PENDING) ||
+            ((pi & SK_SVM_PI_TYPE_MASK) >> SK_SVM_PI_TYPE_SHIFT) != SK_SVM_PI_TYPE_EXCEPTION)
+            return SIDECAR_HV_STATUS_SUCCESS;   /* nothing pending: zero */
+        value->low = 1 | (pi & SK_SVM_PI_ERROR_CODE ? 1ull << 8 : 0) | (pi & 0xffffffffffff0000ull);
+        value->high = vp->pending_has_parameter ? vp->pending_parameter : 0;
+        return SIDECAR_HV_STATUS_SUCCESS;
+    }
     case N(INTERRUPT_STATE):
         value->low = (c->int_state & SK_SVM_INT_SHADOW ? SK_SVM_IS_SHADOW : 0) |
                      (vp->nmi_masked ? SK_SVM_IS_NMI_MASKED : 0);
@@ -500,9 +511,32 @@ uint16_t sk_svm_set_register(struct sk_svm_vp *vp, uint32_t name,
         t->limit = r.limit;
         return SIDECAR_HV_STATUS_SUCCESS;
     }
+    case N(PENDING_EVENT0): {
+        /* HvX64PendingExceptionEvent: only exceptions (type 0) here. */
+        if (!(v & 1)) {
+            if (value->high || v)
+                return invalid();
+            vp->pending_interruption = 0;
+            vp->pending_has_parameter = false;
+            svm_refresh_view(vp);
+            return SIDECAR_HV_STATUS_SUCCESS;
+        }
+        if (v & 0xfeull || v & 0xfe00ull)
+            return invalid();   /* a type other than exception, or reserved bits */
+        uint64_t pi = SK_SVM_PI_PENDING | ((uint64_t)SK_SVM_PI_TYPE_EXCEPTION << SK_SVM_PI_TYPE_SHIFT) |
+                      (v & (1ull << 8) ? SK_SVM_PI_ERROR_CODE : 0) | (v & 0xffffffffffff0000ull);
+        if (!pending_valid(pi))
+            return invalid();
+        vp->pending_interruption = pi;
+        vp->pending_parameter = value->high;
+        vp->pending_has_parameter = true;
+        svm_refresh_view(vp);
+        return SIDECAR_HV_STATUS_SUCCESS;
+    }
     case N(PENDING_INTERRUPTION):
         if (!pending_valid(v))
             return invalid();
+        vp->pending_has_parameter = false;
         vp->pending_interruption = v & SK_SVM_PI_PENDING ? v : 0;
         svm_refresh_view(vp);
         return SIDECAR_HV_STATUS_SUCCESS;

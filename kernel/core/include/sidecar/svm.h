@@ -162,6 +162,8 @@ struct sk_svm_vp {
     struct sk_vmcb *vmcb;
     uint64_t dr[4];                  /* DR0-3: not in the VMCB */
     uint64_t pending_interruption;   /* HvRegisterPendingInterruption as set */
+    uint64_t pending_parameter;      /* HvRegisterPendingEvent0's: CR2 (#PF) or DR6 (#DB) at delivery */
+    bool pending_has_parameter;
     uint64_t deliverability;         /* HvX64RegisterDeliverabilityNotifications */
     uint64_t intercept_control;      /* SK_SVM_REG_INTERCEPT_CONTROL */
     uint64_t activity;               /* SK_SVM_ACTIVITY_* */
