@@ -81,6 +81,26 @@ static bool ipi_dest_ok(const struct sidecar_output *output, uint32_t apic_id)
     return output->apic_mode == SIDECAR_APIC_MODE_X2APIC ? apic_id != 0xffffffffu : apic_id < 0xffu;
 }
 
+/* [base, base + size) inside [lo, lo + len), without overflow. */
+static bool inside(uint64_t base, uint64_t size, uint64_t lo, uint64_t len)
+{
+    return base >= lo && size <= len && base - lo <= len - size;
+}
+
+static bool node_pages_ok(const struct sidecar_params_node *pn, const struct sidecar_output_node *on,
+                          uint32_t cpu_count)
+{
+    uint64_t shmem = (uint64_t)cpu_count * 2 * SIDECAR_PAGE_SIZE;
+    if (on->shmem_pages_size != shmem)
+        return false;
+    if (!inside(on->control_page, SIDECAR_PAGE_SIZE, pn->memory_base, pn->memory_size) ||
+        !inside(on->shmem_pages_base, shmem, pn->memory_base, pn->memory_size))
+        return false;
+    /* the control page not among the command/register pages */
+    return on->control_page + SIDECAR_PAGE_SIZE <= on->shmem_pages_base ||
+           on->shmem_pages_base + shmem <= on->control_page;
+}
+
 int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
                       const struct sidecar_params *params, const struct sidecar_output *output)
 {
@@ -107,7 +127,11 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         struct sidecar_host_node *hn = &h->nodes[n];
         hn->base_cpu = params->nodes[n].base_cpu;
         hn->cpu_count = params->nodes[n].cpu_count;
-        if (on->shmem_pages_size < (uint64_t)hn->cpu_count * 2 * SIDECAR_PAGE_SIZE)
+        /* The page addresses are the sidecar's to write: each node's
+         * control page and command/register pages must be its own, inside
+         * its node memory (which params keeps disjoint from every other's)
+         * and apart from each other, so no node's pages alias another's. */
+        if (!node_pages_ok(&params->nodes[n], on, hn->cpu_count))
             return SIDECAR_HOST_E_INVALID;
         hn->control = t->map(t->ctx, on->control_page, SIDECAR_PAGE_SIZE);
         hn->shmem = t->map(t->ctx, on->shmem_pages_base, on->shmem_pages_size);

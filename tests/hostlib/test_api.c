@@ -939,3 +939,34 @@ Test(api, vp_backend_from_the_control_page_flags)
     cp->magic = magic;
     sidecar_control_page_flags_store(cp, 0);
 }
+
+/* The page addresses in the output page are the sidecar's to write: a node
+ * whose control or command pages alias another node's, lie outside its
+ * node memory, or whose size is not cpu_count * 8192, is refused at open
+ * (the hostlib fuzzer once found node 0's command pages aliasing node 1's). */
+Test(api, open_refuses_output_pages_that_alias_or_stray)
+{
+    struct fixture *f = fixture_open(2, 4, true);
+    const struct sidecar_output *good = sidecar_host_sim_output(f->sim);
+    static struct sidecar_output out;
+    static struct sidecar_host h2;
+    struct sidecar_host_transport t = f->host.t;
+    memcpy(&out, good, sizeof(out));
+    cr_assert_eq(sidecar_host_open(&h2, &t, f->host.params, &out), 0, "the sim's own output opens");
+    uint64_t cases[][3] = {
+        /* node, field (0 control, 1 shmem base, 2 shmem size), value */
+        { 1, 1, good->nodes[0].shmem_pages_base },          /* node 1's pages are node 0's */
+        { 1, 0, good->nodes[0].control_page },               /* node 1's control page is node 0's */
+        { 0, 0, good->nodes[0].shmem_pages_base },           /* the control page among the command pages */
+        { 0, 1, good->nodes[0].shmem_pages_base + 4096 * 4096ull }, /* outside node memory */
+        { 0, 2, good->nodes[0].shmem_pages_size + 8192 },    /* bigger than cpu_count * 8192 */
+    };
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(&out, good, sizeof(out));
+        struct sidecar_output_node *on = &out.nodes[cases[i][0]];
+        uint64_t *field = cases[i][1] == 0 ? &on->control_page : cases[i][1] == 1 ? &on->shmem_pages_base
+                                                                                  : &on->shmem_pages_size;
+        *field = cases[i][2];
+        cr_assert_eq(sidecar_host_open(&h2, &t, f->host.params, &out), SIDECAR_HOST_E_INVALID, "case %u", i);
+    }
+}
