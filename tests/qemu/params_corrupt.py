@@ -142,6 +142,14 @@ def cases(proto, all_fields):
                 "=%d" % next(v["value"] for v in proto.enums["cpu_role"]["values"] if v["name"] == "sidecar")))
     # A sidecar CPU outside every node: the node ends before CPU 1.
     out.append(("kernel_outside_node", "cpus[1].role", node_off + node["base_cpu"]["offset"], 4, "=0"))
+    # Node memory the validator accepts but the kernel cannot use (review
+    # finding 5: both hung the boot): at 8 GiB, which the shim's page
+    # tables do not map (the VM has 256M), and on top of the kernel image
+    # (the shim loads it at 4 MiB).
+    out.append(("kernel_node_unmapped", "nodes[0].memory_base", node_off + node["memory_base"]["offset"], 8,
+                "=%d" % (8 << 30)))
+    out.append(("kernel_node_on_image", "nodes[0].memory_base", node_off + node["memory_base"]["offset"], 8,
+                "=%d" % 0x400000))
     if not all_fields:
         seen, small = set(), []
         for c in out:

@@ -410,6 +410,30 @@ static bool check_params(const struct sidecar_params *p, uint64_t params_pa,
     return true;
 }
 
+/* Node memory the validators accept can still be memory the kernel cannot
+ * use: on top of its own image, or where the page tables it was given do
+ * not map it at its physical address (every node page is written through
+ * that identity map while the CPUs are set up). Refused by name before
+ * anything changes, instead of a page fault that parks the BSP. */
+static bool check_node_memory(const struct sidecar_params *p, uint64_t kernel_pa, uint64_t kernel_size,
+                              struct sidecar_output *out)
+{
+    for (uint32_t n = 0; n < p->node_count; n++) {
+        uint64_t b = p->nodes[n].memory_base, sz = p->nodes[n].memory_size;
+        if (b < kernel_pa + kernel_size && kernel_pa < b + sz)
+            return fail(out, SK_E_NODE, "params.nodes[%u].memory_base: node memory %lx + %lx overlaps the kernel image",
+                        n, b, sz);
+        for (uint64_t a = b; a < b + sz; a += PAGE_SIZE)
+            if (virt_to_phys(a) != a)
+                return fail(out, SK_E_NODE, "params.nodes[%u].memory_base: %lx is not mapped at its physical address "
+                            "by the page tables the kernel was given", n, a);
+    }
+    if (virt_to_phys(p->trampoline_page) != p->trampoline_page)
+        return fail(out, SK_E_NODE, "params.trampoline_page: %lx is not mapped at its physical address",
+                    p->trampoline_page);
+    return true;
+}
+
 bool sk_entry(uint64_t params_pa, uint64_t output_pa)
 {
     const char *no_svm;
@@ -441,6 +465,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         if (virt_to_phys(KERNEL_VBASE + (uint64_t)k * PAGE_SIZE) != kernel_pa + (uint64_t)k * PAGE_SIZE)
             return fail(out, SK_E_IMAGE, "kernel image: not physically contiguous at page %u", k);
     }
+    if (!check_node_memory(p, kernel_pa, (uint64_t)image_pages * PAGE_SIZE, out))
+        return false;
     struct cpuid_regs f1 = cpuid(1, 0);
     bool has_x2apic = f1.ecx & (1u << 21);
     if (p->apic_mode == SIDECAR_APIC_MODE_X2APIC && !has_x2apic)
