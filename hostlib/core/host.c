@@ -76,9 +76,9 @@ static bool request_vector_ok(uint32_t v)
 /* A destination this library sends to: never the broadcast ID of the
  * APIC mode the kernel chose (xAPIC 0xff, and nothing above it fits;
  * x2APIC 0xffffffff). */
-static bool ipi_dest_ok(const struct sidecar_output *output, uint32_t apic_id)
+static bool ipi_dest_ok(bool x2apic, uint32_t apic_id)
 {
-    return output->apic_mode == SIDECAR_APIC_MODE_X2APIC ? apic_id != 0xffffffffu : apic_id < 0xffu;
+    return x2apic ? apic_id != 0xffffffffu : apic_id < 0xffu;
 }
 
 /* [base, base + size) inside [lo, lo + len), without overflow. */
@@ -87,14 +87,13 @@ static bool inside(uint64_t base, uint64_t size, uint64_t lo, uint64_t len)
     return base >= lo && size <= len && base - lo <= len - size;
 }
 
-static bool node_pages_ok(const struct sidecar_params_node *pn, const struct sidecar_output_node *on,
-                          uint32_t cpu_count)
+static bool node_pages_ok(const struct sidecar_host_node *hn, const struct sidecar_output_node *on)
 {
-    uint64_t shmem = (uint64_t)cpu_count * 2 * SIDECAR_PAGE_SIZE;
+    uint64_t shmem = (uint64_t)hn->cpu_count * 2 * SIDECAR_PAGE_SIZE;
     if (on->shmem_pages_size != shmem)
         return false;
-    if (!inside(on->control_page, SIDECAR_PAGE_SIZE, pn->memory_base, pn->memory_size) ||
-        !inside(on->shmem_pages_base, shmem, pn->memory_base, pn->memory_size))
+    if (!inside(on->control_page, SIDECAR_PAGE_SIZE, hn->memory_base, hn->memory_size) ||
+        !inside(on->shmem_pages_base, shmem, hn->memory_base, hn->memory_size))
         return false;
     /* the control page not among the command/register pages */
     return on->control_page + SIDECAR_PAGE_SIZE <= on->shmem_pages_base ||
@@ -114,27 +113,62 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         output->magic != SIDECAR_OUTPUT_MAGIC || output->abi_major != SIDECAR_ABI_MAJOR)
         return SIDECAR_HOST_E_ABI;
     if (sidecar_params_validate(params, &e) != SIDECAR_ABI_OK ||
-        sidecar_output_validate(output, &e) != SIDECAR_ABI_OK ||
-        output->node_count != params->node_count || output->cpu_count != params->cpu_count)
+        sidecar_output_validate(output, &e) != SIDECAR_ABI_OK)
+        return SIDECAR_HOST_E_INVALID;
+    /* From here on only copies are used, and every check the library
+     * relies on is made again on the copy: the pages stay writable by
+     * whoever handed them over (and the output page by the sidecar), so a
+     * value read twice could differ between its check and its use. */
+    uint32_t node_count = *(const volatile uint32_t *)&params->node_count;
+    uint32_t cpu_count = *(const volatile uint32_t *)&params->cpu_count;
+    bool x2apic = *(const volatile sidecar_apic_mode_t *)&output->apic_mode == SIDECAR_APIC_MODE_X2APIC;
+    if (node_count == 0 || node_count > SIDECAR_MAX_NODES || cpu_count > SIDECAR_MAX_CPUS ||
+        *(const volatile uint32_t *)&output->node_count != node_count ||
+        *(const volatile uint32_t *)&output->cpu_count != cpu_count)
         return SIDECAR_HOST_E_INVALID;
     h->t = *t;
     h->params = params;
-    for (uint32_t c = 0; c < params->cpu_count; c++)
-        if (params->cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR && !ipi_dest_ok(output, params->cpus[c].apic_id))
+    for (uint32_t c = 0; c < cpu_count; c++) {
+        struct sidecar_params_cpu pc;
+        copy_bytes(&pc, &params->cpus[c], sizeof(pc));
+        h->apic_id[c] = pc.apic_id;
+        h->role[c] = pc.role;
+        if (pc.role == SIDECAR_CPU_ROLE_SIDECAR && !ipi_dest_ok(x2apic, pc.apic_id))
             return SIDECAR_HOST_E_VECTOR;
-    for (uint32_t n = 0; n < params->node_count; n++) {
-        const struct sidecar_output_node *on = &output->nodes[n];
+    }
+    uint32_t next_cpu = 0;
+    for (uint32_t n = 0; n < node_count; n++) {
+        struct sidecar_params_node pn;
+        copy_bytes(&pn, &params->nodes[n], sizeof(pn));
         struct sidecar_host_node *hn = &h->nodes[n];
-        hn->base_cpu = params->nodes[n].base_cpu;
-        hn->cpu_count = params->nodes[n].cpu_count;
+        hn->base_cpu = pn.base_cpu;
+        hn->cpu_count = pn.cpu_count;
+        hn->memory_base = pn.memory_base;
+        hn->memory_size = pn.memory_size;
+        /* the nodes' CPUs ascending, apart, inside cpu_count; their
+         * memories apart from every other node's */
+        if (pn.base_cpu < next_cpu || pn.cpu_count > cpu_count || pn.base_cpu > cpu_count - pn.cpu_count)
+            return SIDECAR_HOST_E_INVALID;
+        next_cpu = pn.base_cpu + pn.cpu_count;
+        if (pn.memory_size == 0 || pn.memory_base + pn.memory_size < pn.memory_base)
+            return SIDECAR_HOST_E_INVALID;
+        for (uint32_t k = 0; k < n; k++)
+            if (pn.memory_base < h->nodes[k].memory_base + h->nodes[k].memory_size &&
+                h->nodes[k].memory_base < pn.memory_base + pn.memory_size)
+                return SIDECAR_HOST_E_INVALID;
+    }
+    for (uint32_t n = 0; n < node_count; n++) {
+        struct sidecar_output_node on;
+        copy_bytes(&on, &output->nodes[n], sizeof(on));
+        struct sidecar_host_node *hn = &h->nodes[n];
         /* The page addresses are the sidecar's to write: each node's
          * control page and command/register pages must be its own, inside
-         * its node memory (which params keeps disjoint from every other's)
-         * and apart from each other, so no node's pages alias another's. */
-        if (!node_pages_ok(&params->nodes[n], on, hn->cpu_count))
+         * its node memory (kept apart from every other's above) and apart
+         * from each other, so no node's pages alias another's. */
+        if (!node_pages_ok(hn, &on))
             return SIDECAR_HOST_E_INVALID;
-        hn->control = t->map(t->ctx, on->control_page, SIDECAR_PAGE_SIZE);
-        hn->shmem = t->map(t->ctx, on->shmem_pages_base, on->shmem_pages_size);
+        hn->control = t->map(t->ctx, on.control_page, SIDECAR_PAGE_SIZE);
+        hn->shmem = t->map(t->ctx, on.shmem_pages_base, on.shmem_pages_size);
         if (!hn->control || !hn->shmem)
             return SIDECAR_HOST_E_INVALID;
         /* What the sidecar wrote is checked, not trusted. */
@@ -146,8 +180,8 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         if (!request_vector_ok(sidecar_control_page_request_vector_load(hn->control)))
             return SIDECAR_HOST_E_VECTOR;
     }
-    h->node_count = params->node_count;
-    h->cpu_count = params->cpu_count;
+    h->node_count = node_count;
+    h->cpu_count = cpu_count;
     return SIDECAR_HOST_OK;
 }
 
@@ -204,7 +238,7 @@ int sidecar_host_node_info(const struct sidecar_host *h, uint32_t node, struct s
     info->cpu_count = hn->cpu_count;
     info->sidecar_cpus = 0;
     for (uint32_t i = 0; i < hn->cpu_count; i++)
-        info->sidecar_cpus += h->params->cpus[hn->base_cpu + i].role == SIDECAR_CPU_ROLE_SIDECAR;
+        info->sidecar_cpus += h->role[hn->base_cpu + i] == SIDECAR_CPU_ROLE_SIDECAR;
     return SIDECAR_HOST_OK;
 }
 
@@ -212,7 +246,7 @@ int sidecar_host_locate(const struct sidecar_host *h, uint32_t cpu, uint32_t *no
 {
     if (!h || cpu >= h->cpu_count || !node || !index)
         return SIDECAR_HOST_E_INVALID;
-    if (h->params->cpus[cpu].role != SIDECAR_CPU_ROLE_SIDECAR)
+    if (h->role[cpu] != SIDECAR_CPU_ROLE_SIDECAR)
         return SIDECAR_HOST_E_REMOVED;
     for (uint32_t n = 0; n < h->node_count; n++) {
         const struct sidecar_host_node *hn = &h->nodes[n];
@@ -356,7 +390,7 @@ static void ring(struct sidecar_host *h, uint32_t cpu, uint32_t n, bool wake)
     /* Checked at open, with the destinations; the control page is the
      * sidecar's to write, so the vector is checked again, never trusted. */
     if (vector != 0 && request_vector_ok(vector))
-        h->t.send_ipi(h->t.ctx, h->params->cpus[cpu].apic_id, vector);
+        h->t.send_ipi(h->t.ctx, h->apic_id[cpu], vector);
 }
 
 /* Locates an acquired CPU with no command in flight. */
@@ -728,6 +762,20 @@ int sidecar_host_translate_gva(struct sidecar_host *h, uint32_t cpu, uint64_t gv
 
 /* ---- the last intercept ---------------------------------------------- */
 
+/* The verdict of the generated validator on the caller's copy (checked
+ * after the copy, so the sidecar cannot change it between check and use):
+ * a field out of its protocol range (an instruction_byte_count above 16,
+ * an access type that is none) gives E_STATE and a zeroed copy. */
+static int checked(int rc, sidecar_abi_result_t verdict, void *out, uint32_t size)
+{
+    if (rc)
+        return rc;
+    if (verdict == SIDECAR_ABI_OK)
+        return SIDECAR_HOST_OK;
+    zero_bytes(out, size);
+    return SIDECAR_HOST_E_STATE;
+}
+
 static int intercept_of(const struct sidecar_host *h, uint32_t cpu, const struct sidecar_hv_message **m)
 {
     uint32_t n, i;
@@ -749,7 +797,7 @@ int sidecar_host_intercept_message(const struct sidecar_host *h, uint32_t cpu, s
     if (rc)
         return rc;
     copy_bytes(out, m, sizeof(*out));
-    return SIDECAR_HOST_OK;
+    return checked(0, sidecar_hv_message_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_type(const struct sidecar_host *h, uint32_t cpu, uint32_t *type)
@@ -791,14 +839,16 @@ static int typed(const struct sidecar_host *h, uint32_t cpu, const uint32_t *typ
 int sidecar_host_intercept_header(const struct sidecar_host *h, uint32_t cpu,
                                   struct sidecar_hv_x64_intercept_message_header *out)
 {
-    return typed(h, cpu, 0, 0, out, sizeof(*out));
+    int rc = typed(h, cpu, 0, 0, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_intercept_message_header_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_io_port(const struct sidecar_host *h, uint32_t cpu,
                                    struct sidecar_hv_x64_io_port_intercept_message *out)
 {
     static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT };
-    return typed(h, cpu, t, 1, out, sizeof(*out));
+    int rc = typed(h, cpu, t, 1, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_io_port_intercept_message_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_memory(const struct sidecar_host *h, uint32_t cpu,
@@ -806,26 +856,30 @@ int sidecar_host_intercept_memory(const struct sidecar_host *h, uint32_t cpu,
 {
     static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_UNMAPPED_GPA, SIDECAR_HV_MESSAGE_TYPE_GPA_INTERCEPT,
                                   SIDECAR_HV_MESSAGE_TYPE_UNACCEPTED_GPA };
-    return typed(h, cpu, t, 3, out, sizeof(*out));
+    int rc = typed(h, cpu, t, 3, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_memory_intercept_message_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_msr(const struct sidecar_host *h, uint32_t cpu,
                                struct sidecar_hv_x64_msr_intercept_message *out)
 {
     static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_MSR_INTERCEPT };
-    return typed(h, cpu, t, 1, out, sizeof(*out));
+    int rc = typed(h, cpu, t, 1, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_msr_intercept_message_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_cpuid(const struct sidecar_host *h, uint32_t cpu,
                                  struct sidecar_hv_x64_cpuid_intercept_message *out)
 {
     static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_X64_CPUID_INTERCEPT };
-    return typed(h, cpu, t, 1, out, sizeof(*out));
+    int rc = typed(h, cpu, t, 1, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_cpuid_intercept_message_validate(out, 0), out, sizeof(*out));
 }
 
 int sidecar_host_intercept_exception(const struct sidecar_host *h, uint32_t cpu,
                                      struct sidecar_hv_x64_exception_intercept_message *out)
 {
     static const uint32_t t[] = { SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT };
-    return typed(h, cpu, t, 1, out, sizeof(*out));
+    int rc = typed(h, cpu, t, 1, out, sizeof(*out));
+    return checked(rc, rc ? SIDECAR_ABI_OK : sidecar_hv_x64_exception_intercept_message_validate(out, 0), out, sizeof(*out));
 }

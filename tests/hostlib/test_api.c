@@ -28,7 +28,7 @@ TestSuite(hostlib, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(hostlib, version_and_every_error_has_text)
 {
-    cr_assert_str_eq(sidecar_host_version(), "0.2.0");
+    cr_assert_str_eq(sidecar_host_version(), "0.3.0");
     for (int code = SIDECAR_HOST_OK; code >= SIDECAR_HOST_E_VECTOR; code--)
         cr_assert_str_neq(sidecar_host_strerror(code), "unknown error", "code %d", code);
     cr_assert_str_eq(sidecar_host_strerror(-1000), "unknown error");
@@ -133,6 +133,49 @@ Test(hostlib, open_refuses_bad_input)
     bad.node_count = 65;
     bad.cpus_per_node = 32;   /* 2080 > SIDECAR_MAX_CPUS */
     cr_assert_eq(sidecar_host_sim_create(&bad, &s), SIDECAR_HOST_E_INVALID);
+}
+
+static void (*real_send_ipi)(void *, uint32_t, uint32_t);
+static uint32_t sent_to[64], sent_count;
+
+static void recording_send_ipi(void *ctx, uint32_t apic_id, uint32_t vector)
+{
+    if (sent_count < 64)
+        sent_to[sent_count++] = apic_id;
+    real_send_ipi(ctx, apic_id, vector);
+}
+
+Test(hostlib, params_changed_after_open_are_not_read_again)
+{
+    static struct sidecar_host other;
+    struct sidecar_host_transport t = h->t;
+    real_send_ipi = t.send_ipi;
+    t.send_ipi = recording_send_ipi;
+    t.close = NULL;
+    cr_assert_eq(sidecar_host_open(&other, &t, h->params, sidecar_host_sim_output(f->sim)), 0);
+    struct sidecar_params *pw = (struct sidecar_params *)(uintptr_t)h->params;
+    uint32_t id = pw->cpus[1].apic_id;
+    /* After open, params say CPU 1 is at the broadcast ID and CPU 2 is a
+     * main CPU: the handle keeps what it checked. */
+    pw->cpus[1].apic_id = 0xffffffffu;
+    pw->cpus[2].role = SIDECAR_CPU_ROLE_MAIN;
+    pw->nodes[0].cpu_count = 4000;
+    sent_count = 0;
+    cr_assert_eq(sidecar_host_acquire(&other, 1), 0);
+    cr_assert_eq(sidecar_host_ping(&other, 1, T_LONG), 0);
+    cr_assert_geq(sent_count, 1);
+    for (uint32_t k = 0; k < sent_count; k++)
+        cr_assert_eq(sent_to[k], id, "IPI %u went to %#x", k, sent_to[k]);
+    uint32_t n, i;
+    cr_assert_eq(sidecar_host_locate(&other, 2, &n, &i), 0, "still a sidecar CPU");
+    struct sidecar_host_node_info info;
+    cr_assert_eq(sidecar_host_node_info(&other, 0, &info), 0);
+    cr_assert_eq(info.cpu_count, 4);
+    cr_assert_eq(info.sidecar_cpus, 3);
+    sidecar_host_release(&other, 1);
+    pw->cpus[1].apic_id = id;
+    pw->cpus[2].role = SIDECAR_CPU_ROLE_SIDECAR;
+    pw->nodes[0].cpu_count = 4;
 }
 
 Test(hostlib, close_makes_every_call_fail)
@@ -330,6 +373,38 @@ Test(hostlib, intercept_with_a_short_payload_is_refused)
     cr_assert_eq(sidecar_host_intercept_header(h, 1, &hdr), 0, "the header still fits");
     cr_assert_eq(sidecar_host_sim_fault(f->sim, 1, SIDECAR_HOST_SIM_FAULT_PAYLOAD_SIZE, 241), 0);
     cr_assert_eq(sidecar_host_intercept_header(h, 1, &hdr), SIDECAR_HOST_E_STATE, "more than 240 bytes");
+}
+
+Test(hostlib, intercept_fields_out_of_protocol_range_are_refused)
+{
+    struct sidecar_host_sim_step s;
+    sidecar_host_sim_step_io_port(&s, 0x60, 1, false, 0, 2);
+    cr_assert_eq(sidecar_host_sim_script(f->sim, 1, &s, 1), 0);
+    cr_assert_eq(sidecar_host_acquire(h, 1), 0);
+    cr_assert_eq(sidecar_host_run_vp(h, 1, T_LONG), SIDECAR_HOST_RUN_INTERCEPT);
+    struct sidecar_hv_x64_io_port_intercept_message io;
+    cr_assert_eq(sidecar_host_intercept_io_port(h, 1, &io), 0);
+    cr_assert_eq(io.port_number, 0x60);
+    /* The sidecar writes a byte count the 16-byte array cannot hold. */
+    struct sidecar_command_page *cp = sidecar_host_command_page(h, 1);
+    struct sidecar_hv_x64_io_port_intercept_message *shared = (void *)cp->intercept_message.payload;
+    shared->instruction_byte_count = 200;
+    memset(&io, 0x5a, sizeof(io));
+    cr_assert_eq(sidecar_host_intercept_io_port(h, 1, &io), SIDECAR_HOST_E_STATE);
+    cr_assert_eq(io.instruction_byte_count, 0, "the refused copy is zeroed, not half-used");
+    cr_assert_eq(io.port_number, 0);
+    shared->instruction_byte_count = 16;
+    cr_assert_eq(sidecar_host_intercept_io_port(h, 1, &io), 0, "16 is the protocol's limit");
+    /* An access type that is none of read, write, execute. */
+    shared->header.intercept_access_type = 7;
+    struct sidecar_hv_x64_intercept_message_header hdr;
+    cr_assert_eq(sidecar_host_intercept_header(h, 1, &hdr), SIDECAR_HOST_E_STATE);
+    cr_assert_eq(sidecar_host_intercept_io_port(h, 1, &io), SIDECAR_HOST_E_STATE);
+    shared->header.intercept_access_type = 0;
+    /* A message type the protocol does not name. */
+    struct sidecar_hv_message m;
+    cp->intercept_message.header.message_type = 0x12345678;
+    cr_assert_eq(sidecar_host_intercept_message(h, 1, &m), SIDECAR_HOST_E_STATE);
 }
 
 Test(hostlib, failing_run_reports_the_sidecar_text)

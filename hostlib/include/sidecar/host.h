@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define SIDECAR_HOST_VERSION_MAJOR 0
-#define SIDECAR_HOST_VERSION_MINOR 2
+#define SIDECAR_HOST_VERSION_MINOR 3
 #define SIDECAR_HOST_VERSION_PATCH 0
 
 /* Results: 0 or a negative code. */
@@ -97,6 +97,8 @@ struct sidecar_host_node {
     uint8_t *shmem;              /* command/register page pairs */
     uint32_t base_cpu;
     uint32_t cpu_count;
+    uint64_t memory_base;        /* the node memory params gave */
+    uint64_t memory_size;
 };
 
 /* One handle per set of sidecar nodes. Treat the members as private: use
@@ -106,7 +108,9 @@ struct sidecar_host {
     uint32_t node_count;
     uint32_t cpu_count;
     struct sidecar_host_node nodes[SIDECAR_MAX_NODES];
-    const struct sidecar_params *params;
+    const struct sidecar_params *params;   /* as given to open; the library reads only its copies */
+    uint32_t apic_id[SIDECAR_MAX_CPUS];    /* copied from params at open */
+    uint8_t role[SIDECAR_MAX_CPUS];        /* copied from params at open */
     uint8_t acquired[SIDECAR_MAX_CPUS];     /* atomic flags */
     /* 0.2: per-CPU command bookkeeping. */
     uint8_t last_command[SIDECAR_MAX_CPUS]; /* command code of the last command started */
