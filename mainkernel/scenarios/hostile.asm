@@ -135,4 +135,23 @@ SNIPPET cpuid                   ; leaf 0, then report EAX (only reached where CP
     cpuid
     out 0x86, eax
     hlt
+SNIPPET sgdt                    ; the kernel's GDT base, reported (only reached without UMIP)
+    sgdt [rsp - 16]
+    mov rax, [rsp - 14]
+    out 0x87, eax
+    hlt
+SNIPPET sidt                    ; the kernel's IDT base
+    sidt [rsp - 16]
+    mov rax, [rsp - 14]
+    out 0x87, eax
+    hlt
+SNIPPET smsw                    ; CR0's low bits
+    smsw eax
+    out 0x87, eax
+    hlt
+SNIPPET str                     ; the TSS selector
+    xor eax, eax
+    str ax
+    out 0x87, eax
+    hlt
 mk_hg_end:

@@ -17,14 +17,16 @@
 #define GOOD_PORT 0x84u
 #define FLAGS_PORT 0x85u
 #define CPUID_PORT 0x86u
+#define LEAK_PORT 0x87u
 
 extern const uint8_t mk_hg_start[], mk_hg_end[], mk_hg_good[];
 extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kernel[], mk_hg_read_apic[],
     mk_hg_read_at_rsi[], mk_hg_write_at_rsi[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
     mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
-    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[];
+    mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[],
+    mk_hg_sgdt[], mk_hg_sidt[], mk_hg_smsw[], mk_hg_str[];
 
-enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID };
+enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID, K_UMIP };
 
 /* Special values of `a` resolved per run. */
 #define PAST_RAM 1u
@@ -76,6 +78,12 @@ static const struct hcase cases[] = {
      * on (output.cpuid_faulting); otherwise CPUID runs and the guest's
      * OUT reports leaf 0's EAX. */
     { "cpuid", mk_hg_cpuid, K_CPUID, 0, 0xffff, 0 },
+    /* #GP where the CPU has UMIP (the kernel turns it on); without it the
+     * instruction runs and the guest's OUT reports what it read. */
+    { "sgdt", mk_hg_sgdt, K_UMIP, 0, 0xffff, 13 },
+    { "sidt", mk_hg_sidt, K_UMIP, 0, 0xffff, 13 },
+    { "smsw", mk_hg_smsw, K_UMIP, 0, 0xffff, 13 },
+    { "str", mk_hg_str, K_UMIP, 0, 0xffff, 13 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -88,6 +96,7 @@ struct vp {
 
 static struct vp vps[SIDECAR_MAX_CPUS];
 static bool cpuid_faulting;     /* mk_hostile_all's argument */
+static bool umip;               /* the CPU has UMIP (the sidecar kernel turns it on) */
 
 static void fail(struct mk_hostile_result *r, struct vp *v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -217,6 +226,15 @@ static void check(struct sidecar_host *h, const struct sidecar_params *p, struct
         }
         return;
     }
+    case K_UMIP:
+        if (!umip) {
+            struct sidecar_hv_x64_io_port_intercept_message io;
+            if (type != SIDECAR_HV_MESSAGE_TYPE_X64_IO_PORT_INTERCEPT ||
+                sidecar_host_intercept_io_port(h, v->cpu, &io) || io.port_number != LEAK_PORT)
+                fail(r, v, "intercept %x, expected the instruction to run and OUT %x (no UMIP)", type, LEAK_PORT);
+            return;
+        }
+        __attribute__((fallthrough));   /* UMIP makes it a #GP */
     case K_EXC: {
         struct sidecar_hv_x64_exception_intercept_message e;
         if (type != SIDECAR_HV_MESSAGE_TYPE_EXCEPTION_INTERCEPT || sidecar_host_intercept_exception(h, v->cpu, &e))
@@ -234,6 +252,7 @@ void mk_hostile_all(struct sidecar_host *h, const struct sidecar_params *p, cons
 {
     sc_memset(r, 0, sizeof(*r));
     cpuid_faulting = cpuid_faulting_on;
+    umip = mk_cpu_has_umip();
     r->ok = true;
     r->cases = NCASES;
     r->first_failed_cpu = SIDECAR_NO_CPU;
@@ -308,8 +327,8 @@ bool mk_hostile_run(struct mk_ctx *ctx)
     uint32_t n = mk_ready_cpus(ctx->params, ctx->output, ctx->converted, cpu_list);
     uint64_t t0 = mk_rdtsc();
     mk_hostile_all(ctx->host, ctx->params, cpu_list, n, ctx->output->cpuid_faulting, &hr);
-    mk_out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases, %u runs, %lu us%s%s\n",
-           hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, hr.runs,
+    mk_out("main: hostile guests on %u VPs at once: %s; %u/%u CPUs held all %u cases (UMIP %s), %u runs, %lu us%s%s\n",
+           hr.cpus, hr.ok ? "ok" : "FAILED", hr.passed, hr.cpus, hr.cases, umip ? "on" : "absent", hr.runs,
            (mk_rdtsc() - t0) * 1000 / khz, hr.error[0] ? ": " : "", hr.error);
     return hr.ok;
 }
@@ -317,6 +336,6 @@ bool mk_hostile_run(struct mk_ctx *ctx)
 void mk_hostile_report(const struct mk_ctx *ctx)
 {
     (void)ctx;
-    mk_out("{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"error\":\"%s\"}",
-           hr.ok ? "true" : "false", hr.cpus, hr.passed, hr.cases, hr.runs, hr.error);
+    mk_out("{\"ok\":%s,\"cpus\":%u,\"passed\":%u,\"cases\":%u,\"runs\":%u,\"umip\":%s,\"error\":\"%s\"}",
+           hr.ok ? "true" : "false", hr.cpus, hr.passed, hr.cases, hr.runs, umip ? "true" : "false", hr.error);
 }

@@ -482,6 +482,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         struct cpuid_regs f7 = cpuid(7, 0);
         sk_g.smep = f7.ebx & (1u << 7);
         sk_g.smap = f7.ebx & (1u << 20);
+        sk_g.umip = f7.ecx & (1u << 2);
     }
     sk_g.guest_ram_base = p->guest_ram_base;
     sk_g.guest_ram_size = p->guest_ram_size;

@@ -24,6 +24,7 @@
 #define CR4_OSFXSR (1ull << 9)
 #define CPUID1_EDX_MCE (1u << 7)
 #define CR4_OSXMMEXCPT (1ull << 10)
+#define CR4_UMIP (1ull << 11)
 #define CR4_SMEP (1ull << 20)
 #define CR4_SMAP (1ull << 21)
 
@@ -34,6 +35,11 @@
 #define MSR_PLATFORM_INFO 0xceu
 #define PLATFORM_INFO_CPUID_FAULTING (1ull << 31)
 #define MSR_MISC_FEATURES_ENABLES 0x140u
+#define MSR_SYSENTER_CS 0x174u
+#define MSR_SYSENTER_ESP 0x175u
+#define MSR_SYSENTER_EIP 0x176u
+#define MSR_EFER 0xc0000080u
+#define EFER_SCE (1ull << 0)
 #define MISC_FEATURES_CPUID_FAULTING (1ull << 0)
 
 static void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" : : "r"(v) : "memory"); }
@@ -96,7 +102,24 @@ void sk_vp_cpu_setup(void)
         cr4 |= CR4_SMEP;   /* the kernel never runs guest code */
     if (sk_g.smap)
         cr4 |= CR4_SMAP;   /* nor reads guest RAM but in read_guest (STAC/CLAC) */
+    /* SGDT, SIDT, SLDT, SMSW and STR at CPL3 raise #GP instead of telling
+     * a ring-3 guest where the kernel's tables are and what CR0 holds. */
+    if (sk_g.umip)
+        cr4 |= CR4_UMIP;
     write_cr4(cr4);
+    /* The ring-3 guest's SYSCALL and SYSENTER must fault (#UD, #GP), not
+     * enter the kernel at whatever STAR/LSTAR or SYSENTER_EIP firmware or
+     * an earlier kernel left: INIT need not clear them and the AP path
+     * keeps the EFER bits it finds. EFER.SCE off, SYSENTER_CS 0 (SYSENTER
+     * then raises #GP where it exists in long mode, #UD elsewhere). The
+     * svm backend's guests have their own EFER and SYSENTER state in the
+     * VMCB; these are the host's. */
+    uint64_t efer;
+    if (sk_rdmsr_safe(MSR_EFER, &efer) && (efer & EFER_SCE))
+        sk_wrmsr_safe(MSR_EFER, efer & ~EFER_SCE);
+    sk_wrmsr_safe(MSR_SYSENTER_CS, 0);
+    sk_wrmsr_safe(MSR_SYSENTER_ESP, 0);
+    sk_wrmsr_safe(MSR_SYSENTER_EIP, 0);
 }
 
 /* CR0.TS as this CPU has it: set, the guest's FPU use traps (#NM), which

@@ -123,6 +123,16 @@ void mk_write(const char *s, unsigned long len)
 
 uint64_t mk_rdtsc(void) { return rdtsc(); }
 
+bool mk_cpu_has_umip(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7)
+        return false;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    return c & (1u << 2);
+}
+
 void mk_pause(void) { cpu_pause(); }
 
 static volatile uint32_t *apic_reg(uint32_t reg)

@@ -18,6 +18,8 @@
 void mk_platform_init(void);
 void mk_write(const char *s, unsigned long len);
 uint64_t mk_rdtsc(void);
+/* CPUID.(7,0):ECX bit 2: the CPU can refuse SGDT/SIDT/SLDT/SMSW/STR at CPL > 0. */
+bool mk_cpu_has_umip(void);
 void mk_pause(void);
 void mk_exit(uint32_t code) __attribute__((noreturn));
 
