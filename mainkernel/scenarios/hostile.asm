@@ -154,4 +154,34 @@ SNIPPET str                     ; the TSS selector
     str ax
     out 0x87, eax
     hlt
+SNIPPET noncanonical            ; a non-canonical address: #GP, not a page walk
+    mov rax, 0x8000000000000000
+    mov rbx, [rax]
+    hlt
+SNIPPET swapgs                  ; the kernel's GS base
+    swapgs
+    hlt
+SNIPPET wrgsbase                ; CR4.FSGSBASE is off: #UD
+    xor eax, eax
+    wrgsbase rax
+    hlt
+SNIPPET mov_dr7                 ; arm a hardware breakpoint
+    mov eax, 0x403
+    mov dr7, rax
+    hlt
+SNIPPET single_step             ; RFLAGS.TF: #DB after the next instruction
+    pushfq
+    or qword [rsp], 1 << 8
+    popfq
+    nop
+    hlt
+SNIPPET icebp                   ; INT1 (F1): #DB without a gate check
+    db 0xf1
+    hlt
+SNIPPET alignment_check         ; RFLAGS.AC on, hoping the kernel runs with it
+    pushfq
+    or qword [rsp], 1 << 18
+    popfq
+    mov rax, [rsp + 1]
+    hlt
 mk_hg_end:

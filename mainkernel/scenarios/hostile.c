@@ -24,7 +24,8 @@ extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kerne
     mk_hg_read_at_rsi[], mk_hg_write_at_rsi[], mk_hg_cli[], mk_hg_sti[], mk_hg_hlt[], mk_hg_lgdt[], mk_hg_lidt[], mk_hg_mov_cr3[],
     mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
     mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[],
-    mk_hg_sgdt[], mk_hg_sidt[], mk_hg_smsw[], mk_hg_str[];
+    mk_hg_sgdt[], mk_hg_sidt[], mk_hg_smsw[], mk_hg_str[], mk_hg_noncanonical[], mk_hg_swapgs[],
+    mk_hg_wrgsbase[], mk_hg_mov_dr7[], mk_hg_single_step[], mk_hg_icebp[], mk_hg_alignment_check[];
 
 enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID, K_UMIP };
 
@@ -33,6 +34,9 @@ enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID, K_UMIP };
 #define BELOW_RAM 2u
 #define OWN_PML4 3u         /* the CPU's own PML4 (docs/boot.md section 5) */
 #define OWN_COMMAND 4u      /* the CPU's own command page */
+#define OTHER_COMMAND 5u    /* the next CPU's command page (its own where the node has one CPU) */
+#define CONTROL_PAGE 6u     /* the node's control page */
+#define OWN_REGISTER 7u     /* the CPU's own register page */
 
 struct hcase {
     const char *name;
@@ -53,6 +57,9 @@ static const struct hcase cases[] = {
     { "read its own page tables", mk_hg_read_at_rsi, K_MEM, 0, 0xffff, OWN_PML4 },
     { "write its own page tables", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, OWN_PML4 },
     { "write its own command page", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, OWN_COMMAND },
+    { "write another CPU's command page", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, OTHER_COMMAND },
+    { "write the node's control page", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, CONTROL_PAGE },
+    { "read its own register page", mk_hg_read_at_rsi, K_MEM, 0, 0xffff, OWN_REGISTER },
     { "cli", mk_hg_cli, K_EXC, 0, 0xffff, 13 },
     { "sti", mk_hg_sti, K_EXC, 0, 0xffff, 13 },
     { "hlt", mk_hg_hlt, K_HLT, 0, 0xffff, 0 },
@@ -84,6 +91,16 @@ static const struct hcase cases[] = {
     { "sidt", mk_hg_sidt, K_UMIP, 0, 0xffff, 13 },
     { "smsw", mk_hg_smsw, K_UMIP, 0, 0xffff, 13 },
     { "str", mk_hg_str, K_UMIP, 0, 0xffff, 13 },
+    { "read a non-canonical address", mk_hg_noncanonical, K_EXC, 0, 0xffff, 13 },
+    { "swapgs", mk_hg_swapgs, K_EXC, 0, 0xffff, 13 },
+    { "wrgsbase", mk_hg_wrgsbase, K_EXC, 0, 0xffff, 6 },
+    { "mov dr7", mk_hg_mov_dr7, K_EXC, 0, 0xffff, 13 },
+    { "single-step (RFLAGS.TF)", mk_hg_single_step, K_EXC, 0, 0xffff, 1 },
+    /* #DB on hardware; QEMU 7.2 TCG does not decode F1 and raises #UD. */
+    { "icebp (INT1)", mk_hg_icebp, K_EXC, 0, 6, 1 },
+    /* CR0.AM is off, so AC changes nothing for the guest; the kernel
+     * clears it on every entry, so SMAP still holds for the kernel. */
+    { "RFLAGS.AC and a misaligned read", mk_hg_alignment_check, K_HLT, 0, 0xffff, 0 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -125,15 +142,20 @@ static uint64_t case_gpa(const struct sidecar_params *p, const struct vp *v, uin
         return p->guest_ram_base + p->guest_ram_size;
     if (a == BELOW_RAM)
         return p->guest_ram_base - 8;
-    if (a != OWN_PML4 && a != OWN_COMMAND)
+    if (a < OWN_PML4 || a > OWN_REGISTER)
         return a;
     for (uint32_t n = 0; n < p->node_count; n++) {
         const struct sidecar_params_node *nd = &p->nodes[n];
         if (v->cpu < nd->base_cpu || v->cpu - nd->base_cpu >= nd->cpu_count)
             continue;
         uint64_t i = v->cpu - nd->base_cpu, c = nd->cpu_count;
-        return nd->memory_base + SIDECAR_PAGE_SIZE * (a == OWN_COMMAND ? 1 + 2 * i
-                                                                      : 4 + 2 * c + SIDECAR_CPU_PRIVATE_PAGES * i);
+        switch (a) {
+        case OWN_COMMAND: return nd->memory_base + SIDECAR_PAGE_SIZE * (1 + 2 * i);
+        case OTHER_COMMAND: return nd->memory_base + SIDECAR_PAGE_SIZE * (1 + 2 * ((i + 1) % c));
+        case CONTROL_PAGE: return nd->memory_base;
+        case OWN_REGISTER: return nd->memory_base + SIDECAR_PAGE_SIZE * (2 + 2 * i);
+        default: return nd->memory_base + SIDECAR_PAGE_SIZE * (4 + 2 * c + SIDECAR_CPU_PRIVATE_PAGES * i);
+        }
     }
     return 0;
 }
