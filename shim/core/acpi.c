@@ -125,13 +125,17 @@ static int parse_madt(const uint8_t *t, uint32_t len, struct shim_topology *topo
         if (type == 0) {
             if (elen < 8)
                 return shim_fail(err, SHIM_E_MALFORMED, "MADT: local APIC entry at offset %u: length %u", off, elen);
-            if ((rd32(e + 4) & 3) && e[3] != 0xff)   /* enabled or online capable */
+            if ((rd32(e + 4) & 1) && e[3] != 0xff)
                 rc = add_cpu(topo, e[3], e[2], err);
+            else if ((rd32(e + 4) & 3) == 2 && e[3] != 0xff)
+                topo->online_capable++;
         } else if (type == 9) {
             if (elen < 16)
                 return shim_fail(err, SHIM_E_MALFORMED, "MADT: x2APIC entry at offset %u: length %u", off, elen);
-            if ((rd32(e + 8) & 3) && rd32(e + 4) != 0xffffffffu)
+            if ((rd32(e + 8) & 1) && rd32(e + 4) != 0xffffffffu)
                 rc = add_cpu(topo, rd32(e + 4), rd32(e + 12), err);
+            else if ((rd32(e + 8) & 3) == 2 && rd32(e + 4) != 0xffffffffu)
+                topo->online_capable++;
         }
         if (rc != SHIM_OK)
             return rc;

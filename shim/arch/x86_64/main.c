@@ -452,6 +452,8 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     } else {
         say("ACPI: %u CPUs, %u NUMA nodes%s", topo.cpu_count, topo.numa_count,
             topo.has_srat ? "" : " (no SRAT)");
+        if (topo.online_capable)
+            say("ACPI: %u online-capable CPUs not present at boot: left to the main kernel", topo.online_capable);
         topo.no_x2apic = !(cpuid(1, 0).ecx & (1u << 21));
         uint32_t phantom;
         if (test_option("sidecar.test_phantom_apic", &phantom) && topo.cpu_count < SHIM_MAX_CPUS) {

@@ -53,6 +53,10 @@ struct shim_mem_affinity {
 
 struct shim_topology {
     uint32_t cpu_count;                 /* enabled CPUs, MADT order */
+    /* Online-capable but not enabled (ACPI 6.3+): not present at boot, so
+     * never started as sidecar CPUs (each would only run into the AP
+     * start timeout); left to the main kernel to hot-add. */
+    uint32_t online_capable;
     struct shim_cpu cpus[SHIM_MAX_CPUS];
     uint32_t numa_count;                /* >= 1 */
     uint32_t numa_domain[SHIM_MAX_NUMA];/* SRAT proximity domain of each dense node */
@@ -108,7 +112,7 @@ struct shim_options {
 
 /* The RSDP: from the BIOS areas (EBDA, 0xE0000-0xFFFFF). */
 int shim_acpi_find_rsdp(const struct shim_mem *m, uint64_t *rsdp_pa);
-/* RSDT/XSDT, MADT (local APIC + x2APIC entries; enabled or online-capable),
+/* RSDT/XSDT, MADT (local APIC + x2APIC entries; enabled ones, online-capable counted apart),
  * SRAT (CPU and memory affinity). Checksums verified. On failure topo is
  * undefined and err names the table and field. */
 int shim_acpi_parse(const struct shim_mem *m, uint64_t rsdp_pa,
