@@ -339,6 +339,17 @@ fail:
 	return rc;
 }
 
+/* response_cpu and response_vector as one 8-byte store (they are an
+ * aligned pair, @16 and @20): a sidecar CPU reads them with one load and
+ * so never pairs a new vector with the old CPU. */
+static void sc_store_response(struct sc_node *n, u32 apic_id, u32 vector)
+{
+	BUILD_BUG_ON(offsetof(struct sidecar_control_page, response_vector) !=
+		     offsetof(struct sidecar_control_page, response_cpu) + 4);
+	BUILD_BUG_ON(offsetof(struct sidecar_control_page, response_cpu) % 8);
+	smp_store_release((u64 *)(void *)&n->control->response_cpu, (u64)vector << 32 | apic_id);
+}
+
 /* Linux may move the irq (its CPU went offline): follow it, so that
  * responses keep arriving. Called before every request. */
 static void sc_refresh_response(struct sc_node *n)
@@ -365,14 +376,12 @@ static void sc_refresh_response(struct sc_node *n)
 		apic_id, dest);
 	n->vector = vector;
 	n->dest_apic = apic_id;
-	sidecar_control_page_response_cpu_store(n->control, apic_id);
-	sidecar_control_page_response_vector_store(n->control, vector);
+	sc_store_response(n, apic_id, vector);
 }
 
 static void sc_publish_response(struct sc_node *n)
 {
-	sidecar_control_page_response_cpu_store(n->control, n->irq ? n->dest_apic : 0);
-	sidecar_control_page_response_vector_store(n->control, n->irq ? n->vector : 0);
+	sc_store_response(n, n->irq ? n->dest_apic : 0, n->irq ? n->vector : 0);
 }
 
 /* ---- CPUs ------------------------------------------------------------- */
@@ -1056,8 +1065,7 @@ static void sc_teardown(void)
 
 		if (n->control) {
 			/* No more response IPIs to a vector we give back. */
-			sidecar_control_page_response_vector_store(n->control, 0);
-			sidecar_control_page_response_cpu_store(n->control, 0);
+			sc_store_response(n, 0, 0);
 		}
 		if (n->irq) {
 			free_irq(n->irq, n);

@@ -70,13 +70,25 @@ static void log_line(struct sk_cpu *cpu, const char *text)
  * (below min_vector), a vector above 255 or the x2APIC broadcast ID
  * 0xffffffff gets no IPI (needs_attention still says it), counted and
  * logged once. The arch refuses its own mode's broadcast ID (xAPIC 0xff). */
+/* response_cpu and response_vector are read as one 8-byte load, so a host
+ * that moves its interrupt (a new vector on a new CPU) and writes both as
+ * one store is never seen half-way: no IPI of the new vector to the old
+ * CPU, where it may belong to another device or to nothing. */
+_Static_assert(offsetof(struct sidecar_control_page, response_vector) ==
+                       offsetof(struct sidecar_control_page, response_cpu) + 4 &&
+                   offsetof(struct sidecar_control_page, response_cpu) % 8 == 0,
+               "response_cpu and response_vector form one aligned 8-byte pair");
+typedef uint64_t __attribute__((may_alias)) sk_u64_alias;
+
 static void raise_attention(struct sk_cpu *cpu)
 {
     sidecar_control_page_needs_attention_store(cpu->control, 1);
-    uint32_t vector = sidecar_control_page_response_vector_load(cpu->control);
+    uint64_t pair = __atomic_load_n((const sk_u64_alias *)(const void *)&cpu->control->response_cpu,
+                                    __ATOMIC_ACQUIRE);
+    uint32_t vector = (uint32_t)(pair >> 32);
     if (vector == 0)
         return;
-    uint32_t dest = sidecar_control_page_response_cpu_load(cpu->control);
+    uint32_t dest = (uint32_t)pair;   /* little-endian: response_cpu is the low half */
     if (vector < SIDECAR_MIN_VECTOR || vector > 0xff || dest == 0xffffffffu) {
         if (cpu->counters.bad_response++ == 0)
             log_line(cpu, vector < SIDECAR_MIN_VECTOR || vector > 0xff
