@@ -499,13 +499,19 @@ static int sc_run_sync(struct sc_node *n, struct sc_cpu *c)
 			 * to the async bookkeeping (read() reports its end). */
 			pr_warn("CPU %u: a killed RUN caller stops waiting; the command stays in flight\n", c->index);
 			spin_lock_irqsave(&n->lock, flags);
-			c->state = SIDECAR_DRV_STATE_ASYNC_STOPPING;
+			if (c->state == SIDECAR_DRV_STATE_SYNC)
+				c->state = SIDECAR_DRV_STATE_ASYNC_STOPPING;
 			spin_unlock_irqrestore(&n->lock, flags);
 			return -EINTR;
 		}
 	}
+	/* Only a state this call set is ours to end: the hotplug callback may
+	 * have removed the CPU meanwhile (state REMOVED), and AVAIL then
+	 * would let a later command IPI a CPU Linux now owns. */
 	spin_lock_irqsave(&n->lock, flags);
-	c->state = SIDECAR_DRV_STATE_AVAIL;
+	if (c->state == SIDECAR_DRV_STATE_SYNC)
+		c->state = sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED ? SIDECAR_DRV_STATE_REMOVED
+									 : SIDECAR_DRV_STATE_AVAIL;
 	spin_unlock_irqrestore(&n->lock, flags);
 	return sc_status(n, c) == SIDECAR_CPU_STATUS_REMOVED ? -ENOENT : 0;
 }
