@@ -664,6 +664,15 @@ static int register_batch(struct sidecar_host *h, uint32_t cpu, bool set, uint8_
     return SIDECAR_HOST_OK;
 }
 
+/* What is left of a timeout that started at start_ns: the batches and the
+ * retries of one call share it, so the call never waits longer than its
+ * timeout in all (0 left: each further command is looked at once). */
+static uint64_t time_left(struct sidecar_host *h, uint64_t start_ns, uint64_t timeout_ns)
+{
+    uint64_t spent = h->t.now_ns(h->t.ctx) - start_ns;
+    return spent >= timeout_ns ? 0 : timeout_ns - spent;
+}
+
 static int get_set(struct sidecar_host *h, uint32_t cpu, bool set, uint8_t vtl,
                    struct sidecar_hv_register_assoc *regs, uint32_t count,
                    uint64_t timeout_ns, struct sidecar_host_hv_error *err)
@@ -679,13 +688,14 @@ static int get_set(struct sidecar_host *h, uint32_t cpu, bool set, uint8_t vtl,
         return rc;
     if (!regs && count)
         return SIDECAR_HOST_E_INVALID;
+    uint64_t start_ns = h->t.now_ns(h->t.ctx);
     for (uint32_t off = 0; off < count;) {
         uint32_t chunk = count - off;
         if (chunk > SIDECAR_MAX_GET_SET_VP_REGISTERS)
             chunk = SIDECAR_MAX_GET_SET_VP_REGISTERS;
         uint16_t st = 0;
         err->index = off;
-        rc = register_batch(h, cpu, set, vtl, regs + off, chunk, timeout_ns, &st);
+        rc = register_batch(h, cpu, set, vtl, regs + off, chunk, time_left(h, start_ns, timeout_ns), &st);
         if (rc)
             return rc;
         if (st == SIDECAR_HV_STATUS_SUCCESS) {
@@ -699,7 +709,7 @@ static int get_set(struct sidecar_host *h, uint32_t cpu, bool set, uint8_t vtl,
             for (uint32_t k = 0; k < chunk; k++) {
                 uint16_t one = 0;
                 err->index = off + k;
-                rc = register_batch(h, cpu, set, vtl, regs + off + k, 1, timeout_ns, &one);
+                rc = register_batch(h, cpu, set, vtl, regs + off + k, 1, time_left(h, start_ns, timeout_ns), &one);
                 if (rc)
                     return rc;
                 if (one != SIDECAR_HV_STATUS_SUCCESS) {

@@ -178,6 +178,63 @@ Test(hostlib, params_changed_after_open_are_not_read_again)
     pw->nodes[0].cpu_count = 4;
 }
 
+/* A clock that moves only while the library waits (by what it asks to
+ * wait), with a short real sleep so the simulated CPU gets to answer. */
+static uint64_t virtual_ns;
+static uint32_t virtual_epoch;
+
+static uint64_t virtual_now(void *ctx)
+{
+    (void)ctx;
+    return __atomic_load_n(&virtual_ns, __ATOMIC_RELAXED);
+}
+
+static uint32_t virtual_epoch_of(void *ctx)
+{
+    (void)ctx;
+    return virtual_epoch;
+}
+
+static void virtual_wait(void *ctx, uint32_t epoch, uint64_t timeout_ns)
+{
+    (void)ctx;
+    (void)epoch;
+    usleep(300);
+    __atomic_add_fetch(&virtual_ns, timeout_ns, __ATOMIC_RELAXED);
+}
+
+Test(hostlib, register_batches_share_one_timeout)
+{
+    static struct sidecar_host other;
+    struct sidecar_host_transport t = h->t;
+    t.now_ns = virtual_now;
+    t.epoch = virtual_epoch_of;
+    t.wait = virtual_wait;
+    t.close = NULL;
+    cr_assert_eq(sidecar_host_open(&other, &t, h->params, sidecar_host_sim_output(f->sim)), 0);
+    cr_assert_eq(sidecar_host_acquire(&other, 1), 0);
+    /* Four batches of 31; each usually waits one 50 ms slice for its
+     * answer. The whole call has 125 ms: it must not take 200. */
+    static struct sidecar_hv_register_assoc regs[4 * SIDECAR_MAX_GET_SET_VP_REGISTERS];
+    memset(regs, 0, sizeof(regs));
+    for (uint32_t k = 0; k < 4 * SIDECAR_MAX_GET_SET_VP_REGISTERS; k++)
+        regs[k].name = SIDECAR_HV_REGISTER_NAME_RAX;
+    const uint64_t timeout = 125000000ull;
+    for (int round = 0; round < 5; round++) {
+        uint64_t t0 = virtual_now(NULL);
+        int rc = sidecar_host_get_registers(&other, 1, 0, regs, 4 * SIDECAR_MAX_GET_SET_VP_REGISTERS, timeout, NULL);
+        uint64_t spent = virtual_now(NULL) - t0;
+        cr_assert(rc == 0 || rc == SIDECAR_HOST_E_TIMEOUT, "rc %d", rc);
+        cr_assert_leq(spent, timeout, "round %d: %lu ns waited for a %lu ns timeout", round, (unsigned long)spent,
+                      (unsigned long)timeout);
+        /* A timed-out command may still be in flight: let it end. */
+        while (sidecar_host_cpu_status(&other, 1) != SIDECAR_CPU_STATUS_IDLE)
+            usleep(100);
+        sidecar_host_wait(&other, 1, 0);
+    }
+    sidecar_host_release(&other, 1);
+}
+
 Test(hostlib, close_makes_every_call_fail)
 {
     sidecar_host_close(h);
