@@ -78,7 +78,7 @@ def parse_args():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", type=int, default=64, help="vCPUs (1..255 under TCG; default 64)")
-    ap.add_argument("--numa", type=int, default=2, help="NUMA nodes (default 2)")
+    ap.add_argument("--numa", type=int, default=None, help="NUMA nodes (default 2, or 1 with --cpus 1)")
     ap.add_argument("--accel", choices=["tcg", "kvm"], default="tcg")
     ap.add_argument("--main", choices=["baremetal", "linux"], default="baremetal",
                     help="the main kernel: the embedded bare-metal one (default) or Debian's Linux")
@@ -100,6 +100,8 @@ def parse_args():
     limit = 255 if a.accel == "tcg" else 1024
     if not 1 <= a.cpus <= limit:
         die(f"--cpus {a.cpus}: must be 1..{limit} with --accel {a.accel}")
+    if a.numa is None:
+        a.numa = min(2, a.cpus)
     if not 1 <= a.numa <= 64 or a.numa > a.cpus:
         die(f"--numa {a.numa}: must be 1..64 and at most --cpus")
     if not shutil.which(a.qemu):
