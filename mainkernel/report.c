@@ -16,3 +16,15 @@ void mk_out(const char *fmt, ...)
     va_end(ap);
     mk_write(line, n);
 }
+
+bool mk_fail(bool *ok, char *error, size_t size, const char *fmt, ...)
+{
+    if (!error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        sc_vsnprintf(error, size, fmt, ap);
+        va_end(ap);
+    }
+    *ok = false;
+    return false;
+}

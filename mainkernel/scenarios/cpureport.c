@@ -1,5 +1,4 @@
 /* Which sidecar CPUs left, and why (cpureport.h). */
-#include <stdarg.h>
 
 #include <scfree/scfree.h>
 
@@ -12,17 +11,6 @@
 
 #define TIMEOUT_NS 10000000000ull
 
-static void fail(struct mk_cpureport_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct mk_cpureport_result *r, const char *fmt, ...)
-{
-    if (!r->error[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        sc_vsnprintf(r->error, sizeof(r->error), fmt, ap);
-        va_end(ap);
-    }
-    r->ok = false;
-}
 
 /* The text as a JSON string body: no quotes, backslashes or controls. */
 static void json_safe(char *s)
@@ -39,12 +27,12 @@ void mk_cpureport(struct sidecar_host *h, const struct sidecar_params *p, const 
     r->ok = true;
     bool vp = mk_vp_load_guest(p);
     if (!vp)
-        fail(r, "no usable guest RAM");
+        MK_FAIL(r, "no usable guest RAM");
     for (uint32_t k = 0; k < n; k++) {
         uint32_t c = cpus[k];
         int rc = sidecar_host_acquire(h, c);
         if (rc) {
-            fail(r, "cpu %u: acquire: %s", c, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: acquire: %s", c, sidecar_host_strerror(rc));
             continue;
         }
         rc = sidecar_host_ping(h, c, TIMEOUT_NS);
@@ -64,12 +52,12 @@ void mk_cpureport(struct sidecar_host *h, const struct sidecar_params *p, const 
             rc = sidecar_host_ping(h, c, TIMEOUT_NS);
         sidecar_host_release(h, c);
         if (rc) {
-            fail(r, "cpu %u: ping: %s (status %d)", c, sidecar_host_strerror(rc), sidecar_host_cpu_status(h, c));
+            MK_FAIL(r, "cpu %u: ping: %s (status %d)", c, sidecar_host_strerror(rc), sidecar_host_cpu_status(h, c));
             continue;
         }
         const char *why = "";
         if (vp && mk_vp_run_and_stop(h, p, c, tsc_khz, &why)) {
-            fail(r, "cpu %u: VP: %s", c, why);
+            MK_FAIL(r, "cpu %u: VP: %s", c, why);
             continue;
         }
         r->others_ok++;

@@ -1,5 +1,4 @@
 /* INIT right after REMOVED while other CPUs log (hotinit.h). */
-#include <stdarg.h>
 
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>
@@ -15,18 +14,6 @@
 #define SWEEP 64u
 #define FINAL_VECTOR 3u             /* the bystanders' last log line (not among the sweep's 16-31) */
 
-static bool fail(struct mk_hotinit_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct mk_hotinit_result *r, const char *fmt, ...)
-{
-    if (!r->error[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        sc_vsnprintf(r->error, sizeof(r->error), fmt, ap);
-        va_end(ap);
-    }
-    r->ok = false;
-    return false;
-}
 
 static void delay_us(uint64_t us, uint64_t khz)
 {
@@ -42,7 +29,7 @@ void mk_hotinit_test(struct sidecar_host *h, const struct sidecar_params *p, con
     r->ok = true;
     uint32_t nb = n / 8 ? n / 8 : 1;
     if (n < nb + 1) {
-        fail(r, "needs 2 sidecar CPUs, has %u", n);
+        MK_FAIL(r, "needs 2 sidecar CPUs, has %u", n);
         return;
     }
     r->bystanders = nb;
@@ -67,7 +54,7 @@ void mk_hotinit_test(struct sidecar_host *h, const struct sidecar_params *p, con
             sidecar_host_release(h, c);
         }
         if (rc)
-            fail(r, "cpu %u: remove: %s", c, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: remove: %s", c, sidecar_host_strerror(rc));
     }
     /* Every bystander logs once more, then must answer. */
     for (uint32_t b = 0; b < nb; b++) {
@@ -78,13 +65,13 @@ void mk_hotinit_test(struct sidecar_host *h, const struct sidecar_params *p, con
             rc = sidecar_host_ping(h, c, TIMEOUT_NS);
         sidecar_host_release(h, c);
         if (rc)
-            fail(r, "bystander cpu %u: ping after the INITs: %s (status %d)", c, sidecar_host_strerror(rc),
+            MK_FAIL(r, "bystander cpu %u: ping after the INITs: %s (status %d)", c, sidecar_host_strerror(rc),
                  sidecar_host_cpu_status(h, c));
         else
             r->answered++;
     }
     if (r->inited != r->targets || r->answered != nb)
-        fail(r, "%u/%u targets INITed, %u/%u bystanders answered", r->inited, r->targets, r->answered, nb);
+        MK_FAIL(r, "%u/%u targets INITed, %u/%u bystanders answered", r->inited, r->targets, r->answered, nb);
 }
 
 /* ---- the scenario (mk.hot_init; scenarios.def) ---- */

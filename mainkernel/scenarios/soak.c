@@ -52,18 +52,6 @@ static uint64_t now_us(void)
     return t / khz_ * 1000 + t % khz_ * 1000 / khz_;
 }
 
-static bool fail(struct mk_soak_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct mk_soak_result *r, const char *fmt, ...)
-{
-    if (r->ok) {
-        va_list ap;
-        va_start(ap, fmt);
-        sc_vsnprintf(r->error, sizeof(r->error), fmt, ap);
-        va_end(ap);
-    }
-    r->ok = false;
-    return false;
-}
 
 static void count_verdict(struct mk_soak_result *r, enum mk_seq_verdict vd)
 {
@@ -80,7 +68,7 @@ static void run_done(struct sidecar_host *h, struct cpu_state *s, int result, st
     const char *why = mk_seqg_completed_vd(h, s->cpu, result, &s->seq, &vd);
     if (why) {
         count_verdict(r, vd);
-        fail(r, "%s", why);
+        MK_FAIL(r, "%s", why);
     }
     s->done++;
     r->commands++;
@@ -109,16 +97,16 @@ static bool get_check(struct sidecar_host *h, struct cpu_state *s, struct mk_soa
         return true;
     }
     if (rc)
-        return fail(r, "cpu %u: GET: %s", s->cpu, sidecar_host_strerror(rc));
+        return MK_FAIL(r, "cpu %u: GET: %s", s->cpu, sidecar_host_strerror(rc));
     if (a[0].value.low != s->r12)
-        return fail(r, "cpu %u: R12 %lx, the last SET wrote %lx", s->cpu, a[0].value.low, s->r12);
+        return MK_FAIL(r, "cpu %u: R12 %lx, the last SET wrote %lx", s->cpu, a[0].value.low, s->r12);
     return true;
 }
 
 static bool translate_check(struct cpu_state *s, struct mk_soak_result *r, const struct sidecar_translate_gva_output *out)
 {
     if (out->translation_result.result_code != SIDECAR_TRANSLATE_GVA_RESULT_CODE_SUCCESS || out->gpa_page != s->gva >> 12)
-        return fail(r, "cpu %u: translate %lx: result %u page %lx", s->cpu, s->gva, out->translation_result.result_code,
+        return MK_FAIL(r, "cpu %u: translate %lx: result %u page %lx", s->cpu, s->gva, out->translation_result.result_code,
                     out->gpa_page);
     return true;
 }
@@ -131,15 +119,15 @@ static void collected(struct sidecar_host *h, struct cpu_state *s, struct mk_soa
     if (s->flight == GET || s->flight == SET) {
         const struct sidecar_get_set_vp_registers_request *req = (const void *)c->request_data;
         if (req->status != SIDECAR_HV_STATUS_SUCCESS)
-            fail(r, "cpu %u: %s: HvStatus %u", s->cpu, s->flight == GET ? "GET" : "SET", req->status);
+            MK_FAIL(r, "cpu %u: %s: HvStatus %u", s->cpu, s->flight == GET ? "GET" : "SET", req->status);
         else if (s->flight == GET && req->regs[0].value.low != s->r12)
-            fail(r, "cpu %u: R12 %lx, the last SET wrote %lx", s->cpu, req->regs[0].value.low, s->r12);
+            MK_FAIL(r, "cpu %u: R12 %lx, the last SET wrote %lx", s->cpu, req->regs[0].value.low, s->r12);
         else if (s->flight == SET)
             s->r12 = s->r12_pending;
     } else if (s->flight == TRANSLATE) {
         const struct sidecar_translate_gva_response *resp = (const void *)c->request_data;
         if (resp->status != SIDECAR_HV_STATUS_SUCCESS)
-            fail(r, "cpu %u: translate: HvStatus %u", s->cpu, resp->status);
+            MK_FAIL(r, "cpu %u: translate: HvStatus %u", s->cpu, resp->status);
         else
             translate_check(s, r, &resp->output);
     }
@@ -218,7 +206,7 @@ static void next(struct sidecar_host *h, const struct sidecar_params *p, struct 
         break;
     }
     if (rc)
-        fail(r, "cpu %u: command kind %u: %s", s->cpu, kind, sidecar_host_strerror(rc));
+        MK_FAIL(r, "cpu %u: command kind %u: %s", s->cpu, kind, sidecar_host_strerror(rc));
     s->done++;
     r->commands++;
 }
@@ -235,7 +223,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
     khz_ = tsc_khz ? tsc_khz : 1;
     spinning = 0;
     if (!n || n > SIDECAR_MAX_CPUS || !mk_seqg_load(p)) {
-        fail(r, "%s", n ? "guest RAM too small" : "no sidecar CPU");
+        MK_FAIL(r, "%s", n ? "guest RAM too small" : "no sidecar CPU");
         return;
     }
     for (uint32_t c = 0; c < SIDECAR_MAX_CPUS; c++)
@@ -250,7 +238,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
         if (!rc)
             rc = mk_seqg_setup(h, p, s->cpu);
         if (rc) {
-            fail(r, "cpu %u: setup: %s", s->cpu, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: setup: %s", s->cpu, sidecar_host_strerror(rc));
             s->finished = true;
         }
     }
@@ -272,7 +260,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
                 if (rc == SIDECAR_HOST_E_TIMEOUT)
                     continue;
                 if (rc)
-                    fail(r, "cpu %u: command (%u) in flight: %s", s->cpu, s->flight, sidecar_host_strerror(rc));
+                    MK_FAIL(r, "cpu %u: command (%u) in flight: %s", s->cpu, s->flight, sidecar_host_strerror(rc));
                 else
                     collected(h, s, r);
                 s->done++;
@@ -302,13 +290,13 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
             if (rc == SIDECAR_HOST_E_TIMEOUT || rc == SIDECAR_HOST_E_NOTHING)
                 break;
             if (rc) {
-                fail(r, "wait_any: %s", sidecar_host_strerror(rc));
+                MK_FAIL(r, "wait_any: %s", sidecar_host_strerror(rc));
                 break;
             }
             int slot = c.cpu < SIDECAR_MAX_CPUS ? slot_of[c.cpu] : -1;
             if (slot < 0 || (st[slot].flight != RUN && st[slot].flight != SPIN)) {
                 r->duplicated++;
-                fail(r, "a completion for cpu %u, which runs nothing", c.cpu);
+                MK_FAIL(r, "a completion for cpu %u, which runs nothing", c.cpu);
                 break;
             }
             run_done(h, &st[slot], c.result, r);
@@ -317,7 +305,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
         if (now - last_progress > SILENCE_US) {
             for (uint32_t k = 0; k < n; k++)
                 r->lost += st[k].flight != IDLE_ && !st[k].finished;
-            fail(r, "nothing completed for %lu s (%lu commands in flight)", (uint64_t)(SILENCE_US / 1000000), r->lost);
+            MK_FAIL(r, "nothing completed for %lu s (%lu commands in flight)", (uint64_t)(SILENCE_US / 1000000), r->lost);
         }
         if (now - t0 >= last_report + 10000000) {
             last_report = now - t0;
@@ -361,10 +349,10 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
             const char *why = mk_seqg_completed_vd(h, s->cpu, sidecar_host_run_vp(h, s->cpu, T_NS), &s->seq, &vd);
             if (why) {
                 count_verdict(r, vd);
-                fail(r, "%s", why);
+                MK_FAIL(r, "%s", why);
             } else if (!mk_seq_consistent(&s->seq, d->seq)) {
                 r->lost += d->seq > s->seq.seen ? d->seq - s->seq.seen : 0;
-                fail(r, "cpu %u: the guest counted %lu runs, the host saw %lu (%lu starts, %lu completions)", s->cpu,
+                MK_FAIL(r, "cpu %u: the guest counted %lu runs, the host saw %lu (%lu starts, %lu completions)", s->cpu,
                      d->seq, s->seq.seen, s->seq.starts, s->seq.completions);
             } else {
                 get_check(h, s, r, T_NS);
@@ -386,7 +374,7 @@ void mk_soak(struct sidecar_host *h, const struct sidecar_params *p, const uint3
     r->cpu_per_s[1] = rates[n / 2];
     r->cpu_per_s[2] = rates[n - 1];
     if (r->lost || r->duplicated)
-        fail(r, "%lu lost, %lu duplicated", r->lost, r->duplicated);
+        MK_FAIL(r, "%lu lost, %lu duplicated", r->lost, r->duplicated);
 }
 
 /* ---- the scenario (mk.soak; scenarios.def) ---- */

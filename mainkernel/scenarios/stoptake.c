@@ -1,5 +1,4 @@
 /* The STOP-before-take test (stoptake.h). */
-#include <stdarg.h>
 
 #include <scfree/scfree.h>
 
@@ -16,18 +15,6 @@
 static struct mk_seq_vp seq[SIDECAR_MAX_CPUS];
 static bool in_set[SIDECAR_MAX_CPUS];
 
-static bool fail(struct mk_stoptake_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct mk_stoptake_result *r, const char *fmt, ...)
-{
-    if (r->ok) {
-        va_list ap;
-        va_start(ap, fmt);
-        sc_vsnprintf(r->error, sizeof(r->error), fmt, ap);
-        va_end(ap);
-    }
-    r->ok = false;
-    return false;
-}
 
 /* What an earlier failed command would have left. */
 static void poison(struct sidecar_host *h, uint32_t cpu)
@@ -48,22 +35,22 @@ static void check(struct sidecar_host *h, const struct sidecar_host_completion *
     /* hostlib resets an untaken command to NONE and answers E_STATE. */
     if (d->result == SIDECAR_HOST_E_STATE || c->command != SIDECAR_COMMAND_NONE) {
         r->skipped++;
-        fail(r, "cpu %u: a command was not taken (%s)", d->cpu, sidecar_host_strerror(d->result));
+        MK_FAIL(r, "cpu %u: a command was not taken (%s)", d->cpu, sidecar_host_strerror(d->result));
         return;
     }
     if (c->has_error || c->error.len) {
         r->stale++;
-        fail(r, "cpu %u: has_error %u, error text of %u bytes after the command", d->cpu, c->has_error,
+        MK_FAIL(r, "cpu %u: has_error %u, error text of %u bytes after the command", d->cpu, c->has_error,
              c->error.len);
         return;
     }
     if (c->request_data[0] > 1) {
-        fail(r, "cpu %u: RUN_VP answer %u (not written)", d->cpu, c->request_data[0]);
+        MK_FAIL(r, "cpu %u: RUN_VP answer %u (not written)", d->cpu, c->request_data[0]);
         return;
     }
     const char *why = mk_seqg_completed(h, d->cpu, d->result, &seq[d->cpu]);
     if (why) {
-        fail(r, "%s", why);
+        MK_FAIL(r, "%s", why);
         return;
     }
     if (d->result == SIDECAR_HOST_RUN_STOPPED)
@@ -80,11 +67,11 @@ void mk_stoptake_run(struct sidecar_host *h, const struct sidecar_params *p, con
     r->cpus = n;
     r->pairs = pairs;
     if (!n) {
-        fail(r, "no sidecar CPU to test");
+        MK_FAIL(r, "no sidecar CPU to test");
         return;
     }
     if (!mk_seqg_load(p)) {
-        fail(r, "guest RAM too small");
+        MK_FAIL(r, "guest RAM too small");
         return;
     }
     uint32_t acquired = 0;
@@ -94,7 +81,7 @@ void mk_stoptake_run(struct sidecar_host *h, const struct sidecar_params *p, con
         if (!rc)
             rc = mk_seqg_setup(h, p, cpu);
         if (rc) {
-            fail(r, "cpu %u: setup: %s", cpu, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: setup: %s", cpu, sidecar_host_strerror(rc));
             break;
         }
         sc_memset(&seq[cpu], 0, sizeof(seq[cpu]));
@@ -108,7 +95,7 @@ void mk_stoptake_run(struct sidecar_host *h, const struct sidecar_params *p, con
             poison(h, cpu);
             int rc = sidecar_host_run_vp_start(h, cpu);
             if (rc) {
-                fail(r, "pair %u: cpu %u: start: %s", it, cpu, sidecar_host_strerror(rc));
+                MK_FAIL(r, "pair %u: cpu %u: start: %s", it, cpu, sidecar_host_strerror(rc));
                 break;
             }
             mk_seq_started(&seq[cpu]);
@@ -119,18 +106,18 @@ void mk_stoptake_run(struct sidecar_host *h, const struct sidecar_params *p, con
             struct sidecar_host_completion d;
             int rc = sidecar_host_wait_any(h, T_NS, &d);
             if (rc) {
-                fail(r, "pair %u: %s with %u runs started", it, sidecar_host_strerror(rc), started);
+                MK_FAIL(r, "pair %u: %s with %u runs started", it, sidecar_host_strerror(rc), started);
                 break;
             }
             if (d.cpu >= SIDECAR_MAX_CPUS || !in_set[d.cpu]) {
-                fail(r, "a completion for cpu %u, which runs nothing", d.cpu);
+                MK_FAIL(r, "a completion for cpu %u, which runs nothing", d.cpu);
                 break;
             }
             check(h, &d, r);
         }
         struct sidecar_host_completion d;
         if (r->ok && sidecar_host_wait_any(h, 0, &d) != SIDECAR_HOST_E_NOTHING)
-            fail(r, "pair %u: an extra completion (cpu %u)", it, d.cpu);
+            MK_FAIL(r, "pair %u: an extra completion (cpu %u)", it, d.cpu);
     }
     /* The end: one run without STOP per CPU, then the guest's own count
      * must equal what the host saw. */
@@ -140,9 +127,9 @@ void mk_stoptake_run(struct sidecar_host *h, const struct sidecar_params *p, con
         const char *why = mk_seqg_completed(h, cpu, sidecar_host_run_vp(h, cpu, T_NS), &seq[cpu]);
         uint64_t g = mk_seqg_data(p, cpu)->seq;
         if (why)
-            fail(r, "%s", why);
+            MK_FAIL(r, "%s", why);
         else if (!mk_seq_consistent(&seq[cpu], g))
-            fail(r, "cpu %u: guest counted %lu runs, the host saw %lu OUTs, %lu starts, %lu completions", cpu, g,
+            MK_FAIL(r, "cpu %u: guest counted %lu runs, the host saw %lu OUTs, %lu starts, %lu completions", cpu, g,
                  seq[cpu].seen, seq[cpu].starts, seq[cpu].completions);
     }
     for (uint32_t k = 0; k < acquired; k++) {

@@ -1,5 +1,4 @@
 /* Interrupts on exception vectors (vectors.h). */
-#include <stdarg.h>
 
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>
@@ -23,18 +22,6 @@ extern const uint8_t mk_guest_start[], mk_guest_loop[];
 static const uint8_t vectors[] = { 17, 8, 10, 11, 12, 13, 14, 21, 29, 30, 2, 19, 1, 3, 4, 5, 6, 7, 9, 15, 16,
                                    18, 20, 22, 23, 24, 25, 26, 27, 28, 31 };
 
-static bool fail(struct mk_vectors_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool fail(struct mk_vectors_result *r, const char *fmt, ...)
-{
-    if (!r->error[0]) {
-        va_list ap;
-        va_start(ap, fmt);
-        sc_vsnprintf(r->error, sizeof(r->error), fmt, ap);
-        va_end(ap);
-    }
-    r->ok = false;
-    return false;
-}
 
 static uint64_t now_us(uint64_t khz)
 {
@@ -78,9 +65,9 @@ static bool start_loop(struct sidecar_host *h, const struct sidecar_params *p, u
     if (!rc)
         rc = sidecar_host_run_vp_start(h, cpu);
     if (rc)
-        return fail(r, "cpu %u: starting the guest loop: %s", cpu, sidecar_host_strerror(rc));
+        return MK_FAIL(r, "cpu %u: starting the guest loop: %s", cpu, sidecar_host_strerror(rc));
     if (!loop_moves(p, cpu, 0, khz))
-        return fail(r, "cpu %u: the guest loop never ran", cpu);
+        return MK_FAIL(r, "cpu %u: the guest loop never ran", cpu);
     return true;
 }
 
@@ -99,7 +86,7 @@ static bool ping_failed(struct sidecar_host *h, uint32_t cpu, int rc, const char
 {
     char text[64] = "";
     sidecar_host_error_text(h, cpu, text, sizeof(text));
-    return fail(r, "cpu %u: ping %s: %s (status %d) %s", cpu, when, sidecar_host_strerror(rc),
+    return MK_FAIL(r, "cpu %u: ping %s: %s (status %d) %s", cpu, when, sidecar_host_strerror(rc),
                 sidecar_host_cpu_status(h, cpu), text);
 }
 
@@ -122,7 +109,7 @@ static bool one_ipi(struct sidecar_host *h, const struct sidecar_params *p, uint
         /* Taken as an exception, the IPI would end the run (an intercept):
          * the status byte goes back to IDLE and the loop stops. */
         if (!loop_moves(p, cpu, before, khz) || sidecar_host_cpu_status(h, cpu) != SIDECAR_CPU_STATUS_RUN)
-            return fail(r, "cpu %u: the guest run ended after %s %u (status %d)", cpu,
+            return MK_FAIL(r, "cpu %u: the guest run ended after %s %u (status %d)", cpu,
                         v == MK_NMI ? "an NMI" : "vector", v == MK_NMI ? 0 : v, sidecar_host_cpu_status(h, cpu));
         return true;
     }
@@ -157,25 +144,25 @@ void mk_vectors_test(struct sidecar_host *h, const struct sidecar_params *p, con
     r->ok = true;
     r->cpus = n;
     if (n < 3) {
-        fail(r, "needs 3 sidecar CPUs, has %u", n);
+        MK_FAIL(r, "needs 3 sidecar CPUs, has %u", n);
         return;
     }
     if (!mk_vp_load_guest(p)) {
-        fail(r, "no usable guest RAM");
+        MK_FAIL(r, "no usable guest RAM");
         return;
     }
     /* Group 1: a guest ran, then the CPU is idle again. */
     for (uint32_t k = 1; k < n; k += 3) {
         const char *why = "";
         if (mk_vp_run_and_stop(h, p, cpus[k], tsc_khz, &why))
-            fail(r, "cpu %u: VP before the IPIs: %s", cpus[k], why);
+            MK_FAIL(r, "cpu %u: VP before the IPIs: %s", cpus[k], why);
     }
     /* Group 2: the guest loop runs while the IPIs come. */
     static bool running[SIDECAR_MAX_CPUS];
     for (uint32_t k = 2; k < n; k += 3) {
         int rc = sidecar_host_acquire(h, cpus[k]);
         if (rc) {
-            fail(r, "cpu %u: acquire: %s", cpus[k], sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: acquire: %s", cpus[k], sidecar_host_strerror(rc));
             continue;
         }
         running[k] = start_loop(h, p, cpus[k], tsc_khz, r);
@@ -194,7 +181,7 @@ void mk_vectors_test(struct sidecar_host *h, const struct sidecar_params *p, con
         }
         int rc = sidecar_host_acquire(h, c);
         if (rc) {
-            fail(r, "cpu %u: acquire: %s", c, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: acquire: %s", c, sidecar_host_strerror(rc));
             continue;
         }
         all_vectors(h, p, c, false, tsc_khz, r);
@@ -215,12 +202,12 @@ void mk_vectors_test(struct sidecar_host *h, const struct sidecar_params *p, con
             uint32_t type = 0;
             sidecar_host_intercept_type(h, c, &type);
             if (!sidecar_host_intercept_exception(h, c, &ex))
-                fail(r, "cpu %u: the running guest took exception %u (the IPI as an exception)", c,
+                MK_FAIL(r, "cpu %u: the running guest took exception %u (the IPI as an exception)", c,
                      ex.exception_vector);
             else
-                fail(r, "cpu %u: the running guest ended in intercept %x", c, type);
+                MK_FAIL(r, "cpu %u: the running guest ended in intercept %x", c, type);
         } else {
-            fail(r, "cpu %u: the running guest %s, run ended with %d", c, moved ? "ran on" : "stopped running", rc);
+            MK_FAIL(r, "cpu %u: the running guest %s, run ended with %d", c, moved ? "ran on" : "stopped running", rc);
         }
         sidecar_host_release(h, c);
     }
@@ -229,7 +216,7 @@ void mk_vectors_test(struct sidecar_host *h, const struct sidecar_params *p, con
         uint32_t c = cpus[k];
         int rc = sidecar_host_acquire(h, c);
         if (rc) {
-            fail(r, "cpu %u: acquire after the IPIs: %s", c, sidecar_host_strerror(rc));
+            MK_FAIL(r, "cpu %u: acquire after the IPIs: %s", c, sidecar_host_strerror(rc));
             continue;
         }
         rc = ping2(h, c);
@@ -241,12 +228,12 @@ void mk_vectors_test(struct sidecar_host *h, const struct sidecar_params *p, con
         r->answered++;
         const char *why = "";
         if (mk_vp_run_and_stop(h, p, c, tsc_khz, &why))
-            fail(r, "cpu %u: VP after the IPIs: %s", c, why);
+            MK_FAIL(r, "cpu %u: VP after the IPIs: %s", c, why);
         else
             r->vp_ok++;
     }
     if (r->answered != n || r->vp_ok != n || r->stopped != r->running)
-        fail(r, "%u/%u answered, %u ran a VP, %u/%u running guests stopped", r->answered, n, r->vp_ok,
+        MK_FAIL(r, "%u/%u answered, %u ran a VP, %u/%u running guests stopped", r->answered, n, r->vp_ok,
              r->stopped, r->running);
 }
 
