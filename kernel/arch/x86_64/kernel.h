@@ -228,7 +228,9 @@ extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
 bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
-void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP, MCE; CPUID faulting; DR7 */
+/* The vp ops' cpuid hook for both backends: CPUID on this CPU (ctx unused). */
+void sk_vp_arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP/UMIP, MCE; EFER.SCE and SYSENTER off; CPUID faulting; DR7 */
 void sk_vp_cpu_off(void);          /* a CPU leaving the sidecar: CPUID faulting off */
 void sk_vp_cpu_init(struct sk_percpu *pc);
 void sk_vp_trap(struct trap_frame *f) __attribute__((noreturn));

@@ -137,16 +137,6 @@ static bool arch_read_gpa(void *ctx, uint64_t gpa, void *dst, uint32_t n)
     return true;
 }
 
-static void arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
-{
-    (void)ctx;
-    struct cpuid_regs r = cpuid(leaf, subleaf);
-    out[0] = r.eax;
-    out[1] = r.ebx;
-    out[2] = r.ecx;
-    out[3] = r.edx;
-}
-
 static void arch_halt_wait(void *ctx, const volatile uint8_t *status)
 {
     (void)ctx;
@@ -206,7 +196,7 @@ static void arch_xcr0_set(void *ctx, uint64_t v)
 static const struct sk_svm_ops svm_ops = {
     .vmrun = arch_vmrun,
     .read_gpa = arch_read_gpa,
-    .cpuid = arch_cpuid,
+    .cpuid = sk_vp_arch_cpuid,
     .halt_wait = arch_halt_wait,
     .fx_load = arch_fx_load,
     .fx_store = arch_fx_store,

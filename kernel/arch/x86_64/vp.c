@@ -183,7 +183,7 @@ static uint32_t arch_read_guest(void *ctx, uint64_t gpa, void *dst, uint32_t n)
     return n;
 }
 
-static void arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+void sk_vp_arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4])
 {
     (void)ctx;
     struct cpuid_regs r = cpuid(leaf, subleaf);
@@ -196,7 +196,7 @@ static void arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[
 static const struct sk_vp_ops vp_ops = {
     .enter = arch_enter,
     .read_guest = arch_read_guest,
-    .cpuid = arch_cpuid,
+    .cpuid = sk_vp_arch_cpuid,
 };
 
 void sk_vp_cpu_init(struct sk_percpu *pc)

@@ -44,15 +44,9 @@ static uint32_t check_access(const struct sk_vp *vp, uint64_t flags)
 void sk_vp_translate_gva(const struct sk_vp *vp, const struct sidecar_translate_gva_request *req,
                          struct sidecar_translate_gva_response *resp)
 {
-    /* The request may share bytes with resp (request_data): read it first. */
-    uint64_t gvn = req->gvn, flags = req->control_flags;
-    vp_zero(resp, sizeof(*resp));
-    if ((flags & ~T(KNOWN_FLAGS)) ||
-        ((flags & T(FORCE_SUPERVISOR)) && (flags & T(FORCE_USER)))) {
-        resp->status = SIDECAR_HV_STATUS_INVALID_PARAMETER;
+    uint64_t gvn, flags;
+    if (!vp_translate_begin(req, resp, &gvn, &flags))
         return;
-    }
-    resp->status = SIDECAR_HV_STATUS_SUCCESS;
     struct sidecar_translate_gva_output *out = &resp->output;
     if (gvn >= LOWER_HALF_PAGES) {
         /* Kernel half or non-canonical: nothing is mapped there for the VP. */

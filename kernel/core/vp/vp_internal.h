@@ -38,4 +38,24 @@ static inline void vp_copy(void *dst, const void *src, uint32_t n)
         *d++ = *s++;
 }
 
+/* The start of every TRANSLATE_GVA (both backends): reads the request
+ * first (it may share bytes with resp, in request_data), zeroes resp, and
+ * refuses unknown control flags and force supervisor with force user
+ * (status INVALID_PARAMETER, false). Else status SUCCESS and true. */
+static inline bool vp_translate_begin(const struct sidecar_translate_gva_request *req,
+                                      struct sidecar_translate_gva_response *resp, uint64_t *gvn,
+                                      uint64_t *flags)
+{
+    *gvn = req->gvn;
+    *flags = req->control_flags;
+    vp_zero(resp, sizeof(*resp));
+    if ((*flags & ~SK_TRANSLATE_KNOWN_FLAGS) ||
+        ((*flags & SK_TRANSLATE_FORCE_SUPERVISOR) && (*flags & SK_TRANSLATE_FORCE_USER))) {
+        resp->status = SIDECAR_HV_STATUS_INVALID_PARAMETER;
+        return false;
+    }
+    resp->status = SIDECAR_HV_STATUS_SUCCESS;
+    return true;
+}
+
 #endif

@@ -326,15 +326,9 @@ void sk_walk_translate_gva(const struct sk_walk_mem *mem, const struct sk_walk_s
                            const struct sidecar_translate_gva_request *req,
                            struct sidecar_translate_gva_response *resp)
 {
-    /* The request may share bytes with resp (request_data): read it first. */
-    uint64_t gvn = req->gvn, flags = req->control_flags;
-    vp_zero(resp, sizeof(*resp));
-    if ((flags & ~T(KNOWN_FLAGS)) ||
-        ((flags & T(FORCE_SUPERVISOR)) && (flags & T(FORCE_USER)))) {
-        resp->status = SIDECAR_HV_STATUS_INVALID_PARAMETER;
+    uint64_t gvn, flags;
+    if (!vp_translate_begin(req, resp, &gvn, &flags))
         return;
-    }
-    resp->status = SIDECAR_HV_STATUS_SUCCESS;
     static const struct { uint64_t tlfs; uint32_t walk; } map[] = {
         { T(VALIDATE_READ), SK_WALK_READ },
         { T(VALIDATE_WRITE), SK_WALK_WRITE },
