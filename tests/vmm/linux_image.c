@@ -13,26 +13,10 @@
 
 #include <vmm/linux.h>
 
+#include "slurp.h"
+
 #define MIB (1ull << 20)
 #define STATE_GPA 0x5000u   /* below VMM_LINUX_BOOT_PARAMS_GPA's stack page, unused by the loader */
-
-static uint8_t *slurp(const char *path, uint64_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (uint64_t)n;
-    return b;
-}
 
 static int emit(const char *dir, const char *name, const uint8_t *ram, uint64_t gpa, uint64_t size)
 {

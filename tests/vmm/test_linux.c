@@ -11,6 +11,7 @@
 #include <vmm/linux.h>
 
 #include "../linuxboot/bzimage_fixture.h"
+#include "slurp.h"
 
 #define MIB (1ull << 20)
 
@@ -280,20 +281,7 @@ static char *debian_kernel(uint64_t *size)
         if (!strncmp(e->d_name, "vmlinuz-", 8))
             snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
     closedir(d);
-    FILE *f = path[0] ? fopen(path, "rb") : NULL;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (uint64_t)n;
-    return buf;
+    return path[0] ? (char *)slurp(path, size) : NULL;
 }
 
 Test(vmm_linux, debian_kernel)
