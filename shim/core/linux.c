@@ -11,9 +11,11 @@ static bool overlaps(uint64_t a, uint64_t as, uint64_t b, uint64_t bs)
     return as && bs && a < b + bs && b < a + as;
 }
 
-/* Every byte of [b, e) is in a usable entry and in no other entry. */
-static bool usable(const struct shim_memmap *map, uint64_t b, uint64_t e)
+bool shim_memmap_usable(const struct shim_memmap *map, uint64_t b, uint64_t size)
 {
+    if (b + size < b)
+        return false;
+    uint64_t e = b + size;
     uint32_t n = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
     for (uint32_t i = 0; i < n; i++) {
         const struct shim_range *r = &map->ranges[i];
@@ -45,7 +47,7 @@ static bool fits(const struct shim_memmap *map, const struct shim_range *avoid, 
     for (uint32_t k = 0; k < navoid; k++)
         if (overlaps(b, size, avoid[k].base, avoid[k].size))
             return false;
-    return usable(map, b, b + size);
+    return shim_memmap_usable(map, b, size);
 }
 
 bool shim_linux_place(const struct shim_memmap *map, const struct shim_range *avoid, uint32_t navoid,

@@ -114,6 +114,13 @@ def check(args, code, report, wall, lines=()):
     problems = []
     if code is None:
         return [f"QEMU did not finish within {args.timeout} s"]
+    if args.fatal is not None:
+        # The shim must stop (exit 255 through isa-debug-exit) with this text.
+        if code != 255:
+            problems.append(f"QEMU exit status {code}, expected 255 (shim: FATAL)")
+        if not any(l.startswith("shim: FATAL: ") and args.fatal in l for l in lines):
+            problems.append(f"no 'shim: FATAL:' line contains {args.fatal!r}")
+        return problems
     if code != EXIT_SUCCESS:
         problems.append(f"QEMU exit status {code}, expected {EXIT_SUCCESS}")
     if report is None:
@@ -190,6 +197,8 @@ def main():
     ap.add_argument("--ping", action="store_true")
     ap.add_argument("--expect-ok", action="store_true")
     ap.add_argument("--disabled", action="store_true")
+    ap.add_argument("--fatal", metavar="TEXT",
+                    help="the shim must stop before any kernel runs, its FATAL line containing TEXT")
     ap.add_argument("--expect", action="append", help="PATH=VALUE or PATH~TEXT (repeatable)")
     ap.add_argument("--console", action="append", help="a serial line must contain this (repeatable)")
     ap.add_argument("--numa-mem", help="bytes per NUMA node (e.g. 128M), for the node memory check")

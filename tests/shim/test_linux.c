@@ -72,6 +72,23 @@ Test(linux_place, never_over_a_non_usable_entry)
     cr_assert_eq(at, 0x1200000);
 }
 
+/* The check behind every fixed load address (the shim's own image, the
+ * sidecar kernel at 4 MiB, the main kernel at its link address). */
+Test(linux_place, memmap_usable)
+{
+    cr_assert(shim_memmap_usable(&pmap, 0x400000, 0x200000));
+    cr_assert(shim_memmap_usable(&pmap, 0x100000, 0x3ff00000 - 0x100000));     /* to the reserved MiB */
+    cr_assert(shim_memmap_usable(&pmap, 0x12345000, 0));                        /* empty */
+    cr_assert_not(shim_memmap_usable(&pmap, 0x9f000, 0x2000));                  /* into the hole below 1 MiB */
+    cr_assert_not(shim_memmap_usable(&pmap, 0xa0000, 0x1000));                  /* in the hole */
+    cr_assert_not(shim_memmap_usable(&pmap, 0x3fe00000, 0x200000));             /* onto the reserved MiB */
+    cr_assert_not(shim_memmap_usable(&pmap, 0x40000000, 0x1000));               /* past the end of RAM */
+    cr_assert_not(shim_memmap_usable(&pmap, ~0ull - 0xfff, 0x2000));            /* wraps */
+    pmap.ranges[4] = (struct shim_range){ 0x500000, 0x1000, 2 };                /* reserved inside usable */
+    pmap.count = 5;
+    cr_assert_not(shim_memmap_usable(&pmap, 0x400000, 0x200000));
+}
+
 Test(linux_place, no_room)
 {
     uint64_t at = 7;

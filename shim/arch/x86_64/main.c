@@ -178,7 +178,13 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
         die("empty memory map");
 }
 
-/* Test hooks on the shim's command line, for the QEMU tests:
+#ifndef SHIM_TEST_HOOKS
+#define SHIM_TEST_HOOKS 0
+#endif
+
+#if SHIM_TEST_HOOKS
+/* Test hooks on the shim's command line, for the QEMU tests (only in
+ * sidecar-shim-test.elf, built with SHIM_TEST_HOOKS=1):
  *   sidecar.test_phantom_apic=ID  add a CPU with this APIC ID that does not
  *                                 exist (the kernel's no-answer path);
  *   sidecar.test_fault_cpu=N      sidecar CPU index N takes a deliberate #UD
@@ -271,11 +277,49 @@ static bool corrupt_params(void)
     return true;
 }
 
+#else
+/* The product shim has no test hooks: a sidecar.test_* option is named in
+ * the log and otherwise ignored (nothing of the params changes). */
+static bool test_option(const char *key, uint32_t *value)
+{
+    (void)key;
+    (void)value;
+    return false;
+}
+
+static bool corrupt_params(void)
+{
+    return false;
+}
+
+static void test_hooks_absent(void)
+{
+    static const char key[] = "sidecar.test_";
+    for (const char *c = cmdline; *c; c++)
+        if ((c == cmdline || c[-1] == ' ') && !sc_strncmp(c, key, sizeof(key) - 1)) {
+            int n = 0;
+            while (c[n] && c[n] != ' ' && n < 64)
+                n++;
+            say("%.*s: ignored (test hooks are only in sidecar-shim-test.elf)", n, c);
+        }
+}
+#endif
+
+/* A fixed load address must be RAM the firmware's map calls usable:
+ * copying an image over a hole, ROM or a reserved range would fault or
+ * corrupt firmware data, and the hand-off map would then hand it on. */
+static void check_ram(const char *what, uint64_t base, uint64_t size)
+{
+    if (!shim_memmap_usable(&memmap, base, size))
+        dief("%s: 0x%lx-0x%lx is not usable RAM in the firmware's memory map", what, base, base + size - 1);
+}
+
 static void load_image(struct shim_image *img, uint64_t load_pa)
 {
     char err[160];
     if (!shim_image_check(img, err, sizeof(err)))
         die(err);
+    check_ram(img->name, load_pa, img->mem_size);
     img->load_pa = load_pa;
     sc_memcpy((void *)(uintptr_t)load_pa, img->data, img->file_size);
     sc_memset((void *)(uintptr_t)(load_pa + img->file_size), 0, img->mem_size - img->file_size);
@@ -399,6 +443,9 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("command line: %s (ignored)", err);
     logging = opt.log;
     say("sidecar shim %s, command line \"%s\"", SIDECAR_VERSION, cmdline);
+#if !SHIM_TEST_HOOKS
+    test_hooks_absent();
+#endif
 
     /* The images: sidecar kernel (mapped high), main kernel (at its link address). */
     struct shim_image kernel = {
@@ -417,6 +464,7 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         die("main kernel image: header.link_base: overlaps the shim or the sidecar kernel");
     if ((uint64_t)(uintptr_t)__shim_end > KERNEL_LOAD_PA)
         die("shim image too large");
+    check_ram("shim image", (uint64_t)(uintptr_t)__shim_start, (uint64_t)(__shim_end - __shim_start));
     /* The modules sit right after the shim, where the images go: Linux and
      * its initramfs move first; the bare-metal main kernel stays unused. */
     if (linux)

@@ -18,6 +18,12 @@
 _Static_assert(SHIM_ERR_SIZE == LINUXBOOT_ERR_SIZE, "one error buffer serves the shim and linuxboot");
 _Static_assert(SHIM_E_INVALID == LINUXBOOT_E_INVALID, "linuxboot's error is the shim's SHIM_E_INVALID");
 
+/* true when every byte of [base, base + size) lies in a usable (type 1)
+ * entry of map and in no entry of another type (firmware maps may
+ * overlap); an empty range is usable. The shim checks each fixed load
+ * address with it before copying an image there. */
+bool shim_memmap_usable(const struct shim_memmap *map, uint64_t base, uint64_t size);
+
 /* Finds size bytes, aligned to align, inside [lo, hi) that are usable (type
  * 1) in map in every byte, and overlap none of the avoid ranges: the
  * lowest such block, or the highest when highest is true. false when there
