@@ -114,7 +114,7 @@ def check(args, code, report, wall, lines=()):
     problems = []
     if code is None:
         return [f"QEMU did not finish within {args.timeout} s"]
-    if args.fatal is not None:
+    if getattr(args, "fatal", None) is not None:
         # The shim must stop (exit 255 through isa-debug-exit) with this text.
         if code != 255:
             problems.append(f"QEMU exit status {code}, expected 255 (shim: FATAL)")

@@ -143,6 +143,20 @@ static void build_npt(uint32_t n)
     high[(SK_SVM_RESET_ALIAS >> 21) & 511] = (base + size - SK_SVM_RESET_ALIAS_SIZE) | PTE_P | PTE_W | PTE_U | PTE_PS;
 }
 
+extern const char __text_end[], __rodata_end[];
+uint32_t sk_ap_nxe;   /* entry.asm: set EFER.NXE before loading a CPU's own CR3 */
+
+/* The protection of kernel image page k (kernel.ld's section bounds). */
+static uint64_t image_page_flags(uint32_t k, uint64_t nx)
+{
+    uint64_t va = KERNEL_VBASE + (uint64_t)k * PAGE_SIZE;
+    if (va < (uint64_t)(uintptr_t)__text_end)
+        return 0;
+    if (va < (uint64_t)(uintptr_t)__rodata_end)
+        return nx;
+    return PTE_W | nx;
+}
+
 static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_t image_pages)
 {
     const struct sk_node *nd = &sk_nodes[n];
@@ -162,19 +176,23 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
      * guest memory for instruction fetches (supervisor only). */
     bool svm = sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM;
     if (sk_g.guest_ram_size)
-        pml4[0] = node_guest_tables_pa(base, nd->cpu_count) | PTE_P | PTE_W | (svm ? 0 : PTE_U);
+        pml4[0] = node_guest_tables_pa(base, nd->cpu_count) | PTE_P | PTE_W | (svm ? (sk_g.nx ? PTE_NX : 0) : PTE_U);
     pdpt[(KERNEL_VBASE >> 30) & 511] = p[PRIV_PD] | PTE_P | PTE_W;
     pd[(KERNEL_VBASE >> 21) & 511] = p[PRIV_PT] | PTE_P | PTE_W;
+    /* W^X: text read-only, .rodata and the APs' IDT read-only, the rest
+     * of the image and every other page writable but never executable
+     * (CR0.WP and EFER.NXE are set before this CR3 is loaded, entry.asm). */
+    uint64_t nx = sk_g.nx ? PTE_NX : 0;
     for (uint32_t k = 0; k < image_pages; k++)
-        pt[k] = (kernel_pa + (uint64_t)k * PAGE_SIZE) | PTE_P | PTE_W | PTE_G;
+        pt[k] = (kernel_pa + (uint64_t)k * PAGE_SIZE) | PTE_P | PTE_G | image_page_flags(k, nx);
     if (!sk_g.x2apic)
-        pt[SLOT_APIC] = sk_g.apic_base | PTE_P | PTE_W | PTE_PCD | PTE_PWT;
-    pt[SLOT_CONTROL] = node_control_pa(base) | PTE_P | PTE_W;
-    pt[SLOT_COMMAND] = node_command_pa(base, i) | PTE_P | PTE_W;
-    pt[SLOT_REGISTER] = node_register_pa(base, i) | PTE_P | PTE_W;
-    pt[SLOT_PERCPU] = p[PRIV_PERCPU] | PTE_P | PTE_W;
+        pt[SLOT_APIC] = sk_g.apic_base | PTE_P | PTE_W | PTE_PCD | PTE_PWT | nx;
+    pt[SLOT_CONTROL] = node_control_pa(base) | PTE_P | PTE_W | nx;
+    pt[SLOT_COMMAND] = node_command_pa(base, i) | PTE_P | PTE_W | nx;
+    pt[SLOT_REGISTER] = node_register_pa(base, i) | PTE_P | PTE_W | nx;
+    pt[SLOT_PERCPU] = p[PRIV_PERCPU] | PTE_P | PTE_W | nx;
     if (svm)
-        pt[SLOT_VMCB] = p[PRIV_VMCB] | PTE_P | PTE_W;
+        pt[SLOT_VMCB] = p[PRIV_VMCB] | PTE_P | PTE_W | nx;
     zero_page(node_command_pa(base, i));
     zero_page(node_register_pa(base, i));
 
@@ -478,6 +496,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     if (p->guest_ram_size && kernel_pa < p->guest_ram_base + p->guest_ram_size &&
         p->guest_ram_base < kernel_pa + (uint64_t)image_pages * PAGE_SIZE)
         return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps the kernel image");
+    if (cpuid(0x80000000u, 0).eax >= 0x80000001u)
+        sk_g.nx = cpuid(0x80000001u, 0).edx & (1u << 20);
+    sk_ap_nxe = sk_g.nx;
     if (cpuid(0, 0).eax >= 7) {
         struct cpuid_regs f7 = cpuid(7, 0);
         sk_g.smep = f7.ebx & (1u << 7);

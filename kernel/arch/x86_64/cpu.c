@@ -33,7 +33,8 @@ void sk_load_tables(const void *gdtr, const void *idtr, uint16_t tss_sel);
  * (IST2) their own stacks (kernel.h); the BSP's has no IST, because the BSP
  * keeps the shim's GDT and task register, whose TSS (if any) is not ours. */
 static struct idt_gate idt[256] __attribute__((aligned(16)));
-static struct idt_gate idt_ap[256] __attribute__((aligned(16)));
+/* The APs' IDT sits with .rodata (kernel.ld): read-only on every sidecar CPU. */
+static struct idt_gate idt_ap[256] __attribute__((aligned(16), section(".idt_ap")));
 static struct dtr shim_idtr;
 
 void idt_init(void)

@@ -31,11 +31,21 @@ static bool has_work(uint8_t s)
 /* params.test_fault_kind 1: the test CPU overflows its kernel stack when
  * its first command wakes it (after IDLE, so the #DF goes through
  * sk_cpu_failed). Only a shim started with a test option sets it. */
+/* Kinds 2 and 3: a write to the kernel's text and a call into a writable
+ * page (a `ret` in .data), which W^X and NX turn into a #PF. */
+static uint8_t test_ret_in_data[16] = { 0xc3 };
+
 static void test_fault(struct sk_percpu *pc, const volatile uint8_t *status)
 {
-    if (sk_g.test_fault_kind == 1 && sk_g.test_fault_cpu == pc->cpu_index + 1 &&
-        has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+    if (!sk_g.test_fault_kind || sk_g.test_fault_cpu != pc->cpu_index + 1 ||
+        !has_work(__atomic_load_n(status, __ATOMIC_ACQUIRE)))
+        return;
+    if (sk_g.test_fault_kind == 1)
         sk_test_stack_overflow();
+    if (sk_g.test_fault_kind == 2)
+        *(volatile uint8_t *)(uintptr_t)&sk_test_stack_overflow = 0xc3;
+    if (sk_g.test_fault_kind == 3)
+        ((void (*)(void))(uintptr_t)test_ret_in_data)();
 }
 
 static void arch_park(void *ctx, const volatile uint8_t *status)

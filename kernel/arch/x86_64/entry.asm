@@ -10,8 +10,11 @@ default rel
 %define KERNEL_VBASE 0xffffffff80000000
 %define PERCPU_VA (KERNEL_VBASE + SLOT_PERCPU * 4096)
 %define CR0_CD_NW 0x60000000        ; CR0.CD (bit 30), CR0.NW (bit 29)
+%define CR0_WP 0x10000              ; CR0.WP (bit 16): read-only pages bind CPL0 too
+%define MSR_EFER 0xc0000080
+%define EFER_NXE 0x800              ; EFER.NXE (bit 11): the NX bit of page tables
 
-extern sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
+extern sk_ap_nxe, sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
 
 section .text
 
@@ -29,10 +32,20 @@ sk_ap_entry64:
     mov r9, cr0
     mov rax, r9
     and rax, ~CR0_CD_NW
+    or rax, CR0_WP                  ; the CPU's tables map the kernel text read-only
     cmp rax, r9
     je .cache_on
     mov cr0, rax
 .cache_on:
+    ; EFER.NXE before the CPU's own tables (their NX bits are reserved
+    ; without it); the BSP sets sk_ap_nxe where CPUID has NX.
+    cmp dword [sk_ap_nxe], 0
+    je .nx_done
+    mov ecx, MSR_EFER
+    rdmsr
+    or eax, EFER_NXE
+    wrmsr
+.nx_done:
     xor eax, eax
     cpuid
     cmp eax, 0xb

@@ -81,6 +81,7 @@ struct sk_globals {
     bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
+    bool nx;                /* EFER.NXE on sidecar CPUs: data, stacks and shared pages no-execute */
     bool umip;              /* CR4.UMIP on sidecar CPUs (SGDT/SIDT/SLDT/SMSW/STR at CPL3 raise #GP) */
     bool cpuid_faulting;    /* CPUID at CPL3 faults on sidecar CPUs (vp.c) */
     uint8_t vp_backend;     /* SIDECAR_VP_BACKEND_RING3 or _SVM */

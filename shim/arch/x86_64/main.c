@@ -192,7 +192,10 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
  *                                 report);
  *   sidecar.test_overflow_cpu=N   sidecar CPU index N overflows its kernel
  *                                 stack when its first command wakes it
- *                                 (the #DF report on its own IST stack).
+ *                                 (the #DF report on its own IST stack);
+ *   sidecar.test_write_text_cpu=N / sidecar.test_exec_data_cpu=N
+ *                                 the same moment, a write to the kernel's
+ *                                 text / a call into a data page (W^X, NX).
  * Returns true and sets *value when the option is present with a number. */
 static bool test_option(const char *key, uint32_t *value)
 {
@@ -523,6 +526,16 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("test: sidecar CPU %u will overflow its stack at its first command", fault_cpu);
         params.test_fault_cpu = fault_cpu + 1;
         params.test_fault_kind = 1;
+    }
+    if (plan.enabled && test_option("sidecar.test_write_text_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will write to the kernel's text at its first command", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
+        params.test_fault_kind = 2;
+    }
+    if (plan.enabled && test_option("sidecar.test_exec_data_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will call into a data page at its first command", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
+        params.test_fault_kind = 3;
     }
 
     if (plan.enabled && linux) {
