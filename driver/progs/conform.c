@@ -12,7 +12,8 @@
  *    vp_index is it, every online Linux CPU N has the APIC ID of VP N, and
  *    every CPU of a node that Linux runs (base VPs, onlined CPUs) answers
  *    RUN with ENOENT while the others run commands.
- *  - per sidecar VP: RUN (synchronous) of NONE and of an unknown command
+ *  - per sidecar VP: the register page says it holds no state (is_valid
+ *    0: the VMM uses GET/SET), RUN (synchronous) of NONE and of an unknown command
  *    (has_error and its text), SET then GET of registers, TRANSLATE_GVA in
  *    and outside guest RAM, RUN_VP to an IO intercept with RAX taken from
  *    and given back in cpu_context, START of a guest loop + STOP, its end
@@ -321,6 +322,11 @@ static void vp_checks(struct node *n, uint32_t cpu)
                    N_VP = SIDECAR_HV_REGISTER_NAME_VP_INDEX;
     int rc;
     vps++;
+
+    /* The register page beside the command page: Hyper-V's register
+     * overlay in OpenHCL; is_valid = 0 tells the VMM to use GET/SET. */
+    const struct sidecar_register_page *rp = (const void *)((const uint8_t *)cp + SIDECAR_PAGE_SIZE);
+    CHECK(rp->is_valid == 0, "CPU %u: register page is_valid %u", cpu, rp->is_valid);
 
     /* sidecar_client::test: a NONE command, synchronous. has_error is
      * this command's (we leave a 1 there first). */
