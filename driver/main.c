@@ -38,6 +38,7 @@
 #include <asm/apic.h>
 #include <asm/hw_irq.h>
 #include <asm/irqdomain.h>
+#include <asm/tsc.h>
 
 #include "sidecar/abi.h"
 #include "sidecar/validate.h"
@@ -108,6 +109,7 @@ static struct {
 	int cpuhp_state;
 	bool polling;
 	struct delayed_work poll_work;
+	bool boot_times;	/* /sys/module/sidecar/boot_times created */
 } sc;
 
 /* ---- description ---------------------------------------------------- */
@@ -1050,10 +1052,52 @@ static void sc_stop_all(struct sc_node *n)
 	}
 }
 
+/* ---- boot times ------------------------------------------------------ */
+
+/* The sidecar bring-up's start and end as the shim recorded them (the TSC
+ * just before it called the sidecar kernel and just after it returned),
+ * as OpenHCL's boot shim passes reftime_sidecar_start/_end in the device
+ * tree for its user space to log: /sys/module/sidecar/boot_times/. The
+ * TSC is the one Linux runs on (rdtsc in user space compares). 0: the
+ * shim did not record it. */
+static u64 sc_bringup_us(void)
+{
+	const struct sidecar_handoff *h = sc.handoff;
+
+	if (!h->kernel_entry_tsc || h->kernel_exit_tsc < h->kernel_entry_tsc || !tsc_khz)
+		return 0;
+	return div_u64((h->kernel_exit_tsc - h->kernel_entry_tsc) * 1000, tsc_khz);
+}
+
+#define SC_BOOT_TIME(name, expr)                                                               \
+	static ssize_t name##_show(struct kobject *k, struct kobj_attribute *a, char *buf)     \
+	{                                                                                      \
+		return sysfs_emit(buf, "%llu\n", (unsigned long long)(expr));                \
+	}                                                                                      \
+	static struct kobj_attribute sc_attr_##name = __ATTR_RO(name)
+
+SC_BOOT_TIME(shim_entry_tsc, sc.handoff->shim_entry_tsc);
+SC_BOOT_TIME(sidecar_start_tsc, sc.handoff->kernel_entry_tsc);
+SC_BOOT_TIME(sidecar_end_tsc, sc.handoff->kernel_exit_tsc);
+SC_BOOT_TIME(sidecar_us, sc_bringup_us());
+SC_BOOT_TIME(tsc_khz, tsc_khz);
+
+static struct attribute *sc_boot_time_attrs[] = {
+	&sc_attr_shim_entry_tsc.attr, &sc_attr_sidecar_start_tsc.attr, &sc_attr_sidecar_end_tsc.attr,
+	&sc_attr_sidecar_us.attr, &sc_attr_tsc_khz.attr, NULL,
+};
+
+static const struct attribute_group sc_boot_time_group = {
+	.name = "boot_times",
+	.attrs = sc_boot_time_attrs,
+};
+
 static void sc_teardown(void)
 {
 	u32 i;
 
+	if (sc.boot_times)
+		sysfs_remove_group(&THIS_MODULE->mkobj.kobj, &sc_boot_time_group);
 	if (sc.cpuhp_state > 0)
 		cpuhp_remove_state_nocalls(sc.cpuhp_state);
 	for (i = 0; sc.nodes && i < sc.node_count; i++) {
@@ -1151,6 +1195,12 @@ static int __init sc_init(void)
 		goto fail;
 	}
 	sc.cpuhp_state = rc;
+	rc = sysfs_create_group(&THIS_MODULE->mkobj.kobj, &sc_boot_time_group);
+	if (rc) {
+		pr_err("/sys/module/sidecar/boot_times: %d\n", rc);
+		goto fail;
+	}
+	sc.boot_times = true;
 	/* The devices last: nothing can open one of a module that then fails. */
 	for (i = 0; i < sc.node_count; i++) {
 		struct sc_node *n = &sc.nodes[i];
@@ -1168,6 +1218,8 @@ static int __init sc_init(void)
 	}
 	pr_info("sidecar description at 0x%lx: %u nodes, %u CPUs, guest RAM 0x%llx+0x%llx\n", handoff,
 		sc.node_count, sc.params->cpu_count, sc.params->guest_ram_base, sc.params->guest_ram_size);
+	pr_info("sidecar bring-up: %llu us (TSC %llu to %llu; shim entry %llu)\n", sc_bringup_us(),
+		sc.handoff->kernel_entry_tsc, sc.handoff->kernel_exit_tsc, sc.handoff->shim_entry_tsc);
 	return 0;
 fail:
 	sc_teardown();

@@ -437,6 +437,7 @@ static __attribute__((noreturn)) void linux_enter(void)
 
 void shim_main(uint32_t magic, uint64_t info_pa)
 {
+    uint64_t shim_entry_tsc = rdtsc();
     serial_init(COM1);
     read_multiboot(magic, info_pa);
     char err[SHIM_ERR_SIZE];
@@ -546,13 +547,16 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (plan.enabled)
         corrupt_params();
 
+    /* The bring-up's start and end (OpenHCL's shim passes the reference
+     * time around its sidecar entry the same way): the hand-off's TSCs. */
+    uint64_t t0 = 0, t1 = 0;
     if (plan.enabled) {
         say("starting %u sidecar CPUs in %u nodes (%u main CPUs)", plan.sidecar_cpu_count,
             params.node_count, plan.main_cpu_count);
         bool (*entry)(uint64_t, uint64_t) = (bool (*)(uint64_t, uint64_t))(uintptr_t)kernel.hdr->entry;
-        uint64_t t0 = rdtsc();
+        t0 = rdtsc();
         bool ok = entry((uint64_t)(uintptr_t)&params, (uint64_t)(uintptr_t)&output);
-        uint64_t t1 = rdtsc();
+        t1 = rdtsc();
         if (!ok) {
             size_t n = output.error.len;
             char text[SIDECAR_ERROR_TEXT_SIZE + 1];
@@ -576,6 +580,9 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (shim_handoff_build(&memmap, &plan, &params, (uint64_t)(uintptr_t)&params,
                            (uint64_t)(uintptr_t)&output, cmdline, &handoff, err) != SHIM_OK)
         die(err);
+    handoff.shim_entry_tsc = shim_entry_tsc;
+    handoff.kernel_entry_tsc = t0;
+    handoff.kernel_exit_tsc = t1;
     if (linux)
         linux_enter();
     say("entering the main kernel at %lx", mk.hdr->entry);
