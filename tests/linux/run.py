@@ -8,8 +8,17 @@ prints one "LINUX-REPORT {json}" line and exits QEMU through isa-debug-exit
 (status 33). The run is bounded by --timeout (wall clock); nothing here
 sleeps. On failure the whole serial log is printed.
 
-The kernel: --kernel PATH, else fetched into BUILD/linux by fetch.py
-(--build BUILD); exit status 77 (skipped) only when it cannot be fetched.
+The kernel: --kernel PATH, else Debian's cloud kernel of --series (6.1,
+the default: Debian 12's; 6.12: Debian 13's) fetched into BUILD/linux by
+fetch.py (--build BUILD); exit status 77 (skipped) only when it cannot be
+fetched.
+
+--ko PATH: the sidecar.ko built for that kernel (driver/build.py), put at
+/lib/modules/sidecar.ko by a second archive after the initramfs (Linux
+unpacks concatenated archives in order, a later file replacing an earlier
+one). A PATH that holds "SKIP: reason" instead of a module (build.py
+--skip-ok: the headers or the Debian root could not be had) makes the test
+exit 77 with that reason.
 
 Checks:
   --main N        sidecar on with N main CPUs: Linux brought up exactly
@@ -233,6 +242,8 @@ def main():
     ap.add_argument("--shim", required=True)
     ap.add_argument("--build", help="build directory (the kernel is fetched into BUILD/linux)")
     ap.add_argument("--kernel", help="the bzImage (default: fetched)")
+    ap.add_argument("--series", default="6.1", help="the Debian cloud kernel series to fetch (6.1, 6.12)")
+    ap.add_argument("--ko", help="sidecar.ko for this kernel, replacing the initramfs's")
     ap.add_argument("--initramfs")
     ap.add_argument("--guest-kernel", action="store_true",
                     help="also put the kernel into the initramfs as /guest/bzImage (a second, "
@@ -265,11 +276,13 @@ def main():
         if not args.build:
             ap.error("--kernel or --build is needed")
         try:
-            return fetch.kernel(args.build)
+            return fetch.kernel(args.build, args.series)
         except fetch.FetchError as e:
-            print("*" * 72 + f"\nSKIPPED: cannot fetch the Debian 6.1 cloud kernel: {e}\n" + "*" * 72,
-                  flush=True)
-            sys.exit(SKIP)
+            skip(f"cannot fetch the {fetch.describe(args.series)}: {e}")
+
+    def skip(reason):
+        print("*" * 72 + f"\nSKIPPED: {reason}\n" + "*" * 72, flush=True)
+        sys.exit(SKIP)
 
     if args.kvm_or_skip:
         args.accel = "kvm"
@@ -284,16 +297,28 @@ def main():
             ap.error("--initramfs is needed")
         modules = [get_kernel(), args.initramfs]
     tmpdir = None
-    if args.guest_kernel:
+    ko = None
+    if args.ko:
+        with open(args.ko, "rb") as f:
+            ko = f.read()
+        if ko.startswith(b"SKIP: "):
+            skip(ko[len(b"SKIP: "):].decode(errors="replace").strip())
+    if args.guest_kernel or ko:
         # Linux unpacks concatenated initramfs archives in order: the test
-        # initramfs, then one with the guest's kernel.
+        # initramfs, then one with the guest's kernel and this kernel's
+        # sidecar.ko (replacing the initramfs's).
         import initramfs as cpio_mod
-        tmpdir = tempfile.mkdtemp(prefix="linux-guest-")
+        tmpdir = tempfile.mkdtemp(prefix="linux-overlay-")
         c = cpio_mod.Cpio()
-        c.dir("guest")
-        with open(get_kernel(), "rb") as f:
-            c.file("guest/bzImage", f.read(), 0o644)
-        combined = os.path.join(tmpdir, "initramfs-guest.cpio")
+        if args.guest_kernel:
+            c.dir("guest")
+            with open(get_kernel(), "rb") as f:
+                c.file("guest/bzImage", f.read(), 0o644)
+        if ko:
+            c.dir("lib")
+            c.dir("lib/modules")
+            c.file("lib/modules/sidecar.ko", ko, 0o644)
+        combined = os.path.join(tmpdir, "initramfs-overlay.cpio")
         with open(modules[1], "rb") as f:
             head = f.read()
         with open(combined, "wb") as f:
