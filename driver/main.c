@@ -874,7 +874,7 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 }
 
 /* vm_flags is read-only since Linux 6.3: it is changed through
- * vm_flags_set/vm_flags_clear (which take the mmap lock assertions). */
+ * vm_flags_set/vm_flags_clear (which assert the mmap write lock). */
 static void sc_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
