@@ -994,6 +994,19 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		       i, n->control->index, n->control->base_cpu, n->control->cpu_count, i, n->base_cpu, n->cpu_count);
 		return -EINVAL;
 	}
+	/* An IPI to an APIC ID above 254 needs x2APIC mode; Linux runs xAPIC
+	 * when it has no interrupt remapping for x2APIC (6.12 under QEMU
+	 * without an IOMMU: "x2apic disabled"). Checked before n->cpus
+	 * exists: teardown takes a node's CPUs as set up. */
+	for (j = 0; j < n->cpu_count; j++) {
+		u32 apic_id = sc.params->cpus[n->base_cpu + j].apic_id;
+
+		if (apic_id > 0xfe && !x2apic_enabled()) {
+			pr_err("refusing the sidecar description: params.cpus[%u].apic_id: %u needs x2APIC, and Linux runs the local APIC in xAPIC mode (no interrupt remapping?)\n",
+			       n->base_cpu + j, apic_id);
+			return -EINVAL;
+		}
+	}
 	n->cpus = kcalloc(n->cpu_count, sizeof(*n->cpus), GFP_KERNEL);
 	if (!n->cpus)
 		return -ENOMEM;

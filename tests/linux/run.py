@@ -40,6 +40,7 @@ Checks:
   --kvm-or-skip   use KVM (x2APIC); exit 77 when KVM does not work here
   --numa-cpus L   NUMA nodes from per-node vCPU ranges ('/' between nodes),
                   for interleaved layouts
+  --qemu-arg ARG  more QEMU arguments (repeatable)
 """
 
 import argparse
@@ -97,6 +98,7 @@ def qemu_command(args, modules):
             last = args.smp - 1 if d == args.numa - 1 else first + per_cpu - 1
             cmd += ["-object", f"memory-backend-ram,id=m{d},size={per_mem}M",
                     "-numa", f"node,nodeid={d},cpus={first}-{last},memdev=m{d}"]
+    cmd += args.qemu_arg or []
     # The VP tests from Linux user space run ring-3 guest programs.
     append = f"console=ttyS0 panic=-1 lxtest={args.test} sidecar.vp_backend=ring3"
     if args.append:
@@ -239,6 +241,9 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
     ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--qemu-arg", action="append",
+                    help="passed to QEMU as is (repeatable), e.g. -device intel-iommu,intremap=on,eim=on: "
+                         "Linux 6.12 keeps x2APIC mode (APIC IDs above 254) only with interrupt remapping")
     ap.add_argument("--shim", required=True)
     ap.add_argument("--build", help="build directory (the kernel is fetched into BUILD/linux)")
     ap.add_argument("--kernel", help="the bzImage (default: fetched)")
