@@ -1,12 +1,35 @@
 #!/usr/bin/python3
 """Build sidecar.ko out of tree with Kbuild.
 
-usage: build.py --kdir KDIR --stage DIR --output sidecar.ko FILE...
+usage: build.py (--kdir KDIR | --series SERIES --build BUILD) [--root DIR]
+                [--skip-ok] --stage DIR --output sidecar.ko FILE...
 
-Copies the module sources and the generated files into DIR (*.h files named
-abi.h, validate.h or linux_driver.h go to DIR/sidecar/, everything else to
-DIR), runs `make -C KDIR M=DIR modules` and copies DIR/sidecar.ko to the
-output. The compiler's messages go to stderr; a failure exits non-zero.
+Copies the module sources and the generated files into the stage DIR (*.h
+files named abi.h, validate.h or linux_driver.h go to DIR/sidecar/,
+everything else to DIR), runs `make -C KDIR M=DIR modules` and copies
+DIR/sidecar.ko to the output. The compiler's messages go to stderr; a
+failure exits non-zero.
+
+The kernel tree:
+  --kdir KDIR        a configured kernel tree or Debian headers directory
+                     (your own kernel: see docs/linux-driver.md)
+  --series SERIES    Debian's cloud kernel headers of that series, fetched
+                     into BUILD by tests/linux/fetch_headers.py (6.1: Debian
+                     12's, 6.12: Debian 13's, the kernels the tests boot)
+
+The compiler: the machine's, unless --root DIR names a Debian root to build
+in (chroot DIR, with the stage and the kernel tree bind-mounted at their
+own paths inside it, in a private mount namespace: nothing stays mounted).
+A series built with another Debian's compiler (fetch.py's SERIES: 6.12
+wants Debian 13's gcc-14, and its Kbuild programs Debian 13's C library)
+is built in a root even without --root: BUILD/trixie-kbuild, made once by
+tests/linux/debroot.py (debootstrap) with the packages below. Given roots
+get the missing packages installed the same way.
+
+--skip-ok: when the headers or the root cannot be had (no network, no root
+privileges, no debootstrap), write "SKIP: <reason>" into the output instead
+of a module and exit 0; the tests that boot it then exit 77 with that
+reason (tests/linux/run.py --ko). A compiler error is never skipped.
 """
 import argparse
 import os
@@ -14,30 +37,95 @@ import shutil
 import subprocess
 import sys
 
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "linux"))
+import debroot  # noqa: E402
+import fetch  # noqa: E402
+import fetch_headers  # noqa: E402
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--kdir", required=True)
-    ap.add_argument("--stage", required=True)
-    ap.add_argument("--output", required=True)
-    ap.add_argument("files", nargs="+")
-    a = ap.parse_args()
-    stage = os.path.abspath(a.stage)
+# What Kbuild needs in the root besides the compiler: make, and what Debian
+# 13's linux-kbuild programs link to or run (pahole: module BTF).
+ROOT_PACKAGES = ["make", "pahole", "libelf1t64", "libssl3t64", "zlib1g"]
+SKIP_PREFIX = "SKIP: "
+
+
+def stage_files(stage, files):
     os.makedirs(os.path.join(stage, "sidecar"), exist_ok=True)
-    for f in a.files:
+    for f in files:
         name = os.path.basename(f)
         sub = "sidecar" if name in ("abi.h", "validate.h", "linux_driver.h") else ""
         dst = os.path.join(stage, sub, name)
         if not os.path.exists(dst) or open(f, "rb").read() != open(dst, "rb").read():
             shutil.copyfile(f, dst)
-    r = subprocess.run(["make", "-s", "-C", a.kdir, f"M={stage}", "modules"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def make_command(kdir, stage, root):
+    make = ["make", "-s", "-C", kdir, f"M={stage}", "modules"]
+    if not root:
+        return make
+    binds = sorted({os.path.realpath(kdir), stage})
+    top = os.path.commonpath(binds)
+    if top != "/":
+        binds = [top]
+    # sh -c 'for each bind: mkdir -p ROOT/P; mount --bind P ROOT/P; then
+    # chroot ROOT make ...' in its own mount namespace.
+    script = ('root=$1; n=$2; shift 2; while [ "$n" -gt 0 ]; do '
+              'mkdir -p "$root$1" && mount --bind "$1" "$root$1" || exit 125; shift; n=$((n-1)); done; '
+              'exec chroot "$root" "$@"')
+    return (["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+             root, str(len(binds))] + binds + ["env", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C.UTF-8"]
+            + make)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kdir")
+    ap.add_argument("--series")
+    ap.add_argument("--build")
+    ap.add_argument("--root")
+    ap.add_argument("--skip-ok", action="store_true")
+    ap.add_argument("--stage", required=True)
+    ap.add_argument("--output", required=True)
+    ap.add_argument("files", nargs="+")
+    a = ap.parse_args()
+    if bool(a.kdir) == bool(a.series) or (a.series and not a.build):
+        ap.error("give --kdir KDIR, or --series SERIES with --build BUILD")
+    stage = os.path.abspath(a.stage)
+    root = os.path.abspath(a.root) if a.root else None
+    kdir = a.kdir
+    try:
+        if a.series:
+            build = os.path.abspath(a.build)
+            kdir = fetch_headers.headers(build, a.series)
+            info = fetch.series_info(a.series)
+            if info["compiler"] and not root:
+                root = os.path.join(build, f"{info['suite']}-kbuild")
+            if root:
+                packages = ([info["compiler"]] if info["compiler"] else []) + ROOT_PACKAGES
+                debroot.ensure(root, packages, info["suite"] or "trixie")
+        elif root:
+            debroot.ensure(root, ["gcc", "make"])
+    except (fetch.FetchError, debroot.RootError) as e:
+        what = f"the {fetch.describe(a.series)} headers or Debian root" if a.series else f"the root {root}"
+        msg = f"cannot build sidecar.ko: cannot have {what}: {e}"
+        if not a.skip_ok:
+            print(f"build.py: {msg}", file=sys.stderr)
+            return 1
+        print(f"build.py: skipped: {msg}", file=sys.stderr)
+        with open(a.output, "w") as f:
+            f.write(SKIP_PREFIX + msg.replace("\n", " ") + "\n")
+        return 0
+    stage_files(stage, a.files)
+    cmd = make_command(os.path.abspath(kdir), stage, root)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out = "\n".join(l for l in r.stdout.splitlines()
                     if "Skipping BTF" not in l and "pahole" not in l)
     if out.strip():
         print(out, file=sys.stderr)
+    where = f" in the root {root}" if root else ""
     if r.returncode != 0:
-        print(f"build.py: make -C {a.kdir} M={stage} modules failed ({r.returncode})", file=sys.stderr)
+        print(f"build.py: make -C {kdir} M={stage} modules{where} failed ({r.returncode})", file=sys.stderr)
         return 1
     shutil.copyfile(os.path.join(stage, "sidecar.ko"), a.output)
     return 0

@@ -31,6 +31,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -255,7 +256,10 @@ static void sc_send_ipi(u32 apic_id, u32 vector)
 	/* A fixed, physical-destination IPI by APIC ID: it reaches a CPU Linux
 	 * has never started (no logical ID, no per-CPU area in use). */
 	local_irq_save(flags);
-	apic->wait_icr_idle();
+	/* Linux 6.12's x2APIC drivers have no wait_icr_idle (the ICR is one
+	 * MSR write); xAPIC ones do. */
+	if (apic->wait_icr_idle)
+		apic->wait_icr_idle();
 	apic->icr_write(APIC_DM_FIXED | APIC_DEST_PHYSICAL | vector, apic_id);
 	local_irq_restore(flags);
 }
@@ -871,6 +875,26 @@ static long sc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/* vm_flags is read-only since Linux 6.3: it is changed through
+ * vm_flags_set/vm_flags_clear (which assert the mmap write lock). */
+static void sc_vm_flags_set(struct vm_area_struct *vma, unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+static void sc_vm_flags_clear(struct vm_area_struct *vma, unsigned long flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, flags);
+#else
+	vma->vm_flags &= ~flags;
+#endif
+}
+
 static int sc_mmap(struct file *f, struct vm_area_struct *vma)
 {
 	struct sc_node *n = sc_node_of_file(f);
@@ -907,9 +931,9 @@ static int sc_mmap(struct file *f, struct vm_area_struct *vma)
 	if (ro) {
 		if (vma->vm_flags & VM_WRITE)
 			return -EPERM;
-		vma->vm_flags &= ~VM_MAYWRITE;
+		sc_vm_flags_clear(vma, VM_MAYWRITE);
 	}
-	vma->vm_flags |= VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+	sc_vm_flags_set(vma, VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
 	return remap_pfn_range(vma, vma->vm_start, pa >> PAGE_SHIFT, len, vma->vm_page_prot);
 }
 
@@ -971,6 +995,19 @@ static int sc_setup_node(struct sc_node *n, u32 i)
 		pr_err("refusing the sidecar description: nodes[%u] control page: index/base_cpu/cpu_count %u/%u/%u, params say %u/%u/%u\n",
 		       i, n->control->index, n->control->base_cpu, n->control->cpu_count, i, n->base_cpu, n->cpu_count);
 		return -EINVAL;
+	}
+	/* An IPI to an APIC ID above 254 needs x2APIC mode; Linux runs xAPIC
+	 * when it has no interrupt remapping for x2APIC (6.12 under QEMU
+	 * without an IOMMU: "x2apic disabled"). Checked before n->cpus
+	 * exists: teardown takes a node's CPUs as set up. */
+	for (j = 0; j < n->cpu_count; j++) {
+		u32 apic_id = sc.params->cpus[n->base_cpu + j].apic_id;
+
+		if (apic_id > 0xfe && !x2apic_enabled()) {
+			pr_err("refusing the sidecar description: params.cpus[%u].apic_id: %u needs x2APIC, and Linux runs the local APIC in xAPIC mode (no interrupt remapping?)\n",
+			       n->base_cpu + j, apic_id);
+			return -EINVAL;
+		}
 	}
 	n->cpus = kcalloc(n->cpu_count, sizeof(*n->cpus), GFP_KERNEL);
 	if (!n->cpus)

@@ -8,8 +8,17 @@ prints one "LINUX-REPORT {json}" line and exits QEMU through isa-debug-exit
 (status 33). The run is bounded by --timeout (wall clock); nothing here
 sleeps. On failure the whole serial log is printed.
 
-The kernel: --kernel PATH, else fetched into BUILD/linux by fetch.py
-(--build BUILD); exit status 77 (skipped) only when it cannot be fetched.
+The kernel: --kernel PATH, else Debian's cloud kernel of --series (6.1,
+the default: Debian 12's; 6.12: Debian 13's) fetched into BUILD/linux by
+fetch.py (--build BUILD); exit status 77 (skipped) only when it cannot be
+fetched.
+
+--ko PATH: the sidecar.ko built for that kernel (driver/build.py), put at
+/lib/modules/sidecar.ko by a second archive after the initramfs (Linux
+unpacks concatenated archives in order, a later file replacing an earlier
+one). A PATH that holds "SKIP: reason" instead of a module (build.py
+--skip-ok: the headers or the Debian root could not be had) makes the test
+exit 77 with that reason.
 
 Checks:
   --main N        sidecar on with N main CPUs: Linux brought up exactly
@@ -31,6 +40,7 @@ Checks:
   --kvm-or-skip   use KVM (x2APIC); exit 77 when KVM does not work here
   --numa-cpus L   NUMA nodes from per-node vCPU ranges ('/' between nodes),
                   for interleaved layouts
+  --qemu-arg ARG  more QEMU arguments (repeatable)
 """
 
 import argparse
@@ -88,6 +98,7 @@ def qemu_command(args, modules):
             last = args.smp - 1 if d == args.numa - 1 else first + per_cpu - 1
             cmd += ["-object", f"memory-backend-ram,id=m{d},size={per_mem}M",
                     "-numa", f"node,nodeid={d},cpus={first}-{last},memdev=m{d}"]
+    cmd += args.qemu_arg or []
     # The VP tests from Linux user space run ring-3 guest programs.
     append = f"console=ttyS0 panic=-1 lxtest={args.test} sidecar.vp_backend=ring3"
     if args.append:
@@ -230,9 +241,14 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
     ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--qemu-arg", action="append",
+                    help="passed to QEMU as is (repeatable), e.g. -device intel-iommu,intremap=on,eim=on: "
+                         "Linux 6.12 keeps x2APIC mode (APIC IDs above 254) only with interrupt remapping")
     ap.add_argument("--shim", required=True)
     ap.add_argument("--build", help="build directory (the kernel is fetched into BUILD/linux)")
     ap.add_argument("--kernel", help="the bzImage (default: fetched)")
+    ap.add_argument("--series", default="6.1", help="the Debian cloud kernel series to fetch (6.1, 6.12)")
+    ap.add_argument("--ko", help="sidecar.ko for this kernel, replacing the initramfs's")
     ap.add_argument("--initramfs")
     ap.add_argument("--guest-kernel", action="store_true",
                     help="also put the kernel into the initramfs as /guest/bzImage (a second, "
@@ -265,11 +281,13 @@ def main():
         if not args.build:
             ap.error("--kernel or --build is needed")
         try:
-            return fetch.kernel(args.build)
+            return fetch.kernel(args.build, args.series)
         except fetch.FetchError as e:
-            print("*" * 72 + f"\nSKIPPED: cannot fetch the Debian 6.1 cloud kernel: {e}\n" + "*" * 72,
-                  flush=True)
-            sys.exit(SKIP)
+            skip(f"cannot fetch the {fetch.describe(args.series)}: {e}")
+
+    def skip(reason):
+        print("*" * 72 + f"\nSKIPPED: {reason}\n" + "*" * 72, flush=True)
+        sys.exit(SKIP)
 
     if args.kvm_or_skip:
         args.accel = "kvm"
@@ -284,16 +302,28 @@ def main():
             ap.error("--initramfs is needed")
         modules = [get_kernel(), args.initramfs]
     tmpdir = None
-    if args.guest_kernel:
+    ko = None
+    if args.ko:
+        with open(args.ko, "rb") as f:
+            ko = f.read()
+        if ko.startswith(b"SKIP: "):
+            skip(ko[len(b"SKIP: "):].decode(errors="replace").strip())
+    if args.guest_kernel or ko:
         # Linux unpacks concatenated initramfs archives in order: the test
-        # initramfs, then one with the guest's kernel.
+        # initramfs, then one with the guest's kernel and this kernel's
+        # sidecar.ko (replacing the initramfs's).
         import initramfs as cpio_mod
-        tmpdir = tempfile.mkdtemp(prefix="linux-guest-")
+        tmpdir = tempfile.mkdtemp(prefix="linux-overlay-")
         c = cpio_mod.Cpio()
-        c.dir("guest")
-        with open(get_kernel(), "rb") as f:
-            c.file("guest/bzImage", f.read(), 0o644)
-        combined = os.path.join(tmpdir, "initramfs-guest.cpio")
+        if args.guest_kernel:
+            c.dir("guest")
+            with open(get_kernel(), "rb") as f:
+                c.file("guest/bzImage", f.read(), 0o644)
+        if ko:
+            c.dir("lib")
+            c.dir("lib/modules")
+            c.file("lib/modules/sidecar.ko", ko, 0o644)
+        combined = os.path.join(tmpdir, "initramfs-overlay.cpio")
         with open(modules[1], "rb") as f:
             head = f.read()
         with open(combined, "wb") as f:
