@@ -98,7 +98,7 @@ static const char *lx_open_hint(int e)
         return "the sidecar driver is not loaded (modprobe sidecar, or insmod sidecar.ko)";
     case EACCES:
     case EPERM:
-        return "permission denied: run as root or give this user access to the device";
+        return "run as root or give this user access to the device";
     default:
         return NULL;
     }
