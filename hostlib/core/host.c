@@ -5,11 +5,13 @@
  * sidecar's acquire load of the status sees the request), send the request
  * IPI, then wait until the status is IDLE again (acquire: the response is
  * visible). Nothing read from a shared page is trusted. */
+#include <stdarg.h>
+
 #include <sidecar/host.h>
 #include <sidecar/validate.h>
 
-#define STR2(x) #x
-#define STR(x) STR2(x)
+#include "internal.h"
+
 
 /* intercept_valid[cpu] bits: the intercept message is valid; a command was
  * started and its end not collected yet (run_command timed out, an async
@@ -41,7 +43,7 @@ static void zero_bytes(volatile void *dst, uint32_t n)
 
 const char *sidecar_host_version(void)
 {
-    return STR(SIDECAR_HOST_VERSION_MAJOR) "." STR(SIDECAR_HOST_VERSION_MINOR) "." STR(SIDECAR_HOST_VERSION_PATCH);
+    return SIDECAR_HOST_VERSION_STRING;
 }
 
 const char *sidecar_host_strerror(int code)
@@ -60,9 +62,87 @@ const char *sidecar_host_strerror(int code)
     case SIDECAR_HOST_E_NOTHING: return "nothing to wait for or read";
     case SIDECAR_HOST_E_NOMEM: return "out of memory";
     case SIDECAR_HOST_E_VECTOR: return "IPI not allowed: vector below 32 or broadcast destination";
+    case SIDECAR_HOST_E_NO_DEVICE: return "no sidecar device: the sidecar driver is not loaded";
+    case SIDECAR_HOST_E_PERMISSION: return "permission denied";
+    case SIDECAR_HOST_E_SYSTEM: return "a system call failed";
     default: return "unknown error";
     }
 }
+
+/* ---- what failed ------------------------------------------------------- */
+
+/* err->text += s (truncated to fit). */
+static void err_put(struct sidecar_host_error *err, uint32_t *len, const char *s)
+{
+    while (*s && *len + 1 < SIDECAR_HOST_ERROR_TEXT_SIZE)
+        err->text[(*len)++] = *s++;
+    err->text[*len] = '\0';
+}
+
+static void err_put_u64(struct sidecar_host_error *err, uint32_t *len, uint64_t v, uint32_t base)
+{
+    char digits[24];
+    uint32_t n = 0;
+    do {
+        digits[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    char out[26];
+    uint32_t k = 0;
+    if (base == 16) {
+        out[k++] = '0';
+        out[k++] = 'x';
+    }
+    while (n)
+        out[k++] = digits[--n];
+    out[k] = '\0';
+    err_put(err, len, out);
+}
+
+/* Fills err with code and a text from fmt: %s a string, %u an unsigned
+ * int, %U a uint64_t in decimal, %X a uint64_t as 0x... (no libc here). */
+static int err_set(struct sidecar_host_error *err, int code, const char *fmt, ...)
+{
+    uint32_t len = 0;
+    err->code = code;
+    err->sys_errno = 0;
+    err->text[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    for (const char *f = fmt; *f; f++) {
+        char one[2] = { *f, '\0' };
+        if (*f != '%' || !f[1]) {
+            err_put(err, &len, one);
+            continue;
+        }
+        switch (*++f) {
+        case 's': err_put(err, &len, va_arg(ap, const char *)); break;
+        case 'u': err_put_u64(err, &len, va_arg(ap, unsigned int), 10); break;
+        case 'U': err_put_u64(err, &len, va_arg(ap, uint64_t), 10); break;
+        case 'X': err_put_u64(err, &len, va_arg(ap, uint64_t), 16); break;
+        default: one[0] = *f; err_put(err, &len, one); break;
+        }
+    }
+    va_end(ap);
+    return code;
+}
+
+#if SIDECAR_HOST_HOSTED
+/* The hosted library's per-thread copy of the last failure
+ * (sidecar_host_last_error). The freestanding core has no thread-local
+ * storage to rely on: it reports through the *_ex out-parameters only. */
+static _Thread_local struct sidecar_host_error last_error;
+
+void shl_error_record(const struct sidecar_host_error *err)
+{
+    copy_bytes(&last_error, err, sizeof(last_error));
+}
+
+const char *sidecar_host_last_error(void)
+{
+    return last_error.text;
+}
+#endif
 
 /* ---- open, close, enumerate ------------------------------------------ */
 
@@ -87,34 +167,53 @@ static bool inside(uint64_t base, uint64_t size, uint64_t lo, uint64_t len)
     return base >= lo && size <= len && base - lo <= len - size;
 }
 
-static bool node_pages_ok(const struct sidecar_host_node *hn, const struct sidecar_output_node *on)
+/* Why a node's pages (output page) are not where they must be, or NULL. */
+static const char *node_pages_problem(const struct sidecar_host_node *hn, const struct sidecar_output_node *on)
 {
     uint64_t shmem = (uint64_t)hn->cpu_count * 2 * SIDECAR_PAGE_SIZE;
     if (on->shmem_pages_size != shmem)
-        return false;
-    if (!inside(on->control_page, SIDECAR_PAGE_SIZE, hn->memory_base, hn->memory_size) ||
-        !inside(on->shmem_pages_base, shmem, hn->memory_base, hn->memory_size))
-        return false;
+        return "shmem_pages_size is not 2 pages per CPU of the node";
+    if (!inside(on->control_page, SIDECAR_PAGE_SIZE, hn->memory_base, hn->memory_size))
+        return "control_page is outside the node's memory";
+    if (!inside(on->shmem_pages_base, shmem, hn->memory_base, hn->memory_size))
+        return "shmem_pages_base..+shmem_pages_size is outside the node's memory";
     /* the control page not among the command/register pages */
-    return on->control_page + SIDECAR_PAGE_SIZE <= on->shmem_pages_base ||
-           on->shmem_pages_base + shmem <= on->control_page;
+    if (on->control_page + SIDECAR_PAGE_SIZE <= on->shmem_pages_base ||
+        on->shmem_pages_base + shmem <= on->control_page)
+        return 0;
+    return "control_page lies among the command/register pages";
 }
 
-int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
-                      const struct sidecar_params *params, const struct sidecar_output *output)
+static int open_impl(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                     const struct sidecar_params *params, const struct sidecar_output *output,
+                     struct sidecar_host_error *err)
 {
-    if (!h || !t || !t->map || !t->send_ipi || !t->now_ns || !params || !output)
-        return SIDECAR_HOST_E_INVALID;
+    if (!h || !t || !params || !output)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "open: %s is NULL",
+                       !h ? "the handle" : !t ? "the transport" : !params ? "params" : "output");
+    if (!t->map || !t->send_ipi || !t->now_ns)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "transport: %s is NULL",
+                       !t->map ? "map" : !t->send_ipi ? "send_ipi" : "now_ns");
     if ((t->epoch == 0) != (t->wait == 0))
-        return SIDECAR_HOST_E_INVALID;
+        return err_set(err, SIDECAR_HOST_E_INVALID,
+                       "transport: epoch and wait must be both set or both NULL");
     zero_bytes(h, sizeof(*h));
     struct sidecar_abi_error e;
-    if (params->magic != SIDECAR_PARAMS_MAGIC || params->abi_major != SIDECAR_ABI_MAJOR ||
-        output->magic != SIDECAR_OUTPUT_MAGIC || output->abi_major != SIDECAR_ABI_MAJOR)
-        return SIDECAR_HOST_E_ABI;
-    if (sidecar_params_validate(params, &e) != SIDECAR_ABI_OK ||
-        sidecar_output_validate(output, &e) != SIDECAR_ABI_OK)
-        return SIDECAR_HOST_E_INVALID;
+    if (params->magic != SIDECAR_PARAMS_MAGIC)
+        return err_set(err, SIDECAR_HOST_E_ABI, "params: magic %X is not the params page's", params->magic);
+    if (params->abi_major != SIDECAR_ABI_MAJOR)
+        return err_set(err, SIDECAR_HOST_E_ABI, "params: ABI major %u, this library speaks %u",
+                       (unsigned)params->abi_major, (unsigned)SIDECAR_ABI_MAJOR);
+    if (output->magic != SIDECAR_OUTPUT_MAGIC)
+        return err_set(err, SIDECAR_HOST_E_ABI, "output: magic %X is not the output page's", output->magic);
+    if (output->abi_major != SIDECAR_ABI_MAJOR)
+        return err_set(err, SIDECAR_HOST_E_ABI, "output: ABI major %u, this library speaks %u",
+                       (unsigned)output->abi_major, (unsigned)SIDECAR_ABI_MAJOR);
+    /* The generated validators' message names the field. */
+    if (sidecar_params_validate(params, &e) != SIDECAR_ABI_OK)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "params: %s", e.message);
+    if (sidecar_output_validate(output, &e) != SIDECAR_ABI_OK)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "output: %s", e.message);
     /* From here on only copies are used, and every check the library
      * relies on is made again on the copy: the pages stay writable by
      * whoever handed them over (and the output page by the sidecar), so a
@@ -122,10 +221,20 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
     uint32_t node_count = *(const volatile uint32_t *)&params->node_count;
     uint32_t cpu_count = *(const volatile uint32_t *)&params->cpu_count;
     bool x2apic = *(const volatile sidecar_apic_mode_t *)&output->apic_mode == SIDECAR_APIC_MODE_X2APIC;
-    if (node_count == 0 || node_count > SIDECAR_MAX_NODES || cpu_count > SIDECAR_MAX_CPUS ||
-        *(const volatile uint32_t *)&output->node_count != node_count ||
-        *(const volatile uint32_t *)&output->cpu_count != cpu_count)
-        return SIDECAR_HOST_E_INVALID;
+    if (node_count == 0 || node_count > SIDECAR_MAX_NODES)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "params: node_count %u is not 1..%u",
+                       node_count, (unsigned)SIDECAR_MAX_NODES);
+    if (cpu_count > SIDECAR_MAX_CPUS)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "params: cpu_count %u is above %u",
+                       cpu_count, (unsigned)SIDECAR_MAX_CPUS);
+    uint32_t out_nodes = *(const volatile uint32_t *)&output->node_count;
+    uint32_t out_cpus = *(const volatile uint32_t *)&output->cpu_count;
+    if (out_nodes != node_count)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "output: node_count %u differs from params' %u",
+                       out_nodes, node_count);
+    if (out_cpus != cpu_count)
+        return err_set(err, SIDECAR_HOST_E_INVALID, "output: cpu_count %u differs from params' %u",
+                       out_cpus, cpu_count);
     h->t = *t;
     h->params = params;
     for (uint32_t c = 0; c < cpu_count; c++) {
@@ -134,7 +243,9 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         h->apic_id[c] = pc.apic_id;
         h->role[c] = pc.role;
         if (pc.role == SIDECAR_CPU_ROLE_SIDECAR && !ipi_dest_ok(x2apic, pc.apic_id))
-            return SIDECAR_HOST_E_VECTOR;
+            return err_set(err, SIDECAR_HOST_E_VECTOR,
+                           "params: cpus[%u].apic_id %X is the broadcast destination in %s mode (output.apic_mode)",
+                           c, (uint64_t)pc.apic_id, x2apic ? "x2APIC" : "xAPIC");
     }
     uint32_t next_cpu = 0;
     for (uint32_t n = 0; n < node_count; n++) {
@@ -148,14 +259,19 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
         /* the nodes' CPUs ascending, apart, inside cpu_count; their
          * memories apart from every other node's */
         if (pn.base_cpu < next_cpu || pn.cpu_count > cpu_count || pn.base_cpu > cpu_count - pn.cpu_count)
-            return SIDECAR_HOST_E_INVALID;
+            return err_set(err, SIDECAR_HOST_E_INVALID,
+                           "params: nodes[%u]: CPUs %u..%u overlap an earlier node or exceed cpu_count %u",
+                           n, pn.base_cpu, pn.base_cpu + pn.cpu_count, cpu_count);
         next_cpu = pn.base_cpu + pn.cpu_count;
         if (pn.memory_size == 0 || pn.memory_base + pn.memory_size < pn.memory_base)
-            return SIDECAR_HOST_E_INVALID;
+            return err_set(err, SIDECAR_HOST_E_INVALID,
+                           "params: nodes[%u]: memory %X size %X is empty or wraps", n,
+                           pn.memory_base, pn.memory_size);
         for (uint32_t k = 0; k < n; k++)
             if (pn.memory_base < h->nodes[k].memory_base + h->nodes[k].memory_size &&
                 h->nodes[k].memory_base < pn.memory_base + pn.memory_size)
-                return SIDECAR_HOST_E_INVALID;
+                return err_set(err, SIDECAR_HOST_E_INVALID,
+                               "params: nodes[%u]: memory overlaps nodes[%u]'s", n, k);
     }
     for (uint32_t n = 0; n < node_count; n++) {
         struct sidecar_output_node on;
@@ -165,31 +281,72 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
          * control page and command/register pages must be its own, inside
          * its node memory (kept apart from every other's above) and apart
          * from each other, so no node's pages alias another's. */
-        if (!node_pages_ok(hn, &on))
-            return SIDECAR_HOST_E_INVALID;
+        const char *problem = node_pages_problem(hn, &on);
+        if (problem)
+            return err_set(err, SIDECAR_HOST_E_INVALID, "output: nodes[%u]: %s", n, problem);
         hn->control = t->map(t->ctx, on.control_page, SIDECAR_PAGE_SIZE);
+        if (!hn->control)
+            return err_set(err, SIDECAR_HOST_E_INVALID,
+                           "transport: node %u's control page at %X could not be mapped", n, on.control_page);
         hn->shmem = t->map(t->ctx, on.shmem_pages_base, on.shmem_pages_size);
-        if (!hn->control || !hn->shmem)
-            return SIDECAR_HOST_E_INVALID;
+        if (!hn->shmem)
+            return err_set(err, SIDECAR_HOST_E_INVALID,
+                           "transport: node %u's command/register pages at %X could not be mapped",
+                           n, on.shmem_pages_base);
         /* What the sidecar wrote is checked, not trusted. */
-        if (hn->control->magic != SIDECAR_CONTROL_MAGIC || hn->control->abi_major != SIDECAR_ABI_MAJOR)
-            return SIDECAR_HOST_E_ABI;
-        if (hn->control->index != n || hn->control->base_cpu != hn->base_cpu ||
-            hn->control->cpu_count != hn->cpu_count)
-            return SIDECAR_HOST_E_INVALID;
-        if (!request_vector_ok(sidecar_control_page_request_vector_load(hn->control)))
-            return SIDECAR_HOST_E_VECTOR;
+        if (hn->control->magic != SIDECAR_CONTROL_MAGIC)
+            return err_set(err, SIDECAR_HOST_E_ABI, "node %u control page: magic %X is not ours",
+                           n, hn->control->magic);
+        if (hn->control->abi_major != SIDECAR_ABI_MAJOR)
+            return err_set(err, SIDECAR_HOST_E_ABI, "node %u control page: ABI major %u, this library speaks %u",
+                           n, (unsigned)hn->control->abi_major, (unsigned)SIDECAR_ABI_MAJOR);
+        if (hn->control->index != n)
+            return err_set(err, SIDECAR_HOST_E_INVALID, "node %u control page: index is %u",
+                           n, (unsigned)hn->control->index);
+        if (hn->control->base_cpu != hn->base_cpu || hn->control->cpu_count != hn->cpu_count)
+            return err_set(err, SIDECAR_HOST_E_INVALID,
+                           "node %u control page: CPUs %u+%u, params say %u+%u", n,
+                           (unsigned)hn->control->base_cpu, (unsigned)hn->control->cpu_count,
+                           hn->base_cpu, hn->cpu_count);
+        uint32_t vector = sidecar_control_page_request_vector_load(hn->control);
+        if (!request_vector_ok(vector))
+            return err_set(err, SIDECAR_HOST_E_VECTOR,
+                           "node %u control page: request_vector %u is an exception vector (below %u)",
+                           n, vector, (unsigned)SIDECAR_MIN_VECTOR);
     }
     h->node_count = node_count;
     h->cpu_count = cpu_count;
+    err->code = SIDECAR_HOST_OK;
+    err->sys_errno = 0;
+    err->text[0] = '\0';
     return SIDECAR_HOST_OK;
+}
+
+int sidecar_host_open_ex(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                         const struct sidecar_params *params, const struct sidecar_output *output,
+                         struct sidecar_host_error *err)
+{
+    struct sidecar_host_error local;
+    if (!err)
+        err = &local;
+    int rc = open_impl(h, t, params, output, err);
+#if SIDECAR_HOST_HOSTED
+    shl_error_record(err);
+#endif
+    return rc;
+}
+
+int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                      const struct sidecar_params *params, const struct sidecar_output *output)
+{
+    return sidecar_host_open_ex(h, t, params, output, 0);
 }
 
 int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_host_transport *t,
                                 const struct sidecar_params *params,
                                 const struct sidecar_output *output)
 {
-    return sidecar_host_open(h, t, params, output);
+    return sidecar_host_open_ex(h, t, params, output, 0);
 }
 
 void sidecar_host_close(struct sidecar_host *h)

@@ -26,9 +26,14 @@ static int fail(const char *what, int rc)
 int main(void)
 {
     static struct sidecar_host host;   /* large: keep it off the stack */
-    int rc = sidecar_host_open_linux(&host, NULL);
-    if (rc)
-        return fail("open", rc);
+    struct sidecar_host_error why;
+    int rc = sidecar_host_open_linux_ex(&host, NULL, &why);
+    if (rc) {
+        /* e.g. "no sidecar device: the sidecar driver is not loaded: open
+         * /dev/mshv_vtl_sidecar0: No such file or directory: ..." */
+        fprintf(stderr, "example: %s: %s\n", sidecar_host_strerror(rc), why.text);
+        return 1;
+    }
     printf("libsidecar-host %s: %u nodes, %u CPUs\n", sidecar_host_version(),
            sidecar_host_node_count(&host), sidecar_host_cpu_count(&host));
 

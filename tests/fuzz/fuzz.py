@@ -73,7 +73,7 @@ def main():
            "-I" + os.path.join(src, "kernel", "core", "include"),
            "-I" + os.path.join(src, "shim", "core", "include"),
            "-I" + os.path.join(src, "linuxboot", "include"),
-           "-I" + os.path.join(src, "hostlib", "include"),
+           "-I" + os.path.join(src, "hostlib", "include"), "-I" + os.path.join(build, "hostlib", "include"),
            "-I" + os.path.join(src, "subprojects", "scfree", "include"),
            os.path.join(HERE, f"fuzz_{target}.c")] + sources(target, src, build) + ["-o", exe]
     print("+ " + " ".join(cmd), flush=True)

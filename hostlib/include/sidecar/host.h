@@ -10,7 +10,10 @@
  *
  * Results: every int-returning call gives 0 (or a documented non-negative
  * value) on success and a negative SIDECAR_HOST_E_* code on failure;
- * sidecar_host_strerror names it. Nothing a sidecar writes is trusted: an
+ * sidecar_host_strerror names it. The open calls also say what failed and
+ * why (the check or the field, the system call and its errno): through
+ * struct sidecar_host_error (the *_ex calls, 0.4) and, in hosted builds,
+ * sidecar_host_last_error(). Nothing a sidecar writes is trusted: an
  * impossible status byte gives E_STATE, a sidecar that does not answer in
  * time E_TIMEOUT; no call aborts, and none waits longer than its timeout.
  * Timeouts are in nanoseconds; 0 means "look once".
@@ -39,9 +42,9 @@
 extern "C" {
 #endif
 
-#define SIDECAR_HOST_VERSION_MAJOR 0
-#define SIDECAR_HOST_VERSION_MINOR 3
-#define SIDECAR_HOST_VERSION_PATCH 0
+/* SIDECAR_HOST_VERSION_MAJOR, _MINOR, _PATCH and _STRING, generated from
+ * the project version. */
+#include <sidecar/host_version.h>
 
 /* Results: 0 or a negative code. */
 enum {
@@ -57,8 +60,25 @@ enum {
     SIDECAR_HOST_E_HV_STATUS = -9,    /* the hypervisor-level call failed: see the HvStatus */
     SIDECAR_HOST_E_NOTHING = -10,     /* nothing to wait for / no such intercept message */
     SIDECAR_HOST_E_NOMEM = -11,       /* out of memory (hosted transports only) */
-    SIDECAR_HOST_E_VECTOR = -12       /* an IPI the pages ask for is not allowed: a vector below 32
+    SIDECAR_HOST_E_VECTOR = -12,      /* an IPI the pages ask for is not allowed: a vector below 32
                                          (an exception vector) or a broadcast destination */
+    /* 0.4: what sidecar_host_open_linux_ex reports for a failed system
+     * call (sidecar_host_open_linux keeps its 0.3 results). */
+    SIDECAR_HOST_E_NO_DEVICE = -13,   /* no such device: the sidecar driver is not loaded */
+    SIDECAR_HOST_E_PERMISSION = -14,  /* permission denied (the device's mode, a security module) */
+    SIDECAR_HOST_E_SYSTEM = -15       /* another system call failed: see sys_errno */
+};
+
+/* 0.4: what failed and why, filled by the *_ex calls. */
+#define SIDECAR_HOST_ERROR_TEXT_SIZE 256u
+struct sidecar_host_error {
+    int code;         /* what the call returned (0: success, text "") */
+    int sys_errno;    /* the errno of the system call that failed (linux transport), else 0 */
+    /* "what: why", NUL terminated, truncated to fit. A failed validation
+     * names the page and the field, as the generated validator words it
+     * ("params: cpus[3].role: ..."); a failed system call the call, the
+     * device and strerror(sys_errno). */
+    char text[SIDECAR_HOST_ERROR_TEXT_SIZE];
 };
 
 /* What a run returned (sidecar_host_run_vp, completions of async runs). */
@@ -125,6 +145,12 @@ struct sidecar_host {
 const char *sidecar_host_version(void);
 /* A constant English text for a result code. Any thread. */
 const char *sidecar_host_strerror(int code);
+/* 0.4, hosted builds (not the freestanding core library): the text of
+ * this thread's last failed open (any transport, every open call sets it,
+ * to "" on success) or failed linux-transport system call (e.g. the KICK
+ * ioctl behind a command that then times out). Never NULL; valid until
+ * this thread's next library call. */
+const char *sidecar_host_last_error(void);
 
 /* ---- open, close, enumerate ------------------------------------------ */
 
@@ -137,6 +163,12 @@ int sidecar_host_open(struct sidecar_host *h, const struct sidecar_host_transpor
 int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_host_transport *t,
                                 const struct sidecar_params *params,
                                 const struct sidecar_output *output);
+/* 0.4: sidecar_host_open that also fills err (which may be NULL) with the
+ * result and what failed: the page and field a validator refused, which
+ * node's page is out of place, ... Freestanding builds too. */
+int sidecar_host_open_ex(struct sidecar_host *h, const struct sidecar_host_transport *t,
+                         const struct sidecar_params *params, const struct sidecar_output *output,
+                         struct sidecar_host_error *err);
 
 /* The linux transport (hosted Linux builds, over the driver sidecar.ko):
  * opens <device_prefix>0, 1, ... (NULL: "/dev/mshv_vtl_sidecar", the
@@ -145,10 +177,20 @@ int sidecar_host_open_baremetal(struct sidecar_host *h, const struct sidecar_hos
  * opens the core over them. Request IPIs are the driver's KICK ioctl,
  * completions its response-IPI handler. E_NOTHING when there is no such
  * device (the driver is not loaded), E_INVALID when the device is not the
- * sidecar driver's or what it maps fails validation, E_NOMEM. The handle
- * owns the descriptors and mappings until sidecar_host_close. Not
- * concurrent with any other call on h. */
+ * sidecar driver's or what it maps fails validation, E_NOMEM, E_BUSY; any
+ * other failed system call (permission denied included) also gives
+ * E_INVALID: sidecar_host_last_error() and sidecar_host_open_linux_ex tell
+ * them apart. The handle owns the descriptors and mappings until
+ * sidecar_host_close. Not concurrent with any other call on h. */
 int sidecar_host_open_linux(struct sidecar_host *h, const char *device_prefix);
+/* 0.4: the same, with a result per cause and err (which may be NULL)
+ * filled: E_NO_DEVICE (ENOENT, ENODEV, ENXIO: the driver is not loaded),
+ * E_PERMISSION (EACCES, EPERM), E_NOMEM, E_BUSY, E_SYSTEM (any other
+ * errno), E_INVALID (a bad argument; a device that is not the sidecar
+ * driver's: sys_errno is the NODE_INFO ioctl's, e.g. ENOTTY; pages that
+ * fail validation: the text names the field), E_ABI. */
+int sidecar_host_open_linux_ex(struct sidecar_host *h, const char *device_prefix,
+                               struct sidecar_host_error *err);
 /* A descriptor that polls readable (POLLIN) when a sidecar CPU raised
  * attention since the last sidecar_host_wait_any/wait/command looked (the
  * driver's attention counter): poll it, then drain with
