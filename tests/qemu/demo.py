@@ -58,7 +58,6 @@ suite's "skipped"); 124 when the VM did not finish in time.
 """
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -71,6 +70,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmrun import run_bounded  # noqa: E402
 import buildconf  # noqa: E402
+from cli import Parser, unwritable  # noqa: E402
 from progress import Progress  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,22 +94,6 @@ def die(msg, code=2):
     sys.exit(code)
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error names the valid options (and the
-    nearest one to a misspelt option) and exits 2."""
-
-    def error(self, message):
-        opts = sorted({o for a in self._actions for o in a.option_strings if o.startswith("--")})
-        hint = ""
-        m = re.search(r"unrecognized arguments: (\S+)", message)
-        if m:
-            near = difflib.get_close_matches(m.group(1).split("=")[0], opts, n=1, cutoff=0.7)
-            if near:
-                hint = f" (did you mean {near[0]}?)"
-        self.exit(2, f"{self.prog}: {message}{hint}\nvalid options: {', '.join(opts)}\n"
-                     f"(--help explains each)\n")
-
-
 def qemu_arg_words(argv):
     """--qemu-arg WORD with a WORD that starts with '-' (such as -smp):
     argparse would take the word for an option, so it becomes
@@ -126,22 +110,10 @@ def qemu_arg_words(argv):
 
 
 def check_writable(opt, path):
-    """Before the VM boots: PATH can be written (tried for real, so it
-    holds for root and for read-only mounts too: an existing file is
-    opened for appending, a new one created and removed again). Its
-    folder is made, as the demo would make it."""
-    if os.path.isdir(path):
-        die(f"{opt} {path}: is a directory; give a file name")
-    d = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(d, exist_ok=True)
-        existed = os.path.exists(path)
-        with open(path, "a", encoding="utf-8"):
-            pass
-        if not existed:
-            os.unlink(path)
-    except OSError as exc:
-        die(f"{opt} {path}: cannot be written: {exc.strerror or exc}; choose another path")
+    """Before the VM boots: PATH can be written (cli.unwritable)."""
+    why = unwritable(opt, path)
+    if why:
+        die(why)
 
 
 def parse_args(argv=None):

@@ -75,6 +75,12 @@ class Progress:
             if stage is not None:
                 self.stage = stage
 
+    def begin(self):
+        """The counted work starts now (the rate counts from here, not
+        from the boot before it)."""
+        with self._lock:
+            self.t_first, self.done_first = time.monotonic(), self.done
+
     def heard(self):
         """The job printed something: the next progress line comes
         `every` seconds from now (a job whose own output streams calls this
