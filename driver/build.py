@@ -47,6 +47,7 @@ def from_build(ap, a):
     a.files = files
     a.stage = a.stage or os.path.join(a.from_build, "driver", f"kdir-{name}", "kbuild")
     a.output = a.output or os.path.join(a.from_build, "driver", f"kdir-{name}", "sidecar.ko")
+    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
 
 
 def main():

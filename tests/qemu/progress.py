@@ -34,7 +34,8 @@ def duration(s):
 
 
 class Progress:
-    def __init__(self, job, unit, total=None, every=5.0, out=None, estimate_s=None, by_rate=True):
+    def __init__(self, job, unit, total=None, every=5.0, out=None, estimate_s=None, by_rate=True, counts=None):
+        self.counts = counts               # a callable giving the "what is done" text instead of done/total
         self.by_rate = by_rate             # estimate from the rate (units of unequal length: no)
         self.job, self.unit, self.total, self.every = job, unit, total, every
         self.out = out or sys.stdout
@@ -92,7 +93,9 @@ class Progress:
             now = time.monotonic()
             el = now - self.t0
             parts = []
-            if self.total:
+            if self.counts:
+                parts.append(self.counts())
+            elif self.total:
                 left = max(0, self.total - self.done)
                 parts.append(f"{self.done}/{self.total} {self.unit} done, {left} left")
             elif self.done:
@@ -104,7 +107,8 @@ class Progress:
             if self.by_rate and self.total and self.t_first is not None and self.done > self.done_first:
                 rate = (self.done - self.done_first) / max(1e-6, now - self.t_first)
                 est = (self.total - self.done) / rate
-                parts.append(f"about {duration(est)} left at {rate:.0f} {self.unit}/s")
+                parts.append(f"about {duration(est)} left" if self.counts else
+                             f"about {duration(est)} left at {rate:.0f} {self.unit}/s")
             elif self.estimate_s:
                 est = max(0.0, self.estimate_s - el)
                 parts.append(f"about {duration(est)} left (estimate)" if est > 0 else
