@@ -42,7 +42,7 @@ usage: demo.py BUILD_DIR [--cpus N] [--numa K] [--accel tcg|kvm]
 --gdb starts QEMU with its gdbstub on PORT (default 1234), halted before
 the first instruction, with no time bound, and prints the gdb command that
 loads the shim's, the sidecar kernel's and the main kernel's symbols
-(docs/boot.md, "Debugging with gdb").
+(docs/boot.md section 9, "Debugging with gdb").
 
 The QEMU binary: --qemu, else $SIDECAR_QEMU, else the build directory's
 -Dqemu (meson setup -Dqemu=PATH), else qemu-system-x86_64.
@@ -280,20 +280,15 @@ def run_vm(a, cmd):
     state = {"report": None, "total": None, "ready": 0, "t0": time.monotonic(), "stage": 0}
     ticker = Progress("demo", "stages", total=len(STAGES), estimate_s=last_wall(a, cmd), by_rate=False)
 
-    tty = sys.stdout.isatty()
-
-    def progress(final=False):
-        """On a terminal one line redrawn; otherwise a line per tenth."""
+    def progress():
+        """--quiet: a line per tenth of the CPUs ready (plain lines, the
+        same on a terminal and in a log)."""
         total, ready = state["total"], state["ready"]
         if not total:
             return
         el = time.monotonic() - state["t0"]
-        text = f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)"
-        if tty:
-            sys.stdout.write("\r" + text + ("\n" if final else ""))
-        else:
-            sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        print(f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)", flush=True)
+        ticker.heard()
 
     def on_line(text):
         if not a.quiet:
@@ -330,8 +325,6 @@ def run_vm(a, cmd):
         code, lines, _ = run_bounded(cmd, None if a.gdb is not None else a.timeout, on_line)
     finally:
         ticker.stop()
-    if a.quiet and state["total"] and tty:
-        progress(final=True)
     return code, state["report"], lines
 
 
@@ -619,7 +612,7 @@ def main():
     if a.gdb is not None:
         print(f"demo: QEMU waits for gdb on port {a.gdb} (no time bound). In another terminal:\n  "
               + " ".join(shlex.quote(w) for w in gdb_command(a))
-              + "\nthen for example: break mk_main, continue (docs/boot.md, \"Debugging with gdb\")", flush=True)
+              + "\nthen for example: break mk_main, continue (docs/boot.md section 9)", flush=True)
     code, report, lines = run_vm(a, cmd)
     wall = time.monotonic() - start
     said = kernel_messages(lines)
