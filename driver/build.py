@@ -3,6 +3,7 @@
 
 usage: build.py (--kdir KDIR | --series SERIES --build BUILD) [--root DIR]
                 [--skip-ok] --stage DIR --output sidecar.ko FILE...
+       build.py --kdir KDIR --from-build BUILD [--root DIR] [--output sidecar.ko]
 
 Copies the module sources and the generated files into the stage DIR (*.h
 files named abi.h, validate.h or linux_driver.h go to DIR/sidecar/,
@@ -30,6 +31,13 @@ get the missing packages installed the same way.
 privileges, no debootstrap), write "SKIP: <reason>" into the output instead
 of a module and exit 0; the tests that boot it then exit 77 with that
 reason (tests/linux/run.py --ko). A compiler error is never skipped.
+
+--from-build BUILD (./sidecar driver --kdir KDIR): the files are the
+module's sources and BUILD's generated headers, the stage is
+BUILD/driver/kdir-<name of KDIR>/kbuild and the output, unless given,
+BUILD/driver/kdir-<name of KDIR>/sidecar.ko: sidecar.ko against any configured
+kernel tree (a kernel's build directory or its linux-headers package).
+A KDIR that is no kernel tree exits 2 with the reason.
 """
 import argparse
 import os
@@ -47,6 +55,32 @@ import fetch_headers  # noqa: E402
 # 13's linux-kbuild programs link to or run (pahole: module BTF).
 ROOT_PACKAGES = ["make", "pahole", "libelf1t64", "libssl3t64", "zlib1g"]
 SKIP_PREFIX = "SKIP: "
+
+
+def from_build(ap, a):
+    """--from-build: the inputs driver/meson.build gives, for a kernel
+    tree of the user's choosing; checks KDIR is a configured kernel tree."""
+    kdir = os.path.abspath(a.kdir)
+    if not os.path.isfile(os.path.join(kdir, "Makefile")):
+        ap.exit(2, f"build.py: --kdir {a.kdir}: not a kernel tree (no Makefile); give a configured kernel's "
+                   "build directory, e.g. /lib/modules/$(uname -r)/build\n")
+    if not os.path.isfile(os.path.join(kdir, ".config")) or \
+            not os.path.isfile(os.path.join(kdir, "include", "generated", "autoconf.h")):
+        ap.exit(2, f"build.py: --kdir {a.kdir}: the kernel tree is not configured and prepared (no .config or "
+                   "include/generated/autoconf.h); run make olddefconfig modules_prepare there\n")
+    gen = os.path.join(a.from_build, "gen", "sidecar")
+    files = [os.path.join(TOP, "driver", "Kbuild"), os.path.join(TOP, "driver", "main.c"),
+             os.path.join(gen, "abi.h"), os.path.join(gen, "validate.h"), os.path.join(gen, "validate.c"),
+             os.path.join(TOP, "hostlib", "include", "sidecar", "linux_driver.h")]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        ap.exit(2, f"build.py: missing {', '.join(missing)} (meson compile -C {a.from_build} first)\n")
+    name = os.path.basename(kdir.rstrip("/")) or "kernel"
+    a.kdir = kdir
+    a.files = files
+    a.stage = a.stage or os.path.join(a.from_build, "driver", f"kdir-{name}", "kbuild")
+    a.output = a.output or os.path.join(a.from_build, "driver", f"kdir-{name}", "sidecar.ko")
+    os.makedirs(os.path.dirname(os.path.abspath(a.output)), exist_ok=True)
 
 
 def stage_files(stage, files):
@@ -85,12 +119,20 @@ def main():
     ap.add_argument("--build")
     ap.add_argument("--root")
     ap.add_argument("--skip-ok", action="store_true")
-    ap.add_argument("--stage", required=True)
-    ap.add_argument("--output", required=True)
-    ap.add_argument("files", nargs="+")
+    ap.add_argument("--stage")
+    ap.add_argument("--output")
+    ap.add_argument("--from-build", metavar="BUILD",
+                    help="take the sources and BUILD's generated headers (./sidecar driver --kdir)")
+    ap.add_argument("files", nargs="*")
     a = ap.parse_args()
     if bool(a.kdir) == bool(a.series) or (a.series and not a.build):
         ap.error("give --kdir KDIR, or --series SERIES with --build BUILD")
+    if a.from_build:
+        if not a.kdir:
+            ap.error("--from-build needs --kdir KDIR")
+        from_build(ap, a)
+    elif not (a.stage and a.output and a.files):
+        ap.error("--stage, --output and the files are needed without --from-build")
     stage = os.path.abspath(a.stage)
     root = os.path.abspath(a.root) if a.root else None
     kdir = a.kdir
@@ -128,6 +170,8 @@ def main():
         print(f"build.py: make -C {kdir} M={stage} modules{where} failed ({r.returncode})", file=sys.stderr)
         return 1
     shutil.copyfile(os.path.join(stage, "sidecar.ko"), a.output)
+    if a.from_build:
+        print(f"build.py: {a.output}: sidecar.ko built against {a.kdir}")
     return 0
 
 

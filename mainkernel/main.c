@@ -92,8 +92,10 @@ void mk_main(uint64_t handoff_pa)
         fatal("command line", oerr);
     if (!h->sidecar_enabled) {
         mk_out("main: sidecar disabled: %s\n", reason);
-        mk_out("SIDECAR-REPORT {\"ok\":true,\"sidecar\":false,\"reason\":\"%s\",\"cpus\":0,\"ready\":0,"
-               "\"failed\":[],\"ping_ok\":false}\n", reason);
+        /* Every CPU is ours: the shim's count of them (0 if it could not read the topology). */
+        mk_out("SIDECAR-REPORT {\"ok\":true,\"sidecar\":false,\"reason\":\"%s\",\"cpus\":%u,\"main_cpus\":%u,"
+               "\"sidecar_cpus\":0,\"ready\":0,\"failed\":[],\"ping_ok\":false}\n", reason, h->main_cpu_count,
+               h->main_cpu_count);
         mk_exit(MK_EXIT_SUCCESS);
     }
     const struct sidecar_params *p = (const void *)(uintptr_t)h->params_pa;

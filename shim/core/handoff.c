@@ -92,6 +92,10 @@ int shim_handoff_build(const struct shim_memmap *map, const struct shim_plan *pl
     h->abi_major = SIDECAR_ABI_MAJOR;
     h->abi_minor = SIDECAR_ABI_MINOR;
     h->sidecar_enabled = plan->enabled;
+    /* Disabled: every CPU of the topology is the main kernel's (the VM's
+     * CPU count; 0 when the shim could not read the topology). Enabled:
+     * counted below from params. */
+    h->main_cpu_count = plan->enabled ? 0 : plan->cpu_count;
     h->params_pa = plan->enabled ? params_pa : 0;
     h->output_pa = plan->enabled ? output_pa : 0;
     /* Only a disabled sidecar has a reason (an enabled plan's reason notes

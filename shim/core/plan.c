@@ -282,6 +282,7 @@ int shim_plan_build(const struct shim_topology *topo, const struct shim_options 
     shim_zero(p, sizeof(*p));
     plan->enabled = true;
     uint32_t n = topo->cpu_count;
+    plan->cpu_count = n;
     if (!opt->enabled)
         return disable(plan, log, "sidecar=off");
     if (opt->node_size == 0 || opt->node_size > SIDECAR_MAX_NODE_CPUS)

@@ -15,7 +15,15 @@ docs/benchmarks.md with the tables, the date, the machine and the command.
 Nothing is asserted: these are measurements.
 
 usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12] [--bound 900]
-                      [--runs 3] [--no-docs] [--docs PATH]
+                      [--runs 3] [--no-docs] [--docs PATH] [--qemu PATH]
+
+While a bench runs, a progress line every few seconds: for the bring-up,
+the boots done and left (read from bringup.py's own lines) and an estimate
+of the time left (the boots so far, weighted by their vCPU count); the same
+on a terminal and in a CI log. The QEMU binary: --qemu, else
+$SIDECAR_QEMU, else the build directory's -Dqemu; every bench runs that
+one. Exit status 2 for a usage error (the valid options are named), a
+missing QEMU or a --docs file that cannot be written, checked first.
 """
 import argparse
 import datetime
@@ -23,11 +31,17 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
+import buildconf  # noqa: E402
+from cli import Parser, unwritable  # noqa: E402
+from progress import Progress  # noqa: E402
 BEGIN = "<!-- bench:latest:begin (written by ./sidecar bench; do not edit by hand) -->"
 END = "<!-- bench:latest:end -->"
 
@@ -77,15 +91,77 @@ def load():
         return "?"
 
 
-def run(title, cmd):
-    """Runs one bench, its progress on stderr; returns its stdout."""
+class BootCount:
+    """The bring-up bench's boots, from its stderr lines "N=8: sidecar ..."
+    (started) and "N=8: sidecar {...}" (done), likewise "N=8: Linux 6.1":
+    done and left, and weights for the estimate (a Linux boot's length
+    grows with its vCPUs; a sidecar boot is short)."""
+
+    def __init__(self, cpus, series):
+        self.boots = [(n, k) for n in cpus for k in ["sidecar"] + series]
+        self.done, self.now = set(), None
+
+    @staticmethod
+    def weight(boot):
+        n, kind = boot
+        return n / 20 if kind == "sidecar" else n
+
+    def line(self, text):
+        m = re.match(r"^N=(\d+): (sidecar|Linux (\S+))(.*)$", text)
+        if not m:
+            return False
+        boot = (int(m.group(1)), "sidecar" if m.group(2) == "sidecar" else m.group(3))
+        if m.group(4).rstrip().endswith("..."):
+            self.now = boot
+        else:
+            self.done.add(boot)
+            self.now = None
+        return True
+
+    def total_w(self):
+        return sum(self.weight(b) for b in self.boots)
+
+    def done_w(self):
+        return sum(self.weight(b) for b in self.boots if b in self.done)
+
+    def text(self):
+        now = f"; now {self.now[1] if self.now[1] == 'sidecar' else 'Linux ' + self.now[1]} at " \
+              f"{self.now[0]} vCPUs" if self.now else ""
+        return f"{len(self.done)}/{len(self.boots)} boots done, {len(self.boots) - len(self.done)} left{now}"
+
+
+def run(title, cmd, boots=None):
+    """Runs one bench; returns its stdout (echoed) and exit status. Its
+    stderr lines pass through; a progress line comes every few seconds
+    (with the boots done and left for the bring-up bench)."""
     print(f"+ {shlex.join(cmd)}", file=sys.stderr, flush=True)
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-    sys.stdout.write(p.stdout)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ticker = Progress(f"bench: {title}", "boot work", total=boots.total_w() if boots else None,
+                      out=sys.stderr, counts=boots.text if boots else None)
+
+    def errors():
+        for line in p.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            if boots and boots.line(line.rstrip("\n")):
+                if ticker.t_first is None:
+                    ticker.begin()
+                ticker.update(done=boots.done_w())
+            elif not boots:
+                ticker.update(stage="last: " + line.strip()[:70])
+
+    t = threading.Thread(target=errors, daemon=True)
+    t.start()
+    ticker.start()
+    out = p.stdout.read()
+    code = p.wait()
+    t.join(timeout=5)
+    ticker.stop()
+    sys.stdout.write(out)
     sys.stdout.flush()
-    if p.returncode:
-        print(f"bench: {title} failed (exit {p.returncode})", file=sys.stderr)
-    return p.stdout, p.returncode
+    if code:
+        print(f"bench: {title} failed (exit {code})", file=sys.stderr)
+    return out, code
 
 
 def tables(text):
@@ -169,7 +245,7 @@ def update_docs(path, block):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="bench.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", default="8,64,255", help="vCPU counts for the bring-up bench")
     ap.add_argument("--linux", default="6.1,6.12", help="Debian kernel series to compare with")
@@ -177,9 +253,23 @@ def main():
     ap.add_argument("--runs", default="3", help="round-trip bench runs")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     ap.add_argument("--docs", default=os.path.join(TOP, "docs", "benchmarks.md"))
-    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu)")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
+    try:
+        cpus = [int(x) for x in a.cpus.split(",") if x]
+        if not cpus or min(cpus) < 1:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--cpus {a.cpus}: a comma-separated list of vCPU counts, e.g. 8,64,255")
+    series = [x for x in a.linux.split(",") if x]
+    a.qemu = buildconf.qemu(build, a.qemu)
+    if not shutil.which(a.qemu):
+        ap.exit(2, f"bench.py: {a.qemu} not found (-Dqemu, $SIDECAR_QEMU or --qemu name another)\n")
+    if not a.no_docs and unwritable("--docs", a.docs):
+        ap.exit(2, f"bench.py: {unwritable('--docs', a.docs)} (or --no-docs)\n")
+    # The benches' own default is $SIDECAR_QEMU: they all run this QEMU.
+    os.environ["SIDECAR_QEMU"] = a.qemu
     started = datetime.datetime.now(datetime.timezone.utc)
     load0 = load()
     busy = os.getloadavg()[0] > 1.0
@@ -188,7 +278,8 @@ def main():
               file=sys.stderr)
     py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     bring, rc1 = run("bring-up", [py, os.path.join(HERE, "bringup.py"), build, "--cpus", a.cpus,
-                                  "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu])
+                                  "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu],
+                      boots=BootCount(cpus, series))
     rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
     sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
     ended = datetime.datetime.now(datetime.timezone.utc)

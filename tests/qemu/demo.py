@@ -34,17 +34,35 @@ usage: demo.py BUILD_DIR [--cpus N] [--numa K] [--accel tcg|kvm]
                [--main baremetal|linux] [--linux 6.1|6.12] [--qemu-arg ARG]...
                [--append "options"] [--backend auto|svm|ring3]
                [--no-linux-guest] [--json PATH] [--svg PATH] [--quiet]
-               [--timeout S]
+               [--timeout S] [--gdb [PORT]] [--qemu PATH]
 
-Exit status: 0 when the report says ok; 1 when it does not; 2 for a bad
-option or a missing tool; 77 when --accel kvm was asked for and KVM does
-not work here; 124 when the VM did not finish in time.
+--qemu-arg takes one QEMU word; give it once per word, in either form:
+--qemu-arg -smp --qemu-arg 8 or --qemu-arg=-smp --qemu-arg=8. A -smp or
+-numa given this way replaces the demo's own topology.
+
+--gdb starts QEMU with its gdbstub on PORT (default 1234), halted before
+the first instruction, with no time bound, and prints the gdb command that
+loads the shim's, the sidecar kernel's and the main kernel's symbols
+(docs/boot.md section 9, "Debugging with gdb").
+
+The QEMU binary: --qemu, else $SIDECAR_QEMU, else the build directory's
+-Dqemu (meson setup -Dqemu=PATH), else qemu-system-x86_64.
+
+Before the VM boots the demo checks its options, that QEMU and the shim
+are there and that the report and timeline paths can be written.
+
+Exit status: 0 when the report says ok; 1 when it does not (the kernels'
+own error text is printed); 2 when the demo could not start: a bad option,
+a missing tool or file, an output path it cannot write, --accel kvm where
+KVM does not work (--skip-status sets this last status, for the test
+suite's "skipped"); 124 when the VM did not finish in time.
 """
 
 import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -52,6 +70,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmrun import run_bounded  # noqa: E402
+import buildconf  # noqa: E402
+from cli import Parser, unwritable  # noqa: E402
+from progress import Progress  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -74,9 +95,31 @@ def die(msg, code=2):
     sys.exit(code)
 
 
-def parse_args():
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def qemu_arg_words(argv):
+    """--qemu-arg WORD with a WORD that starts with '-' (such as -smp):
+    argparse would take the word for an option, so it becomes
+    --qemu-arg=WORD."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == "--qemu-arg" and i + 1 < len(argv):
+            out.append("--qemu-arg=" + argv[i + 1])
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def check_writable(opt, path):
+    """Before the VM boots: PATH can be written (cli.unwritable)."""
+    why = unwritable(opt, path)
+    if why:
+        die(why)
+
+
+def parse_args(argv=None):
+    ap = Parser(prog="demo.py", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", type=int, default=64, help="vCPUs (1..255 under TCG; default 64)")
     ap.add_argument("--numa", type=int, default=None, help="NUMA nodes (default 2, or 1 with --cpus 1)")
@@ -98,8 +141,16 @@ def parse_args():
     ap.add_argument("--svg", help="write the timeline here (default BUILD_DIR/demo/timeline.svg)")
     ap.add_argument("--quiet", action="store_true", help="no console, only progress and the summary")
     ap.add_argument("--timeout", type=float, default=900, help="seconds before the VM is given up")
-    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
-    a = ap.parse_args()
+    ap.add_argument("--gdb", nargs="?", type=int, const=1234, metavar="PORT",
+                    help="QEMU's gdbstub on PORT (default 1234), halted at the first instruction, "
+                         "no time bound; prints the gdb command to attach")
+    ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu, "
+                                   "else qemu-system-x86_64)")
+    ap.add_argument("--skip-status", type=int, default=2, metavar="N",
+                    help="exit status when the demo cannot run here (KVM not usable, Debian's kernel "
+                         "not to be had for --main linux); the test suite passes 77 (skipped)")
+    a = ap.parse_args(qemu_arg_words(sys.argv[1:] if argv is None else argv))
+    a.qemu = buildconf.qemu(a.build, a.qemu)
     limit = 255 if a.accel == "tcg" else 1024
     if not 1 <= a.cpus <= limit:
         die(f"--cpus {a.cpus}: must be 1..{limit} with --accel {a.accel}")
@@ -107,20 +158,29 @@ def parse_args():
         a.numa = min(2, a.cpus)
     if not 1 <= a.numa <= 64 or a.numa > a.cpus:
         die(f"--numa {a.numa}: must be 1..64 and at most --cpus")
+    if a.gdb is not None and not 1 <= a.gdb <= 65535:
+        die(f"--gdb {a.gdb}: a TCP port is 1..65535")
+    if a.gdb is not None and a.main == "linux":
+        die("--gdb works with the bare-metal main kernel only (--main baremetal)")
     if not shutil.which(a.qemu):
-        die(f"{a.qemu} not found (./sidecar deps installs qemu-system-x86)")
+        die(f"{a.qemu} not found (./sidecar deps installs qemu-system-x86; "
+            "-Dqemu, $SIDECAR_QEMU or --qemu name another)")
     a.shim = os.path.join(a.build, "shim", "arch", "x86_64", "sidecar-shim.elf")
     if not os.path.isfile(a.shim):
         die(f"{a.shim} is missing: build first (./sidecar build)")
+    a.json = a.json or os.path.join(a.build, "demo", "report.json")
+    a.svg = a.svg or os.path.join(a.build, "demo", "timeline.svg")
+    check_writable("--json", a.json)
+    if a.main == "baremetal":
+        check_writable("--svg", a.svg)
     if a.accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        die("--accel kvm: /dev/kvm is not usable here; skipped (use --accel tcg)", 77)
+        die("--accel kvm: /dev/kvm is not usable here (no KVM, or no permission); use --accel tcg",
+            a.skip_status)
     if a.backend == "auto":
         a.backend = "svm" if a.accel == "tcg" or host_has_svm() else "ring3"
     a.guest_kernel = None
     if a.backend == "svm" and a.main == "baremetal" and not a.no_linux_guest:
         a.guest_kernel = fetch_guest_kernel(a.build)
-    a.json = a.json or os.path.join(a.build, "demo", "report.json")
-    a.svg = a.svg or os.path.join(a.build, "demo", "timeline.svg")
     return a
 
 
@@ -172,29 +232,74 @@ def qemu_command(a):
                 cmd += ["-numa", f"node,nodeid={i},cpus={first}-{last},memdev=m{i}"]
         cmd += ["-smp", str(n)]
     cmd += ["-m", f"{mem_mb}M"] + a.qemu_arg
+    if a.gdb is not None:
+        cmd += ["-gdb", f"tcp::{a.gdb}", "-S"]
     return cmd
+
+
+def gdb_command(a):
+    """The gdb command that attaches to --gdb's stub with the symbols of
+    the shim (its 64-bit twin: QEMU loads the 32-bit Multiboot ELF), the
+    sidecar kernel and the main kernel; each ELF is linked where it runs
+    (the shim at 1 MiB, the kernel at its high virtual base, the main
+    kernel at its link base), so no load offsets."""
+    b = a.build
+    elfs = [os.path.join(b, "shim", "arch", "x86_64", "sidecar-shim64.elf"),
+            os.path.join(b, "kernel", "arch", "x86_64", "sidecar-kernel.elf"),
+            os.path.join(b, "mainkernel", "sidecar-mainkernel.elf")]
+    return ["gdb", "-q", "-ex", "set confirm off", "-ex", f"file {elfs[0]}",
+            "-ex", f"add-symbol-file {elfs[1]}", "-ex", f"add-symbol-file {elfs[2]}",
+            "-ex", f"target remote localhost:{a.gdb}"]
+
+
+def last_wall(a, cmd=None):
+    """The wall time of the last demo written at --json, when it ran the
+    same QEMU command (the estimate), else None."""
+    try:
+        with open(a.json, encoding="utf-8") as fh:
+            r = json.load(fh)
+        d = r.get("demo") or {}
+        if d.get("main", "baremetal") != a.main or (cmd is not None and d.get("qemu", d.get("command")) != cmd):
+            return None
+        return float(d["wall_s"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# The stages of a bare-metal demo as the console shows them (a regular
+# expression on a line; the text the progress line gives).
+STAGES = [
+    (r"^shim: sidecar shim", "shim started"),
+    (r"^sidecar: bring-up done", "sidecar CPUs up"),
+    (r"^main: bare-metal main kernel", "main kernel started"),
+    (r"^linux: ", "Linux guest booting"),
+    (r"^main: .*convert", "converting CPUs"),
+    (r"^SIDECAR-REPORT ", "report written"),
+]
 
 
 def run_vm(a, cmd):
     """Runs QEMU; returns (exit code or None on timeout, report, lines)."""
-    state = {"report": None, "total": None, "ready": 0, "t0": time.monotonic()}
+    state = {"report": None, "total": None, "ready": 0, "t0": time.monotonic(), "stage": 0}
+    ticker = Progress("demo", "stages", total=len(STAGES), estimate_s=last_wall(a, cmd), by_rate=False)
 
-    tty = sys.stdout.isatty()
-
-    def progress(final=False):
-        """On a terminal one line redrawn; otherwise a line per tenth."""
+    def progress():
+        """--quiet: a line per tenth of the CPUs ready (plain lines, the
+        same on a terminal and in a log)."""
         total, ready = state["total"], state["ready"]
         if not total:
             return
         el = time.monotonic() - state["t0"]
-        text = f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)"
-        if tty:
-            sys.stdout.write("\r" + text + ("\n" if final else ""))
-        else:
-            sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        print(f"bring-up: {ready}/{total} sidecar CPUs ready ({el:.1f} s since QEMU started)", flush=True)
+        ticker.heard()
 
     def on_line(text):
+        if not a.quiet:
+            ticker.heard()
+        for k, (pat, what) in enumerate(STAGES):
+            if k >= state["stage"] and re.match(pat, text):
+                state["stage"] = k + 1
+                state["what"] = what
         m = re.match(r"shim: starting (\d+) sidecar CPUs", text)
         if m:
             state["total"] = int(m.group(1))
@@ -206,6 +311,8 @@ def run_vm(a, cmd):
             state["ready"] = int(m.group(1))
             if a.quiet:
                 progress()
+        ticker.update(done=state["stage"], stage=(state.get("what") or "QEMU starting") + (
+            f" ({state['ready']}/{state['total']} sidecar CPUs ready)" if state["total"] else ""))
         if text.startswith("SIDECAR-REPORT "):
             state["report"] = text[len("SIDECAR-REPORT "):]
         elif not a.quiet:
@@ -213,10 +320,25 @@ def run_vm(a, cmd):
             if text.startswith("sidecar: bring-up done"):
                 print(f"  [demo] {state['ready']}/{state['total']} sidecar CPUs ready", flush=True)
 
-    code, lines, _ = run_bounded(cmd, a.timeout, on_line)
-    if a.quiet and state["total"] and tty:
-        progress(final=True)
+    # A progress line (stage, CPUs, time, estimate) whenever the console
+    # has been silent for a few seconds; none while gdb holds the VM.
+    if a.gdb is None:
+        ticker.start()
+    try:
+        code, lines, _ = run_bounded(cmd, None if a.gdb is not None else a.timeout, on_line)
+    finally:
+        ticker.stop()
     return code, state["report"], lines
+
+
+def kernel_messages(lines):
+    """What the shim and the kernels said went wrong, in their own words."""
+    pats = (r"^shim: FATAL: ", r"^shim: command line: .*\(ignored\)", r"^shim: .*sidecar disabled: ",
+            r"^shim: sidecar kernel failed", r"^main: FAIL: ", r"^sidecar: .*(FAIL|failed|error)",
+            r"^qemu[-\w]*: ")
+    said = [l for l in lines if any(re.match(p, l) for p in pats)
+            and not re.match(r"^sidecar: bring-up done: .* 0 failed", l)]
+    return list(dict.fromkeys(said))    # once each (the shim logs a disabled plan twice)
 
 
 def linux_baseline(n):
@@ -313,8 +435,22 @@ def write_svg(path, r):
 def summary(a, r, wall):
     print()
     print("=" * 72)
+    if "sidecar" not in r:
+        # The main kernel stopped before its report (a bad mk.* option, an
+        # invalid hand-off): its error text says why.
+        print(f"the main kernel failed: {r.get('error') or 'no reason given'}")
+        for line in a.kernel_lines:
+            print("  " + line)
+        print(f"report: {a.json}")
+        print(f"result: NOT ok (wall time {wall:.1f} s)")
+        return
     if not r.get("sidecar"):
-        print(f"sidecar was disabled: {r.get('reason')}")
+        print(f"VM: {r.get('cpus') or '?'} vCPUs, every one the main kernel's: sidecar was disabled: "
+              f"{r.get('reason') or 'no reason given'}")
+        for line in a.kernel_lines:
+            print("  " + line)
+        print(f"report: {a.json}")
+        print(f"result: {'ok' if r.get('ok') else 'NOT ok'} (wall time {wall:.1f} s)")
         return
     print(f"VM: {r['cpus']} vCPUs; {r['main_cpus']} main-kernel CPUs, {r['sidecar_cpus']} sidecar CPUs "
           f"in {len(r['nodes'])} sidecar nodes ({r['apic_mode']}, parked with {r.get('park', 'hlt')}, "
@@ -414,8 +550,14 @@ def main_linux(a):
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     result = None
     lines = []
+    # A progress line whenever the run is silent (always with --quiet):
+    # the time, the estimate from the last run, the console's last line.
+    ticker = Progress("demo (Linux)", "console lines", estimate_s=last_wall(a, cmd)).start()
     for line in p.stdout:
         line = line.rstrip("\n")
+        if not a.quiet:
+            ticker.heard()
+        ticker.update(done=len(lines) + 1, stage="last: " + (line[:70] + "..." if len(line) > 70 else line))
         if line.startswith("{") and '"report"' in line:
             try:
                 result = json.loads(line)
@@ -426,16 +568,18 @@ def main_linux(a):
         if not a.quiet:
             print(line, flush=True)
     code = p.wait()
+    ticker.stop()
     wall = time.monotonic() - start
     if code == 77:
         why = [l[len("SKIPPED: "):] for l in lines if l.startswith("SKIPPED: ")]
-        die("skipped: " + (why[-1] if why else "Debian's kernel could not be fetched"), 77)
+        die("cannot run here: " + (why[-1] if why else lines[-1] if lines
+                                   else "Debian's kernel could not be fetched"), a.skip_status)
     r = (result or {}).get("report")
     if not r:
         if a.quiet:
             print("\n".join(lines[-60:]))
         die(f"no report from the Linux VM (run.py exit status {code})", 1)
-    r["demo"] = {"main": "linux", "wall_s": round(wall, 3), "run_exit": code,
+    r["demo"] = {"main": "linux", "command": cmd, "wall_s": round(wall, 3), "run_exit": code,
                  "linux_entry_wall_s": (result or {}).get("linux_entry_wall_s")}
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w", encoding="utf-8") as fh:
@@ -467,6 +611,8 @@ def main_linux(a):
     print(f"result: {'ok' if ok else 'FAILED'} (wall time {wall:.1f} s)")
     for f in r.get("failures") or []:
         print(f"  failure: {f}")
+    if not ok and r.get("error"):
+        print(f"  error: {r['error']}")
     return 0 if ok else 1
 
 
@@ -477,21 +623,27 @@ def main():
     cmd = qemu_command(a)
     print("sidecar demo: " + " ".join(cmd), flush=True)
     start = time.monotonic()
+    if a.gdb is not None:
+        print(f"demo: QEMU waits for gdb on port {a.gdb} (no time bound). In another terminal:\n  "
+              + " ".join(shlex.quote(w) for w in gdb_command(a))
+              + "\nthen for example: break mk_main, continue (docs/boot.md section 9)", flush=True)
     code, report, lines = run_vm(a, cmd)
     wall = time.monotonic() - start
+    said = kernel_messages(lines)
     if code is None:
         if a.quiet:
             print("\n".join(lines[-40:]))
-        die(f"the VM did not finish within {a.timeout:.0f} s", 124)
+        die(f"the VM did not finish within {a.timeout:.0f} s" + "".join("\n  " + l for l in said), 124)
     if report is None:
         if a.quiet:
             print("\n".join(lines[-40:]))
-        die(f"no report from the VM (QEMU exit status {code})", 1)
+        die(f"no report from the VM (QEMU exit status {code})" + "".join("\n  " + l for l in said), 1)
     try:
         r = json.loads(report)
     except json.JSONDecodeError as exc:
         die(f"the report is not JSON: {exc}", 1)
     a.guest_lines = [l[len("linux: "):] for l in lines if l.startswith("linux: ")]
+    a.kernel_lines = said
     vp, conv, rt = r.get("vp") or {}, r.get("converted") or [], r.get("roundtrip_ns") or {}
     cp = r.get("compute") or {}
     fw = r.get("svm_firmware") or {}

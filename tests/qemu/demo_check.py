@@ -4,13 +4,21 @@ exit status 0, a JSON report with every part the demo promises (the svm
 backend's guest firmware on every sidecar VP and, when Debian's kernel can
 be fetched, the Linux guest's banner), and an SVG timeline with one bar per
 sidecar CPU. Then the same with --backend ring3 (the guest test and the
-computation). Then a bad option must fail with a clear message and exit
-status 2.
+computation). Then the demo's handling of options and errors (options_checks):
+usage errors exit 2 naming the option (an unknown one with the valid
+ones), an unwritable --json or --svg exits 2 before QEMU starts, the main
+kernel's own error text for a bad mk.* option, the VM's CPU count and the
+reason when sidecar is disabled, --cpus 1, --qemu-arg -smp --qemu-arg N
+(space form), and --gdb: gdb attaches to the stub and stops in the shim,
+the sidecar kernel and the main kernel by symbol (when gdb is installed).
 
 usage: demo_check.py DEMO_PY BUILD_DIR
 """
 import json
 import os
+import shlex
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -71,12 +79,106 @@ def check(demo, build, backend):
     return [f"{backend}: {msg}" for msg in problems]
 
 
+def demo_run(demo, build, *args, timeout=300):
+    out = tempfile.mkdtemp(prefix="sidecar-demo-")
+    jpath = os.path.join(out, "r.json")
+    cmd = [sys.executable, demo, build, "--no-linux-guest", "--quiet", "--timeout", "200", "--json", jpath,
+           "--svg", os.path.join(out, "t.svg"), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        with open(jpath, encoding="utf-8") as fh:
+            r = json.load(fh)
+    except (OSError, ValueError):
+        r = None
+    return p, r
+
+
+def options_checks(demo, build):
+    problems = []
+
+    def expect(name, p, status, *texts, booted=None):
+        both = p.stdout + p.stderr
+        if p.returncode != status:
+            problems.append(f"{name}: exit status {p.returncode}, expected {status}:\n{both[-2000:]}")
+        for t in texts:
+            if t not in both:
+                problems.append(f"{name}: output lacks {t!r}:\n{both[-2000:]}")
+        if booted is not None and ("sidecar demo: " in p.stdout) != booted:
+            problems.append(f"{name}: QEMU {'did not start' if booted else 'started'}")
+        if "Traceback" in both:
+            problems.append(f"{name}: a Python traceback")
+
+    # Usage errors: exit 2, the option named, nothing booted.
+    p = subprocess.run([sys.executable, demo, build, "--cpus", "0"], capture_output=True, text=True)
+    expect("--cpus 0", p, 2, "--cpus", booted=False)
+    p = subprocess.run([sys.executable, demo, build, "--cpuss", "4"], capture_output=True, text=True)
+    expect("unknown option", p, 2, "--cpuss", "did you mean --cpus?", "valid options:", "--numa", "--gdb",
+           booted=False)
+    # Output paths checked before the VM boots.
+    for opt in ("--json", "--svg"):
+        p, _ = demo_run(demo, build, "--cpus", "4", opt, "/proc/sidecar-demo/out")
+        expect(f"{opt} unwritable", p, 2, f"{opt} /proc/sidecar-demo/out: cannot be written", booted=False)
+    # The main kernel's own error text for a bad main-kernel option.
+    p, r = demo_run(demo, build, "--cpus", "4", "--append", "mk.bogus")
+    expect("--append mk.bogus", p, 1, "the main kernel failed: command line: mk.bogus: unknown main-kernel option")
+    if "None" in p.stdout.split("=" * 72)[-1]:
+        problems.append("--append mk.bogus: the summary says None")
+    # Sidecar disabled: the VM's CPU count and the reason.
+    p, r = demo_run(demo, build, "--cpus", "4", "--append", "sidecar=off")
+    expect("sidecar=off", p, 0, "VM: 4 vCPUs", "sidecar was disabled: sidecar=off")
+    if not r or r.get("cpus") != 4 or r.get("main_cpus") != 4 or r.get("sidecar") is not False:
+        problems.append(f"sidecar=off: report cpus/main_cpus/sidecar: {r and (r.get('cpus'), r.get('main_cpus'), r.get('sidecar'))}")
+    # --cpus 1: runs (nothing to gain, sidecar disabled), --numa not blamed.
+    p, r = demo_run(demo, build, "--cpus", "1")
+    expect("--cpus 1", p, 0, "VM: 1 vCPUs", "nothing to gain")
+    if "--numa" in p.stderr:
+        problems.append("--cpus 1 blames --numa")
+    # -smp in --qemu-arg, space form: it replaces the demo's topology.
+    p, r = demo_run(demo, build, "--cpus", "8", "--qemu-arg", "-smp", "--qemu-arg", "3")
+    expect("--qemu-arg -smp --qemu-arg 3", p, 0, "VM: 3 vCPUs", "result: ok")
+    first = p.stdout.splitlines()[0] if p.stdout else ""
+    if " -numa " in first:
+        problems.append("--qemu-arg -smp: the demo's own -numa arguments were still given")
+    # --gdb: the stub, and the symbols of all three images where they run.
+    gdb = shutil.which("gdb")
+    if not gdb:
+        print("gdb not installed: the --gdb check is skipped")
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out = tempfile.mkdtemp(prefix="sidecar-demo-")
+        d = subprocess.Popen([sys.executable, demo, build, "--no-linux-guest", "--quiet", "--cpus", "4",
+                              "--json", os.path.join(out, "r.json"), "--svg", os.path.join(out, "t.svg"),
+                              "--gdb", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The demo prints the gdb command first; gdb retries the connection
+        # until QEMU listens (set tcp auto-retry, on by default).
+        hint = ""
+        for line in d.stdout:
+            if line.strip().startswith("gdb "):
+                hint = line.strip()
+                break
+        words = shlex.split(hint)[1:] if hint else []
+        g = subprocess.run([gdb, "-batch", *[w for w in words if w != "-q"], "-ex", "set tcp connect-timeout 60",
+                            "-ex", "break shim_main", "-ex", "break sk_entry", "-ex", "break mk_main",
+                            "-ex", "continue", "-ex", "continue", "-ex", "continue", "-ex", "kill"],
+                           capture_output=True, text=True, timeout=240)
+        try:
+            rest = d.communicate(timeout=60)[0]
+        except subprocess.TimeoutExpired:
+            d.kill()
+            rest = d.communicate()[0]
+        for fn in ("shim_main", "sk_entry", "mk_main"):
+            if not any("Breakpoint" in l and f" {fn} (" in l for l in g.stdout.splitlines()):
+                problems.append(f"--gdb: gdb did not stop in {fn} (printed command {hint!r}):\n"
+                                f"{g.stdout[-1500:]}{g.stderr[-1500:]}{rest[-500:]}")
+    return problems
+
+
 def main():
     demo, build = sys.argv[1], sys.argv[2]
-    problems = check(demo, build, "svm") + check(demo, build, "ring3")
-    bad = subprocess.run([sys.executable, demo, build, "--cpus", "0"], capture_output=True, text=True)
-    if bad.returncode != 2 or "--cpus" not in bad.stderr:
-        problems.append(f"--cpus 0: status {bad.returncode}, message {bad.stderr.strip()!r}")
+    problems = options_checks(demo, build)
+    problems += check(demo, build, "svm") + check(demo, build, "ring3")
     for msg in problems:
         print("FAIL: " + msg)
     return 1 if problems else 0

@@ -7,16 +7,32 @@ duplicated; prints the throughput. Exit 0 when the soak passed.
   soak.py BUILD [--cpus 64] [--commands 100000] [--timeout S] [--json FILE]
 
 The default size is the full soak (64 vCPUs, 10^5 commands per sidecar
-CPU); the test suite runs a small one (qemu-soak-small)."""
+CPU); the test suite runs a small one (qemu-soak-small).
+
+Every few seconds a progress line: commands done and left (the main
+kernel prints its count every 10 s), the time so far and an estimate of
+the time left, the same on a terminal and in a CI log. The QEMU binary:
+--qemu, else $SIDECAR_QEMU, else the build directory's -Dqemu.
+
+Exit status: 0 the soak passed; 1 it failed; 2 a usage error (the valid
+options are named), a missing QEMU or shim, or a --json path that cannot
+be written (checked before the VM boots)."""
 
 import argparse
 import importlib.util
 import json
 import os
+import re
+import shutil
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import buildconf  # noqa: E402
+from cli import Parser, unwritable  # noqa: E402
+from progress import Progress  # noqa: E402
+from vmrun import run_bounded  # noqa: E402
 
 
 def load_run():
@@ -26,21 +42,60 @@ def load_run():
     return mod
 
 
+def run_with_progress(run, args, total):
+    """run.run, plus a progress line every few seconds from the main
+    kernel's "main: soak: S s, D/T commands" lines."""
+    cmd = run.qemu_command(args)
+    print("+ " + " ".join(cmd), flush=True)
+    ticker = Progress("soak", "commands", total=total)
+
+    def on_line(text):
+        m = re.match(r"main: soak: \d+ s, (\d+)/(\d+) commands", text)
+        if m:
+            ticker.update(done=int(m.group(1)), total=int(m.group(2)))
+        elif text.startswith("sidecar: bring-up done"):
+            ticker.update(stage="sidecar CPUs up")
+        elif text.startswith("main: soak: ") and " CPUs x " in text:
+            ticker.update(stage="soak running")
+            ticker.begin()
+        elif text.startswith("main: soak: ok") or text.startswith("main: soak: FAILED"):
+            ticker.update(stage="soak finished, checking")
+        if args.live:
+            print(text, flush=True)
+            ticker.heard()
+
+    ticker.start()
+    try:
+        code, lines, wall = run_bounded(cmd, args.timeout, on_line)
+    finally:
+        ticker.stop()
+    report = next((l[len("SIDECAR-REPORT "):] for l in reversed(lines) if l.startswith("SIDECAR-REPORT ")), None)
+    return code, report, lines, wall
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="soak.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", type=int, default=64, help="vCPUs of the VM (one is the main CPU)")
     ap.add_argument("--commands", type=int, default=100000, help="commands per sidecar CPU")
     ap.add_argument("--memory", help="VM memory (default: 256M up to 8 vCPUs, else 1G)")
     ap.add_argument("--timeout", type=float, help="bound on the whole run in seconds (default from the size)")
     ap.add_argument("--json", help="write the soak figures here")
-    ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu)")
     ap.add_argument("--live", action="store_true", help="print the console as it comes")
     a = ap.parse_args()
     if a.cpus < 2 or a.cpus > 255 or a.commands < 1:
         ap.error("--cpus must be 2-255 and --commands at least 1")
-    run = load_run()
+    a.qemu = buildconf.qemu(a.build, a.qemu)
+    if not shutil.which(a.qemu):
+        ap.exit(2, f"soak.py: {a.qemu} not found (./sidecar deps installs qemu-system-x86; "
+                   "-Dqemu, $SIDECAR_QEMU or --qemu name another)\n")
     shim = os.path.join(a.build, "shim/arch/x86_64/sidecar-shim.elf")
+    if not os.path.isfile(shim):
+        ap.exit(2, f"soak.py: {shim} is missing: build first (./sidecar build)\n")
+    if a.json and unwritable("--json", a.json):
+        ap.exit(2, f"soak.py: {unwritable('--json', a.json)}\n")
+    run = load_run()
     # Generous: 1000 commands/s over all CPUs at the least, 10 minutes more.
     timeout = a.timeout or 600 + (a.cpus - 1) * a.commands / 1000
     args = argparse.Namespace(
@@ -51,7 +106,7 @@ def main():
         disabled=False, expect=["soak.ok=true", "soak.lost=0", "soak.duplicated=0"], console=None,
         numa_mem=None)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    code, report, lines, wall = run.run(args)
+    code, report, lines, wall = run_with_progress(run, args, (a.cpus - 1) * a.commands)
     problems = run.check(args, code, report, wall, lines)
     soak = None
     if report:

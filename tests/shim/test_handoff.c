@@ -132,6 +132,7 @@ Test(handoff, disabled_passes_reason_and_no_boot_cpus)
     cr_assert_eq(build("/shim sidecar=off root=/dev/vda"), SHIM_OK, "%s", err);
     cr_assert_str_eq((const char *)h->cmdline, "root=/dev/vda");
     cr_assert_not(h->sidecar_enabled);
+    cr_assert_eq(h->main_cpu_count, 1, "the VM's one CPU is the main kernel's");
     cr_assert_eq(h->params_pa, 0);
     cr_assert_eq(h->disabled_reason.len, strlen(plan.reason));
     cr_assert(memcmp(h->disabled_reason.buf, plan.reason, h->disabled_reason.len) == 0);

@@ -5,8 +5,11 @@
  * docs/linux-driver.md describes every call.
  *
  * The first four ioctls are OpenHCL's (mshv_vtl_sidecar, same numbers,
- * argument and errors), so OpenHCL-style host code drives this driver
- * unchanged. A CPU argument is a sidecar CPU index (params.cpus[] index,
+ * argument and errors) and the pages are byte-identical, so OpenHCL-style
+ * host code finds the calls it knows; it is not a drop-in replacement:
+ * device discovery, CPU numbering under the numa policy, the completion
+ * vector and the Linux version differ (docs/linux-driver.md, "OpenHCL
+ * behaviour / ours", lists each difference). A CPU argument is a sidecar CPU index (params.cpus[] index,
  * the numbering of the control page's base_cpu), node base_cpu ..
  * base_cpu + cpu_count - 1; SIDECAR_DRV_CPU_INFO gives its Linux CPU number.
  *

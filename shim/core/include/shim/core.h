@@ -131,6 +131,7 @@ struct shim_plan {
     bool enabled;                     /* false: everything to the main kernel */
     char reason[SHIM_ERR_SIZE];       /* why disabled (enabled: first fallback taken, or empty) */
     uint32_t policy;                  /* the policy applied: SHIM_POLICY_OPENHCL or SHIM_POLICY_NUMA */
+    uint32_t cpu_count;               /* CPUs in the topology, set even when disabled (0: not read) */
     uint32_t main_cpu_count;
     uint32_t sidecar_cpu_count;
     /* Memory the sidecar owns from now on: node memory, the trampoline
