@@ -36,6 +36,8 @@ def sources(target, src, build):
         "shim": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
         "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],
+        "kernel": vp + [os.path.join(src, "kernel", "core", f) for f in ("dispatch.c", "boot_checks.c")]
+                  + scfree + [os.path.join(gen, "validate.c")],
     }[target]
 
 
