@@ -36,9 +36,17 @@ def sources(target, src, build):
         "shim": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
         "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],
+        "mkoptions": [os.path.join(src, "mainkernel", "options.c")] + scfree,
         "kernel": vp + [os.path.join(src, "kernel", "core", f) for f in ("dispatch.c", "boot_checks.c")]
                   + scfree + [os.path.join(gen, "validate.c")],
     }[target]
+
+
+def extra_flags(target, src):
+    """Include directories and definitions one target needs alone."""
+    return {
+        "mkoptions": ["-I" + os.path.join(src, "mainkernel")],
+    }.get(target, [])
 
 
 def validators_table(build, out_dir):
@@ -77,6 +85,7 @@ def main():
            "-I" + os.path.join(src, "linuxboot", "include"),
            "-I" + os.path.join(src, "hostlib", "include"),
            "-I" + os.path.join(src, "subprojects", "scfree", "include"),
+           ] + extra_flags(target, src) + [
            os.path.join(HERE, f"fuzz_{target}.c")] + sources(target, src, build) + ["-o", exe]
     print("+ " + " ".join(cmd), flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True)
