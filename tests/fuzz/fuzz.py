@@ -25,7 +25,8 @@ def sources(target, src, build):
     vp = sorted(glob.glob(os.path.join(src, "kernel", "core", "vp", "*.c")))
     svm = sorted(glob.glob(os.path.join(src, "kernel", "core", "svm", "*.c")))
     scfree = [os.path.join(src, "subprojects", "scfree", "src", f) for f in ("mem.c", "fmt.c")]
-    shim_core = ([os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c")]
+    shim_core = ([os.path.join(src, "shim", "core", f) for f in ("acpi.c", "cmdline.c", "plan.c", "handoff.c", "linux.c",
+                                                           "multiboot.c")]
                  + [os.path.join(src, "linuxboot", "linuxboot.c")])
     return {
         "validators": [os.path.join(gen, "validate.c")],
@@ -36,6 +37,7 @@ def sources(target, src, build):
         "shim": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "hostlib": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
         "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],
+        "shimboot": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "mkoptions": [os.path.join(src, "mainkernel", "options.c")] + scfree,
         "kernel": vp + [os.path.join(src, "kernel", "core", f) for f in ("dispatch.c", "boot_checks.c")]
                   + scfree + [os.path.join(gen, "validate.c")],
