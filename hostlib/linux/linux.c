@@ -31,8 +31,14 @@ struct linux_map {
 struct linux_ctx {
     int fds[SIDECAR_MAX_NODES];
     uint32_t node_count;
+    /* Copies of the params and output pages taken once at open: the core
+     * validates these, and this transport reads nothing else afterwards
+     * (the pages themselves may change under it: a re-read cpu_count sent
+     * lx_send_ipi past the params' CPU array, found by fuzz-hostlinux). */
     const struct sidecar_params *params;
     const struct sidecar_output *output;
+    struct sidecar_params params_copy;
+    struct sidecar_output output_copy;
     struct linux_map maps[2 * SIDECAR_MAX_NODES + 2];
     uint32_t map_count;
     uint32_t last_cpu;          /* atomic: where the APIC ID lookup starts (a hint) */
@@ -151,9 +157,10 @@ int sidecar_host_open_linux(struct sidecar_host *h, const char *device_prefix)
         device_prefix = SIDECAR_DRV_DEVICE_PREFIX;
     if (strlen(device_prefix) > 200)
         return SIDECAR_HOST_E_INVALID;
-    struct linux_ctx *c = calloc(1, sizeof(*c));
+    struct linux_ctx *c = aligned_alloc(_Alignof(struct linux_ctx), sizeof(*c));   /* params: page aligned */
     if (!c)
         return SIDECAR_HOST_E_NOMEM;
+    memset(c, 0, sizeof(*c));
     for (uint32_t n = 0; n < SIDECAR_MAX_NODES; n++)
         c->fds[n] = -1;
     char path[256];
@@ -184,12 +191,18 @@ int sidecar_host_open_linux(struct sidecar_host *h, const char *device_prefix)
             return rc;
         }
     }
-    c->params = lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_PARAMS, sizeof(struct sidecar_params), PROT_READ);
-    c->output = lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_OUTPUT, sizeof(struct sidecar_output), PROT_READ);
-    if (!c->params || !c->output) {
+    const struct sidecar_params *live_params =
+        lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_PARAMS, sizeof(struct sidecar_params), PROT_READ);
+    const struct sidecar_output *live_output =
+        lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_OUTPUT, sizeof(struct sidecar_output), PROT_READ);
+    if (!live_params || !live_output) {
         lx_free(c);
         return SIDECAR_HOST_E_INVALID;
     }
+    memcpy(&c->params_copy, live_params, sizeof(c->params_copy));
+    memcpy(&c->output_copy, live_output, sizeof(c->output_copy));
+    c->params = &c->params_copy;
+    c->output = &c->output_copy;
     /* The core checks node_count against the params it validates; the
      * map callback must not look beyond what it allows. */
     if (c->output->node_count < c->node_count) {

@@ -39,6 +39,7 @@ def sources(target, src, build):
         "plan": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "shimboot": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "mkoptions": [os.path.join(src, "mainkernel", "options.c")] + scfree,
+        "hostlinux": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
         "kernel": vp + [os.path.join(src, "kernel", "core", f) for f in ("dispatch.c", "boot_checks.c")]
                   + scfree + [os.path.join(gen, "validate.c")],
     }[target]
