@@ -40,6 +40,7 @@ def sources(target, src, build):
         "shimboot": shim_core + scfree + [os.path.join(gen, "validate.c")],
         "mkoptions": [os.path.join(src, "mainkernel", "options.c")] + scfree,
         "hostlinux": [os.path.join(src, "hostlib", "core", "host.c"), os.path.join(gen, "validate.c")],
+        "driver": [],
         "kernel": vp + [os.path.join(src, "kernel", "core", f) for f in ("dispatch.c", "boot_checks.c")]
                   + scfree + [os.path.join(gen, "validate.c")],
     }[target]
@@ -49,6 +50,7 @@ def extra_flags(target, src):
     """Include directories and definitions one target needs alone."""
     return {
         "mkoptions": ["-I" + os.path.join(src, "mainkernel")],
+        "driver": ["-I" + os.path.join(src, "driver")],
     }.get(target, [])
 
 
