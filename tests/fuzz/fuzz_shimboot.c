@@ -213,8 +213,11 @@ static void fuzz_place(void)
     }
     struct shim_range avoid[6];
     uint32_t navoid = next8() % 7;
-    for (uint32_t k = 0; k < navoid; k++)
-        avoid[k] = (struct shim_range){ small_or_raw(raw), small_or_raw(raw), 2 };
+    for (uint32_t k = 0; k < navoid; k++) {
+        /* the callers' ranges (the shim, its modules, what it placed) never wrap */
+        uint64_t b = small_or_raw(raw), sz = small_or_raw(raw);
+        avoid[k] = (struct shim_range){ b, sz > UINT64_MAX - b ? UINT64_MAX - b : sz, 2 };
+    }
     uint64_t size = small_or_raw(raw);
     uint64_t align = raw ? next_n(8) : 0x1000ull << (next8() % 8);
     uint64_t lo = small_or_raw(raw), hi = how & 2 ? small_or_raw(raw) : 0x100000;
@@ -224,8 +227,9 @@ static void fuzz_place(void)
     bool sane = size && align && !(align & (align - 1)) && lo < hi && size <= hi - lo;
     if (found) {
         if (!sane || (out & (align - 1)) || out < lo || out > hi || size > hi - out ||
-            !fits_oracle(avoid, navoid, out, size))
+            !fits_oracle(avoid, navoid, out, size)) {
             abort();
+        }
     } else if (out != 0xdeadbeef) {
         abort();
     }
