@@ -70,7 +70,7 @@ def from_build(ap, a):
                    "include/generated/autoconf.h); run make olddefconfig modules_prepare there\n")
     gen = os.path.join(a.from_build, "gen", "sidecar")
     files = [os.path.join(TOP, "driver", "Kbuild"), os.path.join(TOP, "driver", "main.c"),
-             os.path.join(gen, "abi.h"), os.path.join(gen, "validate.h"), os.path.join(gen, "validate.c"),
+             os.path.join(TOP, "driver", "sidecar_checks.h"), os.path.join(gen, "abi.h"), os.path.join(gen, "validate.h"), os.path.join(gen, "validate.c"),
              os.path.join(TOP, "hostlib", "include", "sidecar", "linux_driver.h")]
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:

@@ -44,6 +44,7 @@
 #include "sidecar/abi.h"
 #include "sidecar/validate.h"
 #include "sidecar/linux_driver.h"
+#include "sidecar_checks.h"
 
 static unsigned long handoff;
 module_param(handoff, ulong, 0444);
@@ -253,6 +254,14 @@ static void sc_send_ipi(u32 apic_id, u32 vector)
 
 	if (!vector)
 		return;
+	/* The request vector comes from a control page user space can write:
+	 * above 255 it would change the ICR's delivery mode (INIT, SIPI) or
+	 * shorthand (all CPUs), below 32 hit an exception vector. */
+	if (!sc_check_ipi_vector(vector)) {
+		pr_warn_ratelimited("refusing an IPI with vector 0x%x to APIC ID %u (not in [%u, 255])\n", vector,
+				    apic_id, SIDECAR_MIN_VECTOR);
+		return;
+	}
 	/* A fixed, physical-destination IPI by APIC ID: it reaches a CPU Linux
 	 * has never started (no logical ID, no per-CPU area in use). */
 	local_irq_save(flags);
@@ -394,9 +403,11 @@ static void sc_publish_response(struct sc_node *n)
 
 static struct sc_cpu *sc_cpu_of(struct sc_node *n, unsigned long cpu)
 {
-	if (cpu < n->base_cpu || cpu - n->base_cpu >= n->cpu_count)
+	unsigned int i;
+
+	if (!sc_check_cpu_arg(n->base_cpu, n->cpu_count, cpu, &i))
 		return NULL;
-	return &n->cpus[cpu - n->base_cpu];
+	return &n->cpus[i];
 }
 
 static u8 sc_status(struct sc_node *n, struct sc_cpu *c)
@@ -900,33 +911,17 @@ static int sc_mmap(struct file *f, struct vm_area_struct *vma)
 	struct sc_node *n = sc_node_of_file(f);
 	u64 off = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	u64 len = vma->vm_end - vma->vm_start;
-	u64 pa, avail;
-	bool ro = false;
+	const struct sc_mmap_layout layout = {
+		.shmem_pa = n->shmem_pa, .shmem_size = n->shmem_size, .control_pa = n->control_pa,
+		.params_pa = sc.handoff->params_pa, .params_size = PAGE_ALIGN(sizeof(struct sidecar_params)),
+		.output_pa = sc.handoff->output_pa, .output_size = PAGE_ALIGN(sizeof(struct sidecar_output)),
+		.guest_ram_base = sc.params->guest_ram_base, .guest_ram_size = sc.params->guest_ram_size,
+		.page_size = PAGE_SIZE,
+	};
+	unsigned long long pa;
+	int ro;
 
-	if (off == SIDECAR_DRV_MMAP_SHMEM) {
-		if (len != n->shmem_size)
-			return -EINVAL;	/* OpenHCL: exactly the node's pages */
-		pa = n->shmem_pa;
-		avail = n->shmem_size;
-	} else if (off == SIDECAR_DRV_MMAP_CONTROL) {
-		pa = n->control_pa;
-		avail = PAGE_SIZE;
-	} else if (off == SIDECAR_DRV_MMAP_PARAMS) {
-		pa = sc.handoff->params_pa;
-		avail = PAGE_ALIGN(sizeof(struct sidecar_params));
-		ro = true;
-	} else if (off == SIDECAR_DRV_MMAP_OUTPUT) {
-		pa = sc.handoff->output_pa;
-		avail = PAGE_ALIGN(sizeof(struct sidecar_output));
-		ro = true;
-	} else if (off >= SIDECAR_DRV_MMAP_GUEST_RAM &&
-		   off - SIDECAR_DRV_MMAP_GUEST_RAM < sc.params->guest_ram_size) {
-		pa = sc.params->guest_ram_base + (off - SIDECAR_DRV_MMAP_GUEST_RAM);
-		avail = sc.params->guest_ram_size - (off - SIDECAR_DRV_MMAP_GUEST_RAM);
-	} else {
-		return -EINVAL;
-	}
-	if (len > avail)
+	if (sc_check_mmap(&layout, off, len, &pa, &ro))
 		return -EINVAL;
 	if (ro) {
 		if (vma->vm_flags & VM_WRITE)

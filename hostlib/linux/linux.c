@@ -26,7 +26,9 @@
 #include "../core/internal.h"
 
 /* Messages are truncated to fit struct sidecar_host_error on purpose. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 struct linux_map {
     void *p;
@@ -36,8 +38,14 @@ struct linux_map {
 struct linux_ctx {
     int fds[SIDECAR_MAX_NODES];
     uint32_t node_count;
+    /* Copies of the params and output pages taken once at open: the core
+     * validates these, and this transport reads nothing else afterwards
+     * (the pages themselves may change under it: a re-read cpu_count sent
+     * lx_send_ipi past the params' CPU array, found by fuzz-hostlinux). */
     const struct sidecar_params *params;
     const struct sidecar_output *output;
+    struct sidecar_params params_copy;
+    struct sidecar_output output_copy;
     struct linux_map maps[2 * SIDECAR_MAX_NODES + 2];
     uint32_t map_count;
     uint32_t last_cpu;          /* atomic: where the APIC ID lookup starts (a hint) */
@@ -227,9 +235,10 @@ static int lx_open(struct sidecar_host *h, const char *device_prefix, struct sid
         device_prefix = SIDECAR_DRV_DEVICE_PREFIX;
     if (strlen(device_prefix) > 200)
         return lx_fail(err, SIDECAR_HOST_E_INVALID, "open: the device prefix is longer than 200 bytes");
-    struct linux_ctx *c = calloc(1, sizeof(*c));
+    struct linux_ctx *c = aligned_alloc(_Alignof(struct linux_ctx), sizeof(*c));   /* params: page aligned */
     if (!c)
         return lx_fail_errno(err, SIDECAR_HOST_E_NOMEM, ENOMEM, "allocating the transport for", device_prefix, NULL);
+    memset(c, 0, sizeof(*c));
     for (uint32_t n = 0; n < SIDECAR_MAX_NODES; n++)
         c->fds[n] = -1;
     snprintf(c->prefix, sizeof(c->prefix), "%s", device_prefix);
@@ -272,18 +281,24 @@ static int lx_open(struct sidecar_host *h, const char *device_prefix, struct sid
         }
     }
     snprintf(path, sizeof(path), "%s0", device_prefix);
-    c->params = lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_PARAMS, sizeof(struct sidecar_params), PROT_READ);
-    if (!c->params) {
+    const struct sidecar_params *live_params =
+        lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_PARAMS, sizeof(struct sidecar_params), PROT_READ);
+    if (!live_params) {
         int e = errno;
         lx_free(c);
         return lx_fail_errno(err, lx_errno_code(e), e, "mmap of the params page of", path, NULL);
     }
-    c->output = lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_OUTPUT, sizeof(struct sidecar_output), PROT_READ);
-    if (!c->output) {
+    const struct sidecar_output *live_output =
+        lx_mmap(c, c->fds[0], SIDECAR_DRV_MMAP_OUTPUT, sizeof(struct sidecar_output), PROT_READ);
+    if (!live_output) {
         int e = errno;
         lx_free(c);
         return lx_fail_errno(err, lx_errno_code(e), e, "mmap of the output page of", path, NULL);
     }
+    memcpy(&c->params_copy, live_params, sizeof(c->params_copy));
+    memcpy(&c->output_copy, live_output, sizeof(c->output_copy));
+    c->params = &c->params_copy;
+    c->output = &c->output_copy;
     /* The core checks node_count against the params it validates; the
      * map callback must not look beyond what it allows. */
     if (c->output->node_count < c->node_count) {

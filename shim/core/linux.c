@@ -11,6 +11,10 @@ static bool overlaps(uint64_t a, uint64_t as, uint64_t b, uint64_t bs)
     return as && bs && a < b + bs && b < a + as;
 }
 
+/* Every byte of [b, b + size) is in a usable entry and in no other entry.
+ * A non-usable entry whose end wraps past 2^64 (firmware's mistake) counts
+ * as reaching the top and the wrapped rest from 0 (it was ignored, so
+ * Linux could be placed in it: found by fuzz-shimboot). */
 bool shim_memmap_usable(const struct shim_memmap *map, uint64_t b, uint64_t size)
 {
     if (b + size < b)
@@ -19,7 +23,10 @@ bool shim_memmap_usable(const struct shim_memmap *map, uint64_t b, uint64_t size
     uint32_t n = map->count < SHIM_MAX_RANGES ? map->count : SHIM_MAX_RANGES;
     for (uint32_t i = 0; i < n; i++) {
         const struct shim_range *r = &map->ranges[i];
-        if (r->type != LINUXBOOT_E820_RAM && r->base + r->size >= r->base && overlaps(b, e - b, r->base, r->size))
+        if (r->type == LINUXBOOT_E820_RAM)
+            continue;
+        uint64_t end = r->base + r->size;
+        if (end < r->base ? e > r->base || b < end : overlaps(b, e - b, r->base, r->size))
             return false;
     }
     uint64_t cur = b;

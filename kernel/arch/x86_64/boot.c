@@ -14,20 +14,11 @@
 #include <scfree/scfree.h>
 #include <scfree/trampoline.h>
 #include <scfree/x86.h>
+#include <sidecar/kboot.h>
 #include <sidecar/validate.h>
 
 #include "apic_icr.h"
 #include "kernel.h"
-
-/* Kernel-error codes in output.status (validator codes are below 0x100). */
-#define SK_E_PARAMS_OUTPUT 0x101u
-#define SK_E_CONFIG 0x102u
-#define SK_E_BSP 0x103u
-#define SK_E_X2APIC 0x104u
-#define SK_E_IMAGE 0x105u
-#define SK_E_NODE 0x106u
-#define SK_E_GUEST_RAM 0x107u
-#define SK_E_VP_BACKEND 0x108u
 
 struct sk_globals sk_g;
 struct sk_cpu_entry sk_cpus[SK_MAX_CPUS];
@@ -67,6 +58,12 @@ static bool fail(struct sidecar_output *out, uint32_t code, const char *fmt, ...
     sk_g.logging = sk_g.logging || SIDECAR_CONFIG_DEFAULT_LOGGING;
     klog("boot failed: %s", text);
     return false;
+}
+
+/* A refusal of the portable checks (sidecar/kboot.h). */
+static bool fail_with(struct sidecar_output *out, const struct sk_boot_error *e)
+{
+    return fail(out, e->code, "%s", e->text);
 }
 
 /* ---- page tables ------------------------------------------------------------ */
@@ -378,78 +375,11 @@ void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
 
 /* ---- entry ----------------------------------------------------------------------- */
 
-static bool check_params(const struct sidecar_params *p, uint64_t params_pa,
-                         uint64_t output_pa, struct sidecar_output *out)
+/* The page at pa is mapped at pa by the page tables the shim gave us. */
+static bool identity_mapped(void *ctx, uint64_t pa)
 {
-    struct sidecar_abi_error err;
-    sidecar_abi_result_t rc = sidecar_params_validate(p, &err);
-    if (rc != SIDECAR_ABI_OK)
-        return fail(out, rc, "params.%s", err.message);
-    if (p->cpu_count > SK_MAX_CPUS)
-        return fail(out, SK_E_CONFIG, "params.cpu_count: %u exceeds this kernel's maximum (%u)",
-                    p->cpu_count, (unsigned)SK_MAX_CPUS);
-    uint64_t out_end = output_pa + sizeof(*out);
-    if (output_pa < params_pa + sizeof(*p) && params_pa < out_end)
-        return fail(out, SK_E_PARAMS_OUTPUT, "output: overlaps params");
-    for (uint32_t n = 0; n < p->node_count; n++) {
-        const struct sidecar_params_node *nd = &p->nodes[n];
-        if (output_pa < nd->memory_base + nd->memory_size && nd->memory_base < out_end)
-            return fail(out, SK_E_PARAMS_OUTPUT, "output: overlaps nodes[%u] memory", n);
-        if (params_pa < nd->memory_base + nd->memory_size && nd->memory_base < params_pa + sizeof(*p))
-            return fail(out, SK_E_PARAMS_OUTPUT, "params: overlaps nodes[%u] memory", n);
-    }
-    /* Guest RAM (the validator checked alignment, size and that it is
-     * disjoint from node memory and the trampoline): it must lie under PML4
-     * entry 0 (so below the kernel window, in the low canonical half) and
-     * must not hold the params or output pages, which the VP could then
-     * reach. */
-    uint64_t gb = p->guest_ram_base, gs = p->guest_ram_size;
-    if (gs) {
-        if (gb + gs > (1ull << 39) || (gb >> 39) == ((KERNEL_VBASE >> 39) & 511))
-            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: %lx + %lx is not below 512 GiB", gb, gs);
-        if (params_pa < gb + gs && gb < params_pa + sizeof(*p))
-            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps params");
-        if (output_pa < gb + gs && gb < out_end)
-            return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps output");
-    }
-    const struct sidecar_params_cpu *bsp = &p->cpus[p->bsp_cpu];
-    if (bsp->role != SIDECAR_CPU_ROLE_MAIN)
-        return fail(out, SK_E_BSP, "params.cpus[%u].role: the BSP must be a main CPU", p->bsp_cpu);
-    /* Every sidecar CPU must belong to a node. */
-    for (uint32_t c = 0; c < p->cpu_count; c++) {
-        if (p->cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR)
-            continue;
-        bool inside = false;
-        for (uint32_t n = 0; n < p->node_count && !inside; n++)
-            inside = c >= p->nodes[n].base_cpu && c - p->nodes[n].base_cpu < p->nodes[n].cpu_count;
-        if (!inside)
-            return fail(out, SK_E_NODE, "params.cpus[%u].role: sidecar CPU outside every node", c);
-    }
-    return true;
-}
-
-/* Node memory the validators accept can still be memory the kernel cannot
- * use: on top of its own image, or where the page tables it was given do
- * not map it at its physical address (every node page is written through
- * that identity map while the CPUs are set up). Refused by name before
- * anything changes, instead of a page fault that parks the BSP. */
-static bool check_node_memory(const struct sidecar_params *p, uint64_t kernel_pa, uint64_t kernel_size,
-                              struct sidecar_output *out)
-{
-    for (uint32_t n = 0; n < p->node_count; n++) {
-        uint64_t b = p->nodes[n].memory_base, sz = p->nodes[n].memory_size;
-        if (b < kernel_pa + kernel_size && kernel_pa < b + sz)
-            return fail(out, SK_E_NODE, "params.nodes[%u].memory_base: node memory %lx + %lx overlaps the kernel image",
-                        n, b, sz);
-        for (uint64_t a = b; a < b + sz; a += PAGE_SIZE)
-            if (virt_to_phys(a) != a)
-                return fail(out, SK_E_NODE, "params.nodes[%u].memory_base: %lx is not mapped at its physical address "
-                            "by the page tables the kernel was given", n, a);
-    }
-    if (virt_to_phys(p->trampoline_page) != p->trampoline_page)
-        return fail(out, SK_E_NODE, "params.trampoline_page: %lx is not mapped at its physical address",
-                    p->trampoline_page);
-    return true;
+    (void)ctx;
+    return virt_to_phys(pa) == pa;
 }
 
 bool sk_entry(uint64_t params_pa, uint64_t output_pa)
@@ -469,8 +399,10 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.serial_port = p->serial_port ? p->serial_port : 0x3f8;
     if (!params_pa || (params_pa & (PAGE_SIZE - 1)))
         return fail(out, SK_E_PARAMS_OUTPUT, "params: address %lx not page aligned", params_pa);
-    if (!check_params(p, params_pa, output_pa, out))
-        return false;
+    struct sk_boot_error e;
+    const struct sk_boot_env env = { params_pa, output_pa, SK_MAX_CPUS, (KERNEL_VBASE >> 39) & 511 };
+    if (!sk_params_check(p, &env, &e))
+        return fail_with(out, &e);
     sk_g.logging = p->enable_logging;
 
     /* The environment: our image, the APIC mode. */
@@ -483,8 +415,8 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         if (virt_to_phys(KERNEL_VBASE + (uint64_t)k * PAGE_SIZE) != kernel_pa + (uint64_t)k * PAGE_SIZE)
             return fail(out, SK_E_IMAGE, "kernel image: not physically contiguous at page %u", k);
     }
-    if (!check_node_memory(p, kernel_pa, (uint64_t)image_pages * PAGE_SIZE, out))
-        return false;
+    if (!sk_params_check_memory(p, kernel_pa, (uint64_t)image_pages * PAGE_SIZE, identity_mapped, NULL, &e))
+        return fail_with(out, &e);
     struct cpuid_regs f1 = cpuid(1, 0);
     bool has_x2apic = f1.ecx & (1u << 21);
     if (p->apic_mode == SIDECAR_APIC_MODE_X2APIC && !has_x2apic)
@@ -493,9 +425,6 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
                   (p->apic_mode == SIDECAR_APIC_MODE_AUTO && has_x2apic);
     sk_g.use_mwait = p->use_mwait && (f1.ecx & (1u << 3));
     sk_g.tsc_deadline = f1.ecx & (1u << 24);
-    if (p->guest_ram_size && kernel_pa < p->guest_ram_base + p->guest_ram_size &&
-        p->guest_ram_base < kernel_pa + (uint64_t)image_pages * PAGE_SIZE)
-        return fail(out, SK_E_GUEST_RAM, "params.guest_ram_base: guest RAM overlaps the kernel image");
     if (cpuid(0x80000000u, 0).eax >= 0x80000001u)
         sk_g.nx = cpuid(0x80000001u, 0).edx & (1u << 20);
     sk_ap_nxe = sk_g.nx;

@@ -7,6 +7,7 @@
 #include <scfree/scfree.h>
 #include <scfree/x86.h>
 
+#include <sidecar/kboot.h>
 #include <sidecar/kcore.h>
 
 #include "kernel.h"
@@ -132,12 +133,6 @@ static bool msr_fixup(struct trap_frame *f)
 #define DR6_RESET 0xffff0ff0ull
 #define DR7_RESET 0x400ull
 
-/* The exceptions that push an error code (entry.asm's STUB agrees). */
-static bool vector_has_error_code(uint8_t v)
-{
-    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 || v == 29 || v == 30;
-}
-
 /* An NMI (or #DB) can arrive between the STI and the HLT of "sti; hlt"
  * (the STI shadow holds off only maskable interrupts): it then returns to
  * the HLT, and a maskable interrupt pending meanwhile (the host's request
@@ -175,21 +170,23 @@ static void resume_past_halt(struct trap_frame *f)
  * The #DB path logs its first occurrence per CPU: it may interrupt this
  * CPU inside its own log line, which the log lock lets it write through
  * (loglock.h). */
+/* sk_trap_classify's question, its answer kept for the EOI. */
+static bool in_service_of(void *ctx, uint8_t v)
+{
+    return *(bool *)ctx = apic_in_service(v);
+}
+
 bool sk_trap_filter(struct trap_frame *f)
 {
     uint8_t v = (uint8_t)f->vector;
     bool bsp = read_cr3() == sk_g.shim_cr3;
     struct sk_percpu *pc = bsp ? 0 : this_cpu();
-    /* An exception that pushed its error code is one (the hot guest exits,
-     * #PF and #GP, need no APIC read). A #DF is the CPU's end, at any CPL:
-     * never a guest exit. */
-    if (f->vector & SK_TRAP_ERROR_PUSHED) {
-        if (v == 8)
-            sk_trap(f);
+    bool in_service = false;
+    switch (sk_trap_classify(f->vector, f->cs, in_service_of, &in_service)) {
+    case SK_TRAP_TERMINAL:
+        sk_trap(f);   /* a #DF or a machine check is the CPU's end, at any CPL */
         return false;
-    }
-    bool in_service = apic_in_service(v);
-    if (vector_has_error_code(v) || in_service) {
+    case SK_TRAP_STRAY:
         if (in_service)
             apic_eoi();
         if (bsp) {
@@ -203,18 +200,14 @@ bool sk_trap_filter(struct trap_frame *f)
             pc->stray_seen |= 1u << v;
         }
         return true;
-    }
-    if (v == 2) {
+    case SK_TRAP_NMI:
         /* Counted only: this runs on the small NMI stack, so the first one
          * is logged later by arch_park (the BSP's never). */
         (*(bsp ? &sk_g.bsp_nmi_count : &pc->nmi_count))++;
         resume_past_halt(f);
         return true;
-    }
-    if (v == 18)
-        sk_trap(f);   /* a machine check is the CPU's end, at any CPL */
-    uint32_t cpu = bsp ? sk_g.bsp_cpu : pc->cpu_index;
-    if (v == 1 && !(f->cs & 3)) {
+    case SK_TRAP_DEBUG_RESET: {
+        uint32_t cpu = bsp ? sk_g.bsp_cpu : pc->cpu_index;
         uint64_t dr6, dr7;
         __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
         __asm__ volatile("mov %%dr7, %0" : "=r"(dr7));
@@ -226,6 +219,9 @@ bool sk_trap_filter(struct trap_frame *f)
             klog_cpu(cpu, "#DB at CPL0 (rip %lx, dr6 %lx, dr7 %lx): debug registers reset, carrying on", f->rip,
                      dr6, dr7);
         return true;
+    }
+    case SK_TRAP_EXCEPTION:
+        break;
     }
     return false;
 }

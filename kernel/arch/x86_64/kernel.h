@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <sidecar/abi.h>
+#include <sidecar/kboot.h>
 #include <sidecar/svm.h>
 #include <sidecar/vp.h>
 #include <sidecar_config.h>
@@ -185,9 +186,8 @@ _Static_assert(PAGE_SIZE - sizeof(struct sk_percpu) >= SK_NMI_STACK + SK_IST1_GA
 static inline struct sk_percpu *this_cpu(void) { return (struct sk_percpu *)PERCPU_VA; }
 
 /* Interrupt frame built by entry.asm. The vector word holds the vector in
- * bits 0-7 and SK_TRAP_ERROR_PUSHED when the CPU pushed the error code (an
- * exception on a vector that has one; never an interrupt). */
-#define SK_TRAP_ERROR_PUSHED 0x100u
+ * bits 0-7 and SK_TRAP_ERROR_PUSHED (sidecar/kboot.h) when the CPU pushed the
+ * error code (an exception on a vector that has one; never an interrupt). */
 struct trap_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;

@@ -247,17 +247,13 @@ void sk_vp_trap(struct trap_frame *f)
     vp->gpr[SK_VP_R15] = f->r15;
     vp->rip = f->rip;
     vp->rflags = f->rflags;
-    vp->exit.vector = (uint8_t)f->vector;
-    vp->exit.has_error_code = (f->vector & SK_TRAP_ERROR_PUSHED) != 0;
-    vp->exit.error_code = vp->exit.has_error_code ? (uint32_t)f->error : 0;
-    vp->exit.fault_address = 0;
-    if (vp->exit.vector == SK_VP_VECTOR_PF) {
-        vp->exit.fault_address = read_cr2();
-    } else if (vp->exit.vector == SK_VP_VECTOR_DB) {
-        uint64_t dr6;
+    uint8_t v = (uint8_t)f->vector;
+    uint64_t cr2 = 0, dr6 = 0;
+    if (v == SK_VP_VECTOR_PF)
+        cr2 = read_cr2();
+    else if (v == SK_VP_VECTOR_DB)
         __asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
-        vp->exit.fault_address = dr6;
-    }
+    vp->exit = sk_trap_vp_exit(f->vector, f->error, cr2, dr6);
     if (vp->exit.vector >= 32 && vp->exit.vector != SIDECAR_SPURIOUS_VECTOR)
         apic_eoi();
     uint64_t rsp = pc->vp_kernel_rsp;

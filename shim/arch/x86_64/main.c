@@ -8,11 +8,11 @@
 #include <scfree/x86.h>
 #include <shim/core.h>
 #include <shim/linux.h>
+#include <shim/multiboot.h>
 #include <sidecar_config.h>
 #include <sidecar/validate.h>
 
 #include "images.h"
-#include "multiboot.h"
 
 #define COM1 0x3f8
 #define KERNEL_LOAD_PA 0x400000ull      /* 2 MiB aligned; the kernel is < 2 MiB */
@@ -116,66 +116,18 @@ static const void *map_phys(void *ctx, uint64_t pa, uint64_t len)
 
 static const struct shim_mem phys = { map_phys, NULL };
 
+static struct shim_multiboot mb;
+
 static void read_multiboot(uint32_t magic, uint64_t info_pa)
 {
-    if (magic != MULTIBOOT_LOADER_MAGIC)
-        die("not started by a Multiboot loader");
-    const struct mb_info *mb = map_phys(NULL, info_pa, sizeof(*mb));
-    if (!mb)
-        die("Multiboot information unreadable");
-    if (mb->flags & MB_INFO_CMDLINE) {
-        const char *s = map_phys(NULL, mb->cmdline, 1);
-        if (s) {
-            size_t n = 0;
-            while (n + 1 < sizeof(cmdline) && map_phys(NULL, mb->cmdline + n, 1) && s[n])
-                n++;
-            /* Multiboot loaders (GRUB, QEMU -kernel) put the image's path
-             * first: drop that word (a first word with '=' is an option). */
-            size_t w = 0;
-            while (w < n && s[w] == ' ')
-                w++;
-            size_t e = w;
-            bool option = false;
-            while (e < n && s[e] != ' ')
-                option |= s[e++] == '=';
-            if (e > w && !option)
-                w = e;
-            while (w < n && s[w] == ' ')
-                w++;
-            sc_memcpy(cmdline, s + w, n - w);
-            cmdline[n - w] = '\0';
-        }
-    }
-    if ((mb->flags & MB_INFO_MODS) && mb->mods_count) {
-        if (mb->mods_count > 2)
-            dief("Multiboot: %u modules; the shim takes a Linux bzImage and at most one initramfs",
-                 mb->mods_count);
-        const struct mb_module *m = map_phys(NULL, mb->mods_addr, mb->mods_count * sizeof(*m));
-        if (!m)
-            die("Multiboot: module list unreadable");
-        for (uint32_t i = 0; i < mb->mods_count; i++) {
-            uint64_t b = m[i].mod_start, e = m[i].mod_end;
-            if (e <= b || !map_phys(NULL, b, e - b))
-                dief("Multiboot: module %u: [0x%lx, 0x%lx) empty or unreadable", i, b, e);
-            if (b < (uint64_t)(uintptr_t)__shim_end && e > (uint64_t)(uintptr_t)__shim_start)
-                dief("Multiboot: module %u: [0x%lx, 0x%lx) overlaps the shim", i, b, e);
-            mods[mod_count++] = (struct module){ b, e };
-        }
-    }
-    if (!(mb->flags & MB_INFO_MMAP))
-        die("no memory map from the loader");
-    uint64_t p = mb->mmap_addr, end = (uint64_t)mb->mmap_addr + mb->mmap_length;
-    while (p + sizeof(struct mb_mmap_entry) <= end && memmap.count < SHIM_MAX_RANGES) {
-        const struct mb_mmap_entry *e = map_phys(NULL, p, sizeof(*e));
-        if (!e || e->size < 20)
-            break;
-        if (e->len) {
-            memmap.ranges[memmap.count++] = (struct shim_range){ e->addr, e->len, e->type };
-        }
-        p += (uint64_t)e->size + 4;
-    }
-    if (!memmap.count)
-        die("empty memory map");
+    char err[SHIM_ERR_SIZE];
+    if (shim_multiboot_read(&phys, magic, info_pa, (uint64_t)(uintptr_t)__shim_start,
+                            (uint64_t)(uintptr_t)__shim_end, &mb, err) != SHIM_OK)
+        die(err);
+    sc_memcpy(cmdline, mb.cmdline, sizeof(cmdline));
+    for (mod_count = 0; mod_count < mb.module_count; mod_count++)
+        mods[mod_count] = (struct module){ mb.modules[mod_count].start, mb.modules[mod_count].end };
+    memmap = mb.memmap;
 }
 
 #ifndef SHIM_TEST_HOOKS
