@@ -38,7 +38,7 @@ def qemu_command(args):
     accel = args.accel
     if getattr(args, "tcg", None):
         accel += "," + args.tcg
-    cmd = [args.qemu, "-machine", "q35", "-accel", accel, "-cpu", args.cpu,
+    cmd = [args.qemu, "-machine", getattr(args, "machine", "q35"), "-accel", accel, "-cpu", args.cpu,
            "-m", args.memory, "-display", "none", "-no-reboot",
            "-serial", "stdio", "-monitor", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -204,6 +204,8 @@ def main():
     ap.add_argument("--numa-mem", help="bytes per NUMA node (e.g. 128M), for the node memory check")
     ap.add_argument("--report-file", help="write the report JSON here")
     ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--machine", default="q35",
+                    help="-machine (e.g. q35,smm=off: no per-vCPU SMM address space, docs/x2apic.md)")
     ap.add_argument("--tcg", metavar="OPTS",
                     help="TCG settings appended to -accel, e.g. tb-size=64,thread=single")
     ap.add_argument("--qemu-arg", action="append", metavar="ARG",

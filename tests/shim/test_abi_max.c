@@ -1,6 +1,6 @@
 /* The ABI maximum, SIDECAR_MAX_CPUS (2048) CPUs, through the shim's ACPI
  * parser, its plan, the hand-off and the generated validators, from
- * synthetic tables: no QEMU boots that many (QEMU 10's q35 stops at 1024),
+ * synthetic tables: the QEMU tests stop at 1024 vCPUs (docs/x2apic.md),
  * Hyper-V allows it. The machine: 16 sockets of 32 cores x 4 threads, APIC
  * ID = socket * 256 + core * 4 + thread (so IDs up to 3967, with a gap of
  * 128 after every socket), one NUMA node per socket with a sparse SRAT
