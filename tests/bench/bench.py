@@ -9,13 +9,17 @@ Runs, one after the other:
      sidecar CPU beside a bare IPI, in one QEMU run, three runs);
   3. BUILD/hostlib/sidecar-host-bench 100000 (the simulator's round trip
      beside a bare two-thread ping-pong).
+  4. tests/bench/x2apic_scale.py BUILD --cpus 64,288,512,1024 (sidecar
+     bring-up, QEMU's memory and wall time past 255 vCPUs on Debian 13's
+     QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it).
 Each prints a Markdown table; this script prints a summary of the ratios
 and replaces the block between the "bench:latest" markers of
 docs/benchmarks.md with the tables, the date, the machine and the command.
 Nothing is asserted: these are measurements.
 
 usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12] [--bound 900]
-                      [--runs 3] [--no-docs] [--docs PATH] [--qemu PATH]
+                      [--runs 3] [--x2apic-cpus 64,288,512,1024] [--no-docs]
+                      [--docs PATH] [--qemu PATH]
 
 While a bench runs, a progress line every few seconds: for the bring-up,
 the boots done and left (read from bringup.py's own lines) and an estimate
@@ -244,6 +248,20 @@ def update_docs(path, block):
     os.replace(tmp, path)
 
 
+def x2apic(py, build, cpus):
+    """Step 4 (tests/bench/x2apic_scale.py): its table and exit status, or
+    nothing when cpus is empty. QEMU without SMM and with one TCG thread,
+    the settings of the x2APIC suite (QEMU's defaults would need about
+    17 GiB at 1024 vCPUs; docs/benchmarks.md)."""
+    if not cpus:
+        return [], 0
+    out, rc = run("x2apic scale", [py, os.path.join(HERE, "x2apic_scale.py"), build, "--cpus", cpus,
+                                   "--configs", "q35,smm=off:thread=single"])
+    return ["Past 255 vCPUs on Debian 13's QEMU 10 (x2APIC; tests/bench/x2apic_scale.py, "
+            "ratios per CPU against the first count):", "", *(tables(out) or ["(the x2APIC bench failed)"]),
+            ""], rc
+
+
 def main():
     ap = Parser(prog="bench.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
@@ -251,6 +269,8 @@ def main():
     ap.add_argument("--linux", default="6.1,6.12", help="Debian kernel series to compare with")
     ap.add_argument("--bound", default="900", help="seconds a Linux boot may take")
     ap.add_argument("--runs", default="3", help="round-trip bench runs")
+    ap.add_argument("--x2apic-cpus", default="64,288,512,1024",
+                    help="vCPU counts for the x2APIC bench on QEMU 10 ('' skips it)")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     ap.add_argument("--docs", default=os.path.join(TOP, "docs", "benchmarks.md"))
     ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu)")
@@ -282,6 +302,7 @@ def main():
                       boots=BootCount(cpus, series))
     rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
     sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
+    x2, rc4 = x2apic(py, build, a.x2apic_cpus)
     ended = datetime.datetime.now(datetime.timezone.utc)
 
     summ = summary(bring, rt, sim)
@@ -315,16 +336,17 @@ def main():
         "",
         *sim_table(sim),
         "",
+        *x2,
     ]
     if busy:
         block += ["**The machine was busy when this run started** (load average above 1): "
                   "other work shared the host cores, so times are inflated and ratios noisy.", ""]
-    if rc1 or rc2 or rc3:
+    if rc1 or rc2 or rc3 or rc4:
         block += ["Some benches failed in this run; see their output.", ""]
     if not a.no_docs:
         update_docs(a.docs, "\n".join(block) + "\n")
         print(f"\nbench: figures written to {a.docs}", file=sys.stderr)
-    sys.exit(1 if (rc1 or rc2 or rc3) else 0)
+    sys.exit(1 if (rc1 or rc2 or rc3 or rc4) else 0)
 
 
 if __name__ == "__main__":

@@ -21,18 +21,24 @@ its own NUMA node's range).
 import argparse
 import json
 import os
+import resource
 import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu10"))
 from vmrun import run_bounded  # noqa: E402
+import qemu10  # noqa: E402
 
 EXIT_SUCCESS = (0x10 << 1) | 1
 SKIP = 77  # meson's "skipped" exit status
 
 
 def qemu_command(args):
-    cmd = [args.qemu, "-machine", "q35", "-accel", args.accel, "-cpu", args.cpu,
+    accel = args.accel
+    if getattr(args, "tcg", None):
+        accel += "," + args.tcg
+    cmd = [args.qemu, "-machine", getattr(args, "machine", "q35"), "-accel", accel, "-cpu", args.cpu,
            "-m", args.memory, "-display", "none", "-no-reboot",
            "-serial", "stdio", "-monitor", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
@@ -49,6 +55,8 @@ def qemu_command(args):
     for f in getattr(args, "fw_cfg", None) or []:
         name, _, path = f.partition("=")
         cmd += ["-fw_cfg", f"name={name},file={path}"]
+    for a in getattr(args, "qemu_arg", None) or []:
+        cmd.append(a)
     append = args.append
     backend = getattr(args, "backend", "auto")
     if backend != "auto":
@@ -182,7 +190,8 @@ def main():
     ap.add_argument("--object", action="append", help="an -object argument (repeatable)")
     ap.add_argument("--memory", default="512M")
     ap.add_argument("--cpu", default="max")
-    ap.add_argument("--append", default="")
+    ap.add_argument("--append", action="append",
+                    help="the shim's command line (repeatable: the parts are joined with spaces)")
     ap.add_argument("--fw-cfg", action="append", metavar="NAME=FILE",
                     help="a file for the main kernel through QEMU's fw_cfg (repeatable)")
     ap.add_argument("--backend", choices=["auto", "ring3", "svm"], default="auto",
@@ -204,9 +213,26 @@ def main():
     ap.add_argument("--numa-mem", help="bytes per NUMA node (e.g. 128M), for the node memory check")
     ap.add_argument("--report-file", help="write the report JSON here")
     ap.add_argument("--accel", default="tcg")
+    ap.add_argument("--machine", default="q35",
+                    help="-machine (e.g. q35,smm=off: no per-vCPU SMM address space, docs/x2apic.md)")
+    ap.add_argument("--tcg", metavar="OPTS",
+                    help="TCG settings appended to -accel, e.g. tb-size=64,thread=single")
+    ap.add_argument("--qemu-arg", action="append", metavar="ARG",
+                    help="one more QEMU argument (repeatable), e.g. --qemu-arg=-machine --qemu-arg=smm=off")
+    ap.add_argument("--qemu10", metavar="SPEC",
+                    help="run Debian 13's QEMU instead of --qemu: auto (made under --qemu10-dir), "
+                         "a Debian root or a QEMU binary (tests/qemu10/qemu10.py); exit 77 when it "
+                         "cannot be had, 1 under CI=true")
+    ap.add_argument("--qemu10-dir", help="where auto makes the root (BUILD/qemu10)")
     ap.add_argument("--kvm-or-skip", action="store_true",
                     help="use KVM; exit 77 (skipped) when KVM does not work here")
     args = ap.parse_args()
+    args.append = " ".join(args.append or [])
+    if args.qemu10:
+        try:
+            args.qemu = qemu10.resolve(args.qemu10, args.qemu10_dir or "qemu10")
+        except qemu10.Unavailable as e:
+            return qemu10.unavailable_status(str(e))
     if args.kvm_or_skip:
         args.accel = "kvm"
         if not os.access("/dev/kvm", os.R_OK | os.W_OK):
@@ -226,7 +252,10 @@ def main():
             print("---- serial console ----")
             print("\n".join(lines))
             print("---- end ----")
-    print(f"wall time {wall:.1f} s")
+    # ru_maxrss of the children this process waited for: QEMU alone (the
+    # 10 wrapper execs it), in KiB.
+    rss_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"wall time {wall:.1f} s, QEMU peak resident memory {rss_mib:.0f} MiB")
     for p in problems:
         print("FAIL: " + p)
     if not problems:

@@ -28,7 +28,7 @@ static const void *fake_map(void *ctx, uint64_t pa, uint64_t len)
 
 static const struct shim_mem fake = { fake_map, NULL };
 
-static void wr16(uint64_t pa, uint16_t v) { memcpy(fake_mem + pa, &v, 2); }
+static inline void wr16(uint64_t pa, uint16_t v) { memcpy(fake_mem + pa, &v, 2); }
 static void wr32(uint64_t pa, uint32_t v) { memcpy(fake_mem + pa, &v, 4); }
 static void wr64(uint64_t pa, uint64_t v) { memcpy(fake_mem + pa, &v, 8); }
 

@@ -40,7 +40,7 @@ static void plan_setup(void)
 static void plan_teardown(void) { free(params); params = NULL; }
 
 /* n CPUs, APIC ID = index, NUMA node = index % numa_nodes. */
-static void cpus(uint32_t n, uint32_t numa_nodes)
+static inline void cpus(uint32_t n, uint32_t numa_nodes)
 {
     topo.cpu_count = n;
     topo.numa_count = numa_nodes;
