@@ -397,7 +397,12 @@ void shim_main(uint32_t magic, uint64_t info_pa)
     if (bsp == SHIM_MAX_CPUS)
         die("the boot CPU is not in the MADT");
 
-    /* What a starter needs: its APIC, the wake-up vector, the trampoline. */
+    out("floor: starting %u CPUs (%s, %s waits)\n", aps, x2apic ? "x2apic" : "xapic",
+        !sleep_wait ? "spinning" : tsc_deadline ? "hlt, TSC deadline" : "hlt, APIC timer");
+    /* The clock starts where the sidecar kernel's does (its entry, right
+     * after the shim's "starting" line): what a starter needs comes first,
+     * its APIC, the wake-up vector, the trampoline. */
+    t0 = rdtsc();
     outb(0x21, 0xff);   /* no legacy PIC interrupt while the BSP sleeps */
     outb(0xa1, 0xff);
     set_gate(WAKE_VECTOR, wake_isr);
@@ -412,9 +417,6 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         die("cannot install the trampoline");
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
-    out("floor: starting %u CPUs (%s, %s waits)\n", aps, x2apic ? "x2apic" : "xapic",
-        !sleep_wait ? "spinning" : tsc_deadline ? "hlt, TSC deadline" : "hlt, APIC timer");
-    t0 = rdtsc();
     fan_out(bsp, 0);
     for (;;) {
         uint32_t pending = 0;
@@ -432,7 +434,10 @@ void shim_main(uint32_t magic, uint64_t info_pa)
             cpu_pause();
         }
     }
-    uint64_t bringup = rdtsc() - t0;
+    /* The bring-up ends at the last check-in (the BSP, asleep, may notice
+     * later), as the sidecar kernel's ends at the last IDLE; or now when
+     * a CPU failed. */
+    uint64_t bringup = 0;
     if (sleep_wait)
         arm_wake(0);
     uint32_t up = 0, failed = 0, rounds = 0;
@@ -442,7 +447,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         failed += e->state == F_FAILED;
         if (e->state == F_UP && e->round > rounds)
             rounds = e->round;
+        if (e->state == F_UP && e->checkin_tsc > bringup)
+            bringup = e->checkin_tsc;
     }
+    if (failed)
+        bringup = rdtsc() - t0;
     out("floor: done: %u checked in, %u failed, %lu TSC ticks\n", up, failed, bringup);
 
     const char *source = "";

@@ -714,7 +714,20 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         cpu_sti_hlt();
         cpu_cli();
     }
-    out->bringup_tsc = ticks_since_entry();
+    /* The bring-up ends when the last CPU became IDLE (the BSP, asleep,
+     * may notice up to a wake-up slice later), or now if one failed. */
+    out->bringup_tsc = 0;
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        const struct sk_cpu_entry *e = &sk_cpus[c];
+        if (e->role != SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        if (load32(&e->state) != KS_READY) {
+            out->bringup_tsc = ticks_since_entry();
+            break;
+        }
+        if (e->ready_tsc > out->bringup_tsc)
+            out->bringup_tsc = e->ready_tsc;
+    }
     /* A bring-up shorter than the PIT measurement: its end, after. */
     while (sk_g.calibrating) {
         bsp_calibrate();
