@@ -631,6 +631,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.kick_cursor = 0;
     sk_g.cache_off_at_entry = 0;
     sk_g.cache_still_off = 0;
+    uint64_t set_up = ticks_since_entry();
     uint32_t sidecars = 0;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
@@ -675,6 +676,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     scfree_trampoline_install(pa_ptr(p->trampoline_page), p->trampoline_page, read_cr3(),
                               (uint64_t)(uintptr_t)sk_ap_entry64);
     store32(&sk_ap_table_count, sidecars);
+    uint64_t tables = ticks_since_entry();
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     /* Fan out, then wait for everyone started to be ready or failed. */
@@ -773,8 +775,11 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     klog("bring-up done: %u ready, %u failed, %lu us; caching was off on %u CPUs at entry, now on (still off: %u)",
          out->ready_count, out->failed_count, out->bringup_tsc * 1000 / sk_g.tsc_khz, out->cache_off_at_entry,
          out->cache_still_off);
-    klog("first INIT %lu us after entry (%lu us of them validating params); TSC %lu kHz (%s)",
-         sk_g.first_init_tsc * 1000 / sk_g.tsc_khz, validated * 1000 / sk_g.tsc_khz, sk_g.tsc_khz, tsc_source);
+    /* Where the time before the first INIT went (docs/boot.md section 3). */
+    klog("first INIT %lu us after entry: params checked at %lu us, BSP set up (IDT, APIC, svm maps) at %lu us, "
+         "node tables and the CPU table done at %lu us; TSC %lu kHz (%s)",
+         sk_g.first_init_tsc * 1000 / sk_g.tsc_khz, validated * 1000 / sk_g.tsc_khz, set_up * 1000 / sk_g.tsc_khz,
+         tables * 1000 / sk_g.tsc_khz, sk_g.tsc_khz, tsc_source);
     apic_restore_bsp();
     idt_restore_bsp();
     return true;
