@@ -462,6 +462,9 @@ void sk_ap_ready(struct sk_percpu *pc)
     e->ready_tsc = ticks_since_entry();
     sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
     store32(&e->state, KS_READY);
+    /* The last one wakes the BSP, asleep in its wait for everyone. */
+    if (__atomic_add_fetch(&sk_g.ready_count, 1, __ATOMIC_ACQ_REL) == load32(&sk_ap_table_count))
+        apic_send(sk_cpus[sk_g.bsp_cpu].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
 }
 
 /* ---- entry ----------------------------------------------------------------------- */
@@ -631,6 +634,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.kick_cursor = 0;
     sk_g.cache_off_at_entry = 0;
     sk_g.cache_still_off = 0;
+    sk_g.ready_count = 0;
     uint64_t set_up = ticks_since_entry();
     uint32_t sidecars = 0;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
@@ -776,8 +780,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
          out->ready_count, out->failed_count, out->bringup_tsc * 1000 / sk_g.tsc_khz, out->cache_off_at_entry,
          out->cache_still_off);
     /* Where the time before the first INIT went (docs/boot.md section 3). */
-    klog("first INIT %lu us after entry: params checked at %lu us, BSP set up (IDT, APIC, svm maps) at %lu us, "
-         "node tables and the CPU table done at %lu us; TSC %lu kHz (%s)",
+    klog("first INIT %lu us after entry; by then params checked %lu, BSP set up %lu, tables %lu us; TSC %lu kHz (%s)",
          sk_g.first_init_tsc * 1000 / sk_g.tsc_khz, validated * 1000 / sk_g.tsc_khz, set_up * 1000 / sk_g.tsc_khz,
          tables * 1000 / sk_g.tsc_khz, sk_g.tsc_khz, tsc_source);
     apic_restore_bsp();

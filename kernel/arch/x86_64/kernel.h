@@ -94,6 +94,7 @@ struct sk_globals {
     uint8_t vp_backend;     /* SIDECAR_VP_BACKEND_RING3 or _SVM */
     uint32_t cache_off_at_entry; /* boot.c: APs that arrived with CR0.CD/NW set */
     uint32_t cache_still_off;  /* and those that still had them after clearing */
+    uint32_t ready_count;     /* boot.c: sidecar CPUs IDLE so far (the last one wakes the BSP) */
     uint32_t bsp_stray_count; /* cpu.c: the BSP's counts during bring-up (it has no per-CPU page) */
     uint32_t bsp_nmi_count;
     uint32_t bsp_db_count;
