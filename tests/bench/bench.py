@@ -3,8 +3,10 @@
 figures written into docs/benchmarks.md.
 
 Runs, one after the other:
-  1. tests/bench/bringup.py BUILD --cpus 8,64,255 --linux 6.1,6.12
-     (sidecar bring-up beside Debian's Linux 6.1 and 6.12, pages per CPU);
+  1. tests/bench/bringup.py BUILD --cpus 8,64,255 --linux 6.1,6.12 --runs 3
+     (sidecar bring-up alternating with the floor kernel's, medians of
+     --bringup-runs runs each, then beside Debian's Linux 6.1 and 6.12;
+     pages per CPU);
   2. tests/bench/roundtrip.py BUILD (RUN_VP and NONE round trips on a
      sidecar CPU beside a bare IPI, in one QEMU run, three runs);
   3. BUILD/hostlib/sidecar-host-bench 100000 (the simulator's round trip
@@ -13,11 +15,16 @@ Runs, one after the other:
      bring-up, QEMU's memory and wall time past 255 vCPUs on Debian 13's
      QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it).
 Each prints a Markdown table; this script prints a summary of the ratios
-and replaces the block between the "bench:latest" markers of
-docs/benchmarks.md with the tables, the date, the machine and the command.
+against the goals (sidecar / floor at most 1.25x, at least 100x Linux 6.1,
+at most 1 ms before the first INIT), replaces the block between the
+"bench:latest" markers of docs/benchmarks.md with the tables, the date, the
+machine and the command, and writes the Linux figures it measured into
+tests/bench/linux-baseline.json (the demo's baseline; a count where Linux
+did not run keeps its earlier row, and the summary says from when).
 Nothing is asserted: these are measurements.
 
-usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12] [--bound 900]
+usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12|none]
+                      [--linux-cpus 8,64] [--bound 900] [--bringup-runs 3]
                       [--runs 3] [--x2apic-cpus 64,288,512,1024] [--no-docs]
                       [--docs PATH] [--qemu PATH]
 
@@ -31,6 +38,7 @@ missing QEMU or a --docs file that cannot be written, checked first.
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -46,6 +54,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "qemu"))
 import buildconf  # noqa: E402
 from cli import Parser, unwritable  # noqa: E402
 from progress import Progress  # noqa: E402
+sys.path.insert(0, HERE)
+import baseline  # noqa: E402
 BEGIN = "<!-- bench:latest:begin (written by ./sidecar bench; do not edit by hand) -->"
 END = "<!-- bench:latest:end -->"
 
@@ -96,28 +106,34 @@ def load():
 
 
 class BootCount:
-    """The bring-up bench's boots, from its stderr lines "N=8: sidecar ..."
-    (started) and "N=8: sidecar {...}" (done), likewise "N=8: Linux 6.1":
-    done and left, and weights for the estimate (a Linux boot's length
-    grows with its vCPUs; a sidecar boot is short)."""
+    """The bring-up bench's boots, from its stderr lines "N=8: sidecar run
+    1/3 ..." (started) and "N=8: sidecar {...}" (done), likewise for the
+    floor kernel and "N=8: Linux 6.1": done and left, and weights for the
+    estimate (a Linux boot's length grows with its vCPUs; a sidecar or
+    floor boot is short)."""
 
-    def __init__(self, cpus, series):
-        self.boots = [(n, k) for n in cpus for k in ["sidecar"] + series]
+    def __init__(self, cpus, series, runs=1, linux_cpus=None):
+        linux_cpus = cpus if linux_cpus is None else linux_cpus
+        self.boots = [(n, k, r) for n in cpus for r in range(runs) for k in ("sidecar", "floor")]
+        self.boots += [(n, v, 0) for n in cpus if n in linux_cpus for v in series if v != "none"]
         self.done, self.now = set(), None
 
     @staticmethod
     def weight(boot):
-        n, kind = boot
-        return n / 20 if kind == "sidecar" else n
+        n, kind, _ = boot
+        return n / 20 if kind in ("sidecar", "floor") else n
 
     def line(self, text):
-        m = re.match(r"^N=(\d+): (sidecar|Linux (\S+))(.*)$", text)
+        m = re.match(r"^N=(\d+): (sidecar|floor|Linux (\S+))( run (\d+)/\d+)?(.*)$", text)
         if not m:
             return False
-        boot = (int(m.group(1)), "sidecar" if m.group(2) == "sidecar" else m.group(3))
-        if m.group(4).rstrip().endswith("..."):
+        kind = m.group(3) or m.group(2)
+        boot = (int(m.group(1)), kind, int(m.group(5)) - 1 if m.group(5) else 0)
+        if m.group(6).rstrip().endswith("..."):
             self.now = boot
         else:
+            if self.now and self.now[:2] == boot[:2]:
+                boot = self.now
             self.done.add(boot)
             self.now = None
         return True
@@ -129,7 +145,7 @@ class BootCount:
         return sum(self.weight(b) for b in self.boots if b in self.done)
 
     def text(self):
-        now = f"; now {self.now[1] if self.now[1] == 'sidecar' else 'Linux ' + self.now[1]} at " \
+        now = f"; now {self.now[1] if self.now[1] in ('sidecar', 'floor') else 'Linux ' + self.now[1]} at " \
               f"{self.now[0]} vCPUs" if self.now else ""
         return f"{len(self.done)}/{len(self.boots)} boots done, {len(self.boots) - len(self.done)} left{now}"
 
@@ -184,16 +200,47 @@ def tables(text):
     return out
 
 
-def summary(bring, rt, sim):
-    """One row per figure the design sets a goal for (DESIGN.md section 8)."""
+def floor_rows(data, linux_series):
+    """The floor goals, and Linux 6.1 at every size (this run's figure, or
+    the baseline file's with its date)."""
     rows = []
+    if not data:
+        return rows
+    for f in data["floor"]:
+        n, m = f["cpus"], f["median"]
+        s, fl = m["sidecar"], m["floor"]
+        rg = s["guest_s"] / fl["guest_s"] if s["guest_s"] and fl["guest_s"] else None
+        rw = s["wall_s"] / fl["wall_s"] if s["wall_s"] and fl["wall_s"] else None
+        rows.append((f"bring-up, {n} vCPUs, sidecar / floor (medians of {data['runs']})",
+                     f"{rg:.2f}x guest time, {rw:.2f}x wall time" if rg and rw else "-", "at most 1.25x"))
+        fi = s["first_init_s"]
+        rows.append((f"time before the first INIT, {n} vCPUs (sidecar; floor)",
+                     f"{fi * 1000:.2f} ms; {fl['first_init_s'] * 1000:.2f} ms" if fi is not None and
+                     fl["first_init_s"] is not None else "-", "at most 1 ms"))
+        measured = {(r["cpus"], r["linux"]) for r in data["linux"] if r["done"]}
+        if "6.1" not in linux_series or (n, "6.1") not in measured:
+            near, old = baseline.nearest(n)
+            for r in old:
+                if r["linux"] == "6.1" and near == n and s["guest_s"]:
+                    rows.append((f"bring-up, {n} vCPUs, vs Linux 6.1 (Linux measured {r['date']}, "
+                                 f"tests/bench/linux-baseline.json)",
+                                 f"{r['guest_s'] / s['guest_s']:.0f}x guest time, "
+                                 f"{(r['wall_s'] or 0) / s['wall_s']:.0f}x wall time" if s["wall_s"] else "-",
+                                 "at least 100x"))
+    return rows
+
+
+def summary(bring, rt, sim, data=None, linux_series=()):
+    """One row per figure the design sets a goal for (DESIGN.md section 8,
+    issue #20)."""
+    rows = floor_rows(data, linux_series)
     for l in tables(bring):
         if not l:
             continue
         c = [x.strip() for x in l.strip("|").split("|")]
         if len(c) == 8 and c[0].isdigit():
             rows.append((f"bring-up, {c[0]} vCPUs, vs Linux {c[1]}",
-                         f"{c[4]} guest time, {c[7]} wall time", "100x"))
+                         f"{c[4]} guest time, {c[7]} wall time", "at least 100x" if c[1] == "6.1" else "-"))
         elif len(c) == 3 and c[0].startswith(("sidecar", "Linux")):
             rows.append((f"pages per CPU, {c[0]}", c[1], "at most 8" if c[0] == "sidecar" else "-"))
     ratios = {}
@@ -266,7 +313,9 @@ def main():
     ap = Parser(prog="bench.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
     ap.add_argument("--cpus", default="8,64,255", help="vCPU counts for the bring-up bench")
-    ap.add_argument("--linux", default="6.1,6.12", help="Debian kernel series to compare with")
+    ap.add_argument("--linux", default="6.1,6.12", help="Debian kernel series to compare with ('none': no Linux)")
+    ap.add_argument("--linux-cpus", help="the vCPU counts Linux boots at (default: every --cpus count)")
+    ap.add_argument("--bringup-runs", default="3", help="sidecar and floor bring-up runs per vCPU count")
     ap.add_argument("--bound", default="900", help="seconds a Linux boot may take")
     ap.add_argument("--runs", default="3", help="round-trip bench runs")
     ap.add_argument("--x2apic-cpus", default="64,288,512,1024",
@@ -282,7 +331,14 @@ def main():
             raise ValueError
     except ValueError:
         ap.error(f"--cpus {a.cpus}: a comma-separated list of vCPU counts, e.g. 8,64,255")
-    series = [x for x in a.linux.split(",") if x]
+    try:
+        linux_cpus = [int(x) for x in a.linux_cpus.split(",") if x] if a.linux_cpus else cpus
+        if int(a.bringup_runs) < 1:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--linux-cpus {a.linux_cpus} / --bringup-runs {a.bringup_runs}: a list of vCPU counts / "
+                 "a number of runs (at least 1)")
+    series = [x for x in a.linux.split(",") if x and x != "none"]
     a.qemu = buildconf.qemu(build, a.qemu)
     if not shutil.which(a.qemu):
         ap.exit(2, f"bench.py: {a.qemu} not found (-Dqemu, $SIDECAR_QEMU or --qemu name another)\n")
@@ -297,15 +353,22 @@ def main():
         print(f"bench: warning: the machine is busy (load average {load0}); the figures will show it",
               file=sys.stderr)
     py = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    bring_json = os.path.join(build, "bench-bringup.json")
     bring, rc1 = run("bring-up", [py, os.path.join(HERE, "bringup.py"), build, "--cpus", a.cpus,
-                                  "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu],
-                      boots=BootCount(cpus, series))
+                                  "--linux", a.linux, "--bound", a.bound, "--qemu", a.qemu,
+                                  "--runs", a.bringup_runs, "--json", bring_json] +
+                     (["--linux-cpus", a.linux_cpus] if a.linux_cpus else []),
+                     boots=BootCount(cpus, series, int(a.bringup_runs), linux_cpus))
+    data = None
+    if not rc1:
+        with open(bring_json, encoding="utf-8") as fh:
+            data = json.load(fh)
     rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
     sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
     x2, rc4 = x2apic(py, build, a.x2apic_cpus)
     ended = datetime.datetime.now(datetime.timezone.utc)
 
-    summ = summary(bring, rt, sim)
+    summ = summary(bring, rt, sim, data, series)
     print()
     print("\n".join(summ))
 
@@ -317,14 +380,16 @@ def main():
         f"- **Machine**: {machine(a.qemu)}",
         f"- **Load average** (1/5/15 min) at the start: {load0}; at the end: {load()}",
         f"- **Command**: `./sidecar bench{(' ' + argv) if argv else ''}` "
-        f"(bring-up at {a.cpus} vCPUs against Linux {a.linux}, bound {a.bound} s; "
+        f"(bring-up at {a.cpus} vCPUs, {a.bringup_runs} alternating sidecar and floor runs each, against "
+        f"Linux {a.linux}{' at ' + a.linux_cpus + ' vCPUs' if a.linux_cpus else ''}, bound {a.bound} s; "
         f"{a.runs} round-trip runs; the simulator bench with 100000 round trips)",
         "",
-        "Ratios against the goals of DESIGN.md section 8:",
+        "Ratios against the goals (DESIGN.md section 8; the floor and first-INIT goals of issue #20):",
         "",
         *summ,
         "",
-        "Bring-up (each Linux row boots the same `-smp`/`-m` as the sidecar run beside it):",
+        "Bring-up: sidecar against the floor kernel (medians), then against Linux (each Linux row boots "
+        "the same `-smp`/`-m` as the sidecar runs beside it; the sidecar figure is their median):",
         "",
         *(tables(bring) or ["(the bring-up bench failed)"]),
         "",
@@ -345,6 +410,11 @@ def main():
         block += ["Some benches failed in this run; see their output.", ""]
     if not a.no_docs:
         update_docs(a.docs, "\n".join(block) + "\n")
+        done = [r for r in (data or {}).get("linux", []) if r["done"] and r["guest_s"]]
+        if done:
+            baseline.merge(done, f"{started:%Y-%m-%d}", machine(a.qemu),
+                           f"./sidecar bench{(' ' + argv) if argv else ''}")
+            print(f"bench: Linux figures written to {baseline.PATH}", file=sys.stderr)
         print(f"\nbench: figures written to {a.docs}", file=sys.stderr)
     sys.exit(1 if (rc1 or rc2 or rc3 or rc4) else 0)
 

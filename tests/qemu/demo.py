@@ -69,6 +69,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import baseline  # noqa: E402
+import timeline  # noqa: E402
 from vmrun import run_bounded  # noqa: E402
 import buildconf  # noqa: E402
 from cli import Parser, unwritable  # noqa: E402
@@ -342,26 +345,11 @@ def kernel_messages(lines):
 
 
 def linux_baseline(n):
-    """The Linux rows of docs/benchmarks.md for the nearest measured N."""
-    path = os.path.join(TOP, "docs", "benchmarks.md")
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                if len(cells) >= 8 and cells[0].isdigit() and re.match(r"^\d+\.\d+$", cells[1]) \
-                        and seconds(cells[3]) is not None:
-                    # the first table is the newest run: keep its row only
-                    # (a run that hit its bound has no figure; an older
-                    # table's row then serves)
-                    if not any(r[0] == int(cells[0]) and r[1] == cells[1] for r in rows):
-                        rows.append((int(cells[0]), cells[1], cells[3], cells[6]))
-    except OSError:
-        return None, []
-    if not rows:
-        return None, []
-    nearest = min({r[0] for r in rows}, key=lambda x: (abs(x - n), x))
-    return nearest, [r for r in rows if r[0] == nearest]
+    """The Linux rows of the bench's data file (tests/bench/linux-baseline.json)
+    for the nearest measured N: (N, [(N, version, guest, wall, date)])."""
+    nearest, rows = baseline.nearest(n)
+    return nearest, [(r["cpus"], r["linux"], f"{r['guest_s']:.3f} s",
+                      f"{r['wall_s']:.3f} s" if r.get("wall_s") else "-", r.get("date", "?")) for r in rows]
 
 
 def seconds(text):
@@ -370,65 +358,14 @@ def seconds(text):
 
 
 def write_svg(path, r):
-    """Each sidecar CPU's bring-up as a bar from start to ready, by round."""
-    tl = sorted(r.get("timeline", []), key=lambda e: (e[5], e[0]))
-    if not tl:
+    """The bring-up timeline (timeline.py): the picture, and beside it the
+    same events as a Perfetto trace (PATH with .trace.json)."""
+    rows = timeline.rows_from_sidecar(r)
+    title = (f"sidecar bring-up: {len(rows)} CPUs, {r.get('rounds')} fan-out rounds, "
+             f"{r.get('bringup_us', 0) / 1000:.1f} ms (kernel entry to all IDLE)")
+    if not timeline.write_svg(path, rows, title):
         return False
-    end_us = max(max(e[6], e[5]) for e in tl) or 1
-    palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-               "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
-    row, left, width = 6 if len(tl) > 64 else 12, 70, 900
-    height = 60 + row * len(tl) + 40
-    x = lambda us: left + width * us / end_us
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 160}" height="{height}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<text x="{left}" y="18" font-size="14">sidecar bring-up: {len(tl)} CPUs, '
-           f'{r.get("rounds")} fan-out rounds, {r.get("bringup_us", 0) / 1000:.1f} ms '
-           f'(kernel entry to all IDLE)</text>']
-    for k in range(11):
-        us = end_us * k / 10
-        out.append(f'<line x1="{x(us):.1f}" y1="30" x2="{x(us):.1f}" y2="{height - 30}" stroke="#ddd"/>')
-        out.append(f'<text x="{x(us):.1f}" y="{height - 14}" text-anchor="middle">{us / 1000:.1f} ms</text>')
-    # Each CPU sends INIT to the CPUs it starts (started_by); the first one
-    # marks when it was up and helping. Solid: INIT to it until it starts
-    # its first CPU (or IDLE); pale: starting others until IDLE; a tick for
-    # every INIT it sent.
-    children = {}
-    for e in tl:
-        children.setdefault(e[4], []).append(e[5])
-    for i, (cpu, apic, node, rnd, frm, start, ready) in enumerate(tl):
-        y = 36 + i * row
-        color = palette[rnd % len(palette)]
-        sent = sorted(t for t in children.get(cpu, []) if t >= start)
-        if ready:
-            up = min(sent[0], ready) if sent else ready
-            title = (f'<title>cpu {cpu} (APIC {apic}, node {node}), round {rnd}, started by cpu {frm}: '
-                     f'INIT at {start} us, IDLE at {ready} us, started {len(sent)} CPUs</title>')
-            out.append(f'<rect x="{x(start):.1f}" y="{y}" width="{max(1.0, x(up) - x(start)):.1f}" '
-                       f'height="{row - 1}" fill="{color}">{title}</rect>')
-            if ready > up:
-                out.append(f'<rect x="{x(up):.1f}" y="{y}" width="{max(1.0, x(ready) - x(up)):.1f}" '
-                           f'height="{row - 1}" fill="{color}" fill-opacity="0.35">{title}</rect>')
-            for t in sent:
-                out.append(f'<line x1="{x(t):.1f}" y1="{y}" x2="{x(t):.1f}" y2="{y + row - 1}" '
-                           f'stroke="#222" stroke-width="1"/>')
-        else:
-            out.append(f'<text x="{x(start):.1f}" y="{y + row - 1}" fill="red">cpu {cpu}: failed</text>')
-        if row >= 10 or i % 8 == 0:
-            out.append(f'<text x="{left - 6}" y="{y + row - 2}" text-anchor="end">cpu {cpu}</text>')
-    ly = 40 + (max(e[3] for e in tl) + 2) * 16
-    for k, text in enumerate(["solid: INIT sent to", "the CPU until it starts", "its first CPU",
-                              "pale: starting others", "until IDLE", "tick: an INIT it sent"]):
-        out.append(f'<text x="{left + width + 20}" y="{ly + k * 14}" font-size="10">{text}</text>')
-    for k in range(max(e[3] for e in tl) + 1):
-        y = 40 + k * 16
-        out.append(f'<rect x="{left + width + 20}" y="{y}" width="12" height="12" '
-                   f'fill="{palette[k % len(palette)]}"/>')
-        out.append(f'<text x="{left + width + 38}" y="{y + 10}">round {k}</text>')
-    out.append("</svg>")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(out) + "\n")
+    timeline.write_trace(os.path.splitext(path)[0] + ".trace.json", rows, "sidecar")
     return True
 
 
@@ -504,16 +441,16 @@ def summary(a, r, wall):
         print(f"converted: {good}/{len(conv)} CPUs now run main-kernel work: " +
               ", ".join(f"cpu {c['cpu']} (reports APIC {c['reported_apic_id']})" for c in conv))
     n, rows = linux_baseline(r["cpus"])
-    for (bn, ver, lguest, lwall) in rows:
+    for (bn, ver, lguest, lwall, when) in rows:
         lg, lw = seconds(lguest), seconds(lwall)
         if lg:
             note = "" if bn == r["cpus"] else f" (measured at {bn} vCPUs)"
             wall_ratio = f", {lw / bring:.0f}x in wall time" if lw else ""
             print(f"Linux {ver} baseline{note}: {lguest} guest time, {lwall} wall "
-                  f"(docs/benchmarks.md); this run: {bring:.3f} s (the sidecar's clock follows the "
+                  f"(tests/bench/linux-baseline.json, measured {when}); this run: {bring:.3f} s (the sidecar's clock follows the "
                   f"host's), {lg / bring:.0f}x in guest time{wall_ratio}")
     print(f"report: {a.json}")
-    print(f"timeline: {a.svg}")
+    print(f"timeline: {a.svg} (trace for Perfetto: {os.path.splitext(a.svg)[0]}.trace.json)")
     print(f"result: {'ok' if r.get('ok') else 'NOT ok'} (wall time {wall:.1f} s)")
 
 

@@ -24,6 +24,9 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import timeline  # noqa: E402
+
 
 def check(demo, build, backend):
     out = tempfile.mkdtemp(prefix="sidecar-demo-")
@@ -69,6 +72,14 @@ def check(demo, build, backend):
             problems.append(f"timeline.svg has bars for {len(cpus)} CPUs, expected 6")
     except (OSError, ET.ParseError) as exc:
         problems.append(f"timeline.svg: {exc}")
+    # The same timeline as a Perfetto trace beside the picture: one track
+    # per sidecar CPU, a sound schema.
+    try:
+        with open(os.path.splitext(spath)[0] + ".trace.json", encoding="utf-8") as fh:
+            trace = json.load(fh)
+        problems += [f"trace: {m}" for m in timeline.check_trace(trace, [e[0] for e in r.get("timeline", [])])]
+    except (OSError, ValueError) as exc:
+        problems.append(f"trace: {exc}")
     texts = ["VM: 8 vCPUs", "bring-up: 6/6 ready", "converted: 2/2", "result: ok"]
     texts += ["6/6 done"] if backend == "svm" else ["6/6 results right"]
     if backend == "svm" and "no Linux guest:" not in p.stdout:

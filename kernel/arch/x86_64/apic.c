@@ -4,6 +4,7 @@
 
 #include "apic_icr.h"
 #include "kernel.h"
+#include "tscfreq.h"
 
 #define XAPIC_ID 0x20
 #define XAPIC_EOI 0xb0
@@ -11,6 +12,8 @@
 #define XAPIC_ICR_LOW 0x300
 #define XAPIC_ICR_HIGH 0x310
 #define XAPIC_LVT_TIMER 0x320
+#define XAPIC_TIMER_INITIAL 0x380
+#define XAPIC_TIMER_DIVIDE 0x3e0
 
 #define X2APIC_MSR(off) (0x800u + ((off) >> 4))
 
@@ -57,14 +60,36 @@ static void enable(void)
 #define LVT_MASKED (1u << 16)
 #define PIC1_DATA 0x21
 #define PIC2_DATA 0xa1
+#define TIMER_DIVIDE_BY_1 0xbu
+
+/* Without TSC deadline (QEMU's TCG has none) a sleeping CPU is woken by
+ * the APIC timer, one shot, divide by 1, after this many bus cycles: 1 ms
+ * on QEMU's 1 GHz APIC bus, 5-40 ms on hardware's 25-200 MHz. It is only
+ * the safety net of a wait (the check-in IPI is what wakes a starter) and
+ * every deadline is checked against the TSC after the wake-up, so its
+ * rate needs no calibration. */
+#define APIC_TIMER_WAKE_COUNT 1000000u
 
 /* What the BSP had before: restored by apic_restore_bsp. */
 static uint32_t bsp_lvt_timer;
 static uint8_t bsp_pic_mask[2];
 
+/* The wake-up timer: TSC deadline where the CPU has it, else the APIC
+ * timer in one-shot mode, both on SK_WAKE_VECTOR. */
+static void timer_init(void)
+{
+    if (sk_g.tsc_deadline) {
+        wr(XAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | SK_WAKE_VECTOR);
+        return;
+    }
+    wr(XAPIC_TIMER_INITIAL, 0);
+    wr(XAPIC_TIMER_DIVIDE, TIMER_DIVIDE_BY_1);
+    wr(XAPIC_LVT_TIMER, SK_WAKE_VECTOR);   /* one shot */
+}
+
 /* The BSP may sleep (sti; hlt) while it waits: the legacy PIC is masked so
  * that no firmware-programmed IRQ arrives on a vector our IDT treats as an
- * exception, and its timer is set up for TSC-deadline wake-ups. */
+ * exception, and its timer is set up for wake-ups. */
 void apic_init_bsp(void)
 {
     sk_g.apic_base = rdmsr(MSR_APIC_BASE) & PTE_ADDR;
@@ -74,14 +99,12 @@ void apic_init_bsp(void)
     outb(PIC1_DATA, 0xff);
     outb(PIC2_DATA, 0xff);
     bsp_lvt_timer = rd(XAPIC_LVT_TIMER);
-    if (sk_g.tsc_deadline)
-        wr(XAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | SK_WAKE_VECTOR);
+    timer_init();
 }
 
 void apic_restore_bsp(void)
 {
-    if (sk_g.tsc_deadline)
-        wrmsr(MSR_TSC_DEADLINE, 0);
+    apic_arm_deadline(0);
     wr(XAPIC_LVT_TIMER, bsp_lvt_timer | LVT_MASKED);
     outb(PIC2_DATA, bsp_pic_mask[1]);
     outb(PIC1_DATA, bsp_pic_mask[0]);
@@ -90,16 +113,17 @@ void apic_restore_bsp(void)
 void apic_init_ap(void)
 {
     enable();
-    if (sk_g.tsc_deadline)
-        wr(XAPIC_LVT_TIMER, LVT_TIMER_TSC_DEADLINE | SK_WAKE_VECTOR);
-    else
-        wr(XAPIC_LVT_TIMER, LVT_MASKED);
+    timer_init();
 }
 
-/* One wake-up at TSC value tsc (0 disarms). */
+/* One wake-up at TSC value tsc (0 disarms); with the APIC timer, about
+ * APIC_TIMER_WAKE_COUNT bus cycles from now, whatever tsc says. */
 void apic_arm_deadline(uint64_t tsc)
 {
-    wrmsr(MSR_TSC_DEADLINE, tsc);
+    if (sk_g.tsc_deadline)
+        wrmsr(MSR_TSC_DEADLINE, tsc);
+    else
+        wr(XAPIC_TIMER_INITIAL, tsc ? APIC_TIMER_WAKE_COUNT : 0);
 }
 
 uint32_t apic_read_id(void)
@@ -157,44 +181,55 @@ void apic_quiesce(void)
     wr(XAPIC_SVR, SIDECAR_SPURIOUS_VECTOR);   /* software-disabled */
 }
 
-/* One measurement: TSC ticks while PIT channel 2 counts down ms
- * milliseconds. A vCPU that is descheduled after the PIT expired but before
- * it looked only makes the result larger, never smaller. */
-static uint64_t pit_measure(uint32_t ms)
+/* The TSC rate without a fixed cost before the first INIT (docs/boot.md
+ * section 3): tsc_calibrate_start takes it from CPUID where a leaf says it;
+ * otherwise it starts PIT channel 2 as a stopwatch and returns a
+ * provisional rate, and tsc_calibrate_poll, called by the BSP whenever it
+ * wakes during the bring-up, replaces it once at least 2 ms of PIT time
+ * have passed (the PIT counts 54.9 ms before it expires; a BSP that
+ * slept past that starts over). The provisional rate is a 5 GHz TSC: a
+ * slower TSC only makes the timeouts computed from it longer. */
+#define PROVISIONAL_KHZ 5000000u
+
+static uint64_t calib_tsc0;
+static uint8_t calib_gate;
+
+uint64_t tsc_calibrate_start(const char **source)
 {
-    const uint32_t count = 1193182u * ms / 1000;
-    uint8_t gate = inb(0x61);
-    outb(0x61, (uint8_t)((gate & ~0x02) | 0x01));
-    outb(0x43, 0xb0);               /* channel 2, lo/hi, mode 0 */
-    outb(0x42, (uint8_t)count);
-    outb(0x42, (uint8_t)(count >> 8));
-    uint64_t t0 = rdtsc();
-    for (uint64_t spin = 0; spin < 100000000ull && !(inb(0x61) & 0x20); spin++)
-        ;
-    uint64_t t1 = rdtsc();
-    outb(0x61, gate);
-    return (t1 - t0) / ms;
+    uint64_t khz = tsc_khz_from_cpuid(source);
+    if (khz) {
+        sk_g.calibrating = false;
+        return khz;
+    }
+    *source = "pit";
+    calib_gate = inb(0x61);
+    pit_start();
+    calib_tsc0 = rdtsc();
+    sk_g.calibrating = true;
+    return PROVISIONAL_KHZ;
 }
 
-/* TSC ticks per millisecond: CPUID leaf 0x15 when it gives the crystal
- * frequency; otherwise the smallest of three 2 ms measurements against PIT
- * channel 2 (better than 0.1 % each, which is all the timeouts and the
- * report need; the smallest, because a busy host can only inflate one). */
-uint64_t tsc_calibrate_khz(void)
+bool tsc_calibrate_poll(void)
 {
-    struct cpuid_regs r = cpuid(0, 0);
-    if (r.eax >= 0x15) {
-        struct cpuid_regs t = cpuid(0x15, 0);
-        if (t.eax && t.ebx && t.ecx)
-            return (uint64_t)t.ecx * t.ebx / t.eax / 1000;
+    if (!sk_g.calibrating)
+        return true;
+    uint64_t a = rdtsc();
+    uint32_t left = pit_read();
+    uint64_t b = rdtsc();
+    if (pit_expired()) {
+        pit_start();
+        calib_tsc0 = rdtsc();
+        return false;
     }
-    uint64_t khz = ~0ull;
-    for (int i = 0; i < 3; i++) {
-        uint64_t k = pit_measure(2);
-        if (k && k < khz)
-            khz = k;
-    }
-    return khz != ~0ull ? khz : 1000000;     /* never zero: assume 1 GHz */
+    uint32_t ticks = PIT_FULL - left;
+    /* Under 2 ms, or the read itself took over 20 us (at the provisional
+     * rate; the vCPU was descheduled): not yet. */
+    if (ticks < PIT_HZ / 500u || b - a > PROVISIONAL_KHZ / 50u)
+        return false;
+    sk_g.tsc_khz = ((a + b) / 2 - calib_tsc0) * PIT_HZ / ticks / 1000;
+    sk_g.calibrating = false;
+    outb(0x61, calib_gate);
+    return true;
 }
 
 void tsc_delay(uint64_t ticks)

@@ -86,7 +86,7 @@ static uint64_t virt_to_phys(uint64_t va)
     return 0;
 }
 
-static void zero_page(uint64_t pa) { sc_memset(pa_ptr(pa), 0, PAGE_SIZE); }
+static void zero_page(uint64_t pa) { sk_fill64(pa_ptr(pa), 0, PAGE_SIZE); }
 
 /* Guest RAM, shared by the node's CPUs: the node's guest-RAM PDPT and two
  * page directories (layout.h) map [guest_ram_base, + guest_ram_size) at
@@ -154,6 +154,16 @@ static uint64_t image_page_flags(uint32_t k, uint64_t nx)
     return PTE_W | nx;
 }
 
+/* Where a CPU's kernel stack starts, in its per-CPU page. */
+#define STACK_TOP_OFFSET (PERCPU_STACK_TOP - SLOT_VA(SLOT_PERCPU))
+
+/* A CPU's own page tables and pages, built by that CPU (entry.asm calls
+ * sk_ap_build_tables on the shim's page tables, which identity-map node
+ * memory, with RSP at the physical top of its own kernel stack), so that
+ * the BSP builds nothing per CPU before the first INIT and the CPUs build
+ * theirs in parallel. The per-CPU page is zeroed from the stack's top up
+ * (globals, NMI stack, IST1 gap); the stack below it, in use right now,
+ * needs no zeroing. */
 static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_t image_pages)
 {
     const struct sk_node *nd = &sk_nodes[n];
@@ -161,7 +171,10 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     uint64_t p[PRIV_PAGES];
     for (unsigned k = 0; k < PRIV_PAGES; k++) {
         p[k] = node_private_pa(base, nd->cpu_count, i, k);
-        zero_page(p[k]);
+        if (k == PRIV_PERCPU)
+            sk_fill64(pa_ptr(p[k] + STACK_TOP_OFFSET), 0, PAGE_SIZE - STACK_TOP_OFFSET);
+        else
+            zero_page(p[k]);
     }
     uint64_t *pml4 = pa_ptr(p[PRIV_PML4]);
     uint64_t *pdpt = pa_ptr(p[PRIV_PDPT]);
@@ -200,17 +213,25 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     pc->node = n;
     pc->node_cpu = i;
     pc->vmcb_pa = p[PRIV_VMCB];
-    struct sk_ap_slot *slot = &sk_ap_table[sk_ap_table_count++];
-    slot->apic_id = sk_cpus[cpu].apic_id;
-    slot->cpu = cpu;
-    slot->cr3 = p[PRIV_PML4];
+}
+
+/* entry.asm, on the shim's page tables: build this CPU's tables, answer
+ * its CR3 (0: not a CPU we are starting). */
+uint64_t sk_ap_build_tables(uint32_t cpu)
+{
+    const struct sk_cpu_entry *e = &sk_cpus[cpu];
+    if (cpu >= sk_g.cpu_count || load32(&e->state) != KS_STARTING || e->node >= sk_g.node_count)
+        return 0;
+    const struct sk_node *nd = &sk_nodes[e->node];
+    build_cpu_tables(e->node, e->node_cpu, sk_g.kernel_pa, sk_g.image_pages);
+    return node_private_pa(nd->memory_base, nd->cpu_count, e->node_cpu, PRIV_PML4);
 }
 
 static void init_control_page(uint32_t n)
 {
     const struct sk_node *nd = &sk_nodes[n];
     struct sidecar_control_page *cp = pa_ptr(node_control_pa(nd->memory_base));
-    sc_memset(cp, 0, sizeof(*cp));
+    sk_fill64(cp, 0, sizeof(*cp));
     cp->index = n;
     cp->base_cpu = nd->base_cpu;
     cp->cpu_count = nd->cpu_count;
@@ -265,33 +286,22 @@ static uint32_t claim(uint32_t own_node)
     }
 }
 
-/* Waits for a started CPU to leave KS_STARTING. The starter sleeps (hlt)
- * until the CPU's check-in IPI or a TSC-deadline wake-up, so that waiting
- * CPUs do not take host time from the CPUs they start (under a hypervisor
- * that is a host thread spinning for nothing). Without TSC deadline, it
- * spins. */
-static bool wait_checkin(struct sk_cpu_entry *e, uint64_t until, bool may_sleep)
+/* The BSP's share of the TSC calibration (apic.c): each time it wakes
+ * during the bring-up it looks at the PIT; once the rate is final, the
+ * timeouts follow it. */
+static const struct sidecar_params *entry_params;
+
+static void bsp_calibrate(void)
 {
-    while (load32(&e->state) == KS_STARTING) {
-        uint64_t now = rdtsc();
-        if (now >= until)
-            return false;
-        if (may_sleep) {
-            apic_arm_deadline(until);
-            cpu_cli();
-            if (load32(&e->state) == KS_STARTING)
-                cpu_sti_hlt();
-            cpu_cli();
-        } else {
-            cpu_pause();
-        }
-    }
-    if (may_sleep)
-        apic_arm_deadline(0);
-    return true;
+    if (!sk_g.calibrating || !tsc_calibrate_poll())
+        return;
+    sk_g.timeout_tsc = (uint64_t)entry_params->ap_timeout_us * sk_g.tsc_khz / 1000;
+    sk_g.init_delay_tsc = (uint64_t)entry_params->init_delay_us * sk_g.tsc_khz / 1000;
 }
 
-static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
+/* Sends INIT-SIPI to CPU c, claimed by starter; false when c cannot be
+ * started (then marked failed). *sent: the TSC after the SIPI. */
+static bool send_start(uint32_t c, uint32_t starter, uint8_t starter_round, uint64_t *sent)
 {
     struct sk_cpu_entry *e = &sk_cpus[c];
     e->started_by = starter;
@@ -301,41 +311,127 @@ static void start_cpu(uint32_t c, uint32_t starter, uint8_t starter_round)
         e->failure = SIDECAR_CPU_FAILURE_NO_X2APIC;
         store32(&e->state, KS_ABANDONED);
         klog_cpu(starter, "cpu %u (APIC ID %u) needs x2APIC; not started", c, e->apic_id);
-        return;
+        return false;
     }
     if (sk_g.x2apic && !icr_x2apic_dest_ok(e->apic_id)) {
         e->failure = SIDECAR_CPU_FAILURE_NOT_STARTED;
         store32(&e->state, KS_ABANDONED);
         klog_cpu(starter, "cpu %u: params.cpus[%u].apic_id is the x2APIC broadcast ID; not started", c, c);
-        return;
+        return false;
     }
     uint8_t vector = 0;
     (void)icr_sipi_vector(sk_g.trampoline_pa, &vector);   /* validated at entry */
+    uint64_t none = 0;
+    (void)__atomic_compare_exchange_n(&sk_g.first_init_tsc, &none, e->start_tsc ? e->start_tsc : 1, false,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED);
     apic_send(e->apic_id, icr_low(ICR_INIT, 0));
     if (sk_g.init_delay_tsc)
         tsc_delay(sk_g.init_delay_tsc);
     apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
-    uint64_t sent = rdtsc();
-    /* A second SIPI if the CPU has not checked in after 1 ms, as the MP
-     * start-up sequence prescribes (a hypervisor may still be processing
-     * the INIT when the first arrives; a CPU already running ignores it). */
-    bool may_sleep = sk_g.tsc_deadline;
-    if (!wait_checkin(e, sent + sk_g.tsc_khz, may_sleep))
-        apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
-    if (wait_checkin(e, sent + sk_g.timeout_tsc, may_sleep))
-        return;
-    if (cas32(&e->state, KS_STARTING, KS_ABANDONED)) {
-        e->failure = SIDECAR_CPU_FAILURE_NO_ANSWER;
-        klog_cpu(starter, "cpu %u (APIC ID %u) did not answer within %lu us; skipped",
-                 c, e->apic_id, sk_g.timeout_tsc * 1000 / sk_g.tsc_khz);
-    }
+    *sent = rdtsc();
+    return true;
 }
 
-static void fan_out(uint32_t self, uint32_t own_node, uint8_t round)
+/* One look at a CPU started at TSC sent: true while it has not checked in
+ * and is still waited for, with *until the TSC of the next thing due. A
+ * second SIPI goes out if it has not checked in after 1 ms, as the MP
+ * start-up sequence prescribes (a hypervisor may still be processing the
+ * INIT when the first arrives; a CPU already running ignores it); after
+ * ap_timeout_us it is marked no_answer and the claim moves on. */
+static bool still_starting(uint32_t c, uint32_t starter, uint64_t sent, bool *second, uint64_t *until)
+{
+    struct sk_cpu_entry *e = &sk_cpus[c];
+    if (load32(&e->state) != KS_STARTING)
+        return false;
+    uint64_t now = rdtsc();
+    if (!*second && now >= sent + sk_g.tsc_khz) {
+        uint8_t vector = 0;
+        (void)icr_sipi_vector(sk_g.trampoline_pa, &vector);
+        apic_send(e->apic_id, icr_low(ICR_STARTUP, vector));
+        *second = true;
+    }
+    if (now >= sent + sk_g.timeout_tsc) {
+        if (cas32(&e->state, KS_STARTING, KS_ABANDONED)) {
+            e->failure = SIDECAR_CPU_FAILURE_NO_ANSWER;
+            klog_cpu(starter, "cpu %u (APIC ID %u) did not answer within %lu us; skipped",
+                     c, e->apic_id, sk_g.timeout_tsc * 1000 / sk_g.tsc_khz);
+        }
+        return false;
+    }
+    *until = *second ? sent + sk_g.timeout_tsc : sent + sk_g.tsc_khz;
+    return true;
+}
+
+/* Sleeps until an interrupt: the check-in IPI of the CPU being started
+ * (SK_WAKE_VECTOR), a request IPI, or the wake-up timer armed for until.
+ * The condition is checked again with interrupts off (sti takes effect
+ * after hlt starts), so a check-in in between still wakes it. Every
+ * starter sleeps (under a hypervisor each vCPU is a host thread, and a
+ * spinning starter takes host time from the CPUs it starts: under QEMU's
+ * TCG, which has no TSC deadline, that was the stalls of docs/boot.md
+ * section 4). */
+static void sleep_until(uint64_t until, const uint32_t *state, const volatile uint8_t *status)
+{
+    apic_arm_deadline(until);
+    cpu_cli();
+    if (load32(state) == KS_STARTING && !(status && sk_status_has_work(*status)))
+        cpu_sti_hlt();
+    cpu_cli();
+}
+
+/* The BSP's fan-out: start CPUs until none is left to claim, each until
+ * it checks in or is given up. */
+static void bsp_fan_out(uint32_t self)
 {
     uint32_t c;
-    while ((c = claim(own_node)) != SIDECAR_NO_CPU)
-        start_cpu(c, self, round);
+    while ((c = claim(SIDECAR_NO_CPU)) != SIDECAR_NO_CPU) {
+        uint64_t sent, until = 0;
+        bool second = false;
+        if (!send_start(c, self, 0, &sent))
+            continue;
+        while (still_starting(c, self, sent, &second, &until)) {
+            bsp_calibrate();
+            sleep_until(until, &sk_cpus[c].state, NULL);
+        }
+    }
+    apic_arm_deadline(0);
+}
+
+/* An AP's fan-out, one step at a time from its dispatch loop's park
+ * (dispatch.c), after it is IDLE: claim and start a CPU, or look at the
+ * one it started and sleep until its check-in, a command (status) or the
+ * next deadline. A command is served between two steps, so starting the
+ * others never delays this CPU's readiness. */
+void sk_fan_out_step(struct sk_percpu *pc, const volatile uint8_t *status)
+{
+    struct sk_cpu_entry *me = &sk_cpus[pc->cpu_index];
+    if (me->fan_cpu == SIDECAR_NO_CPU) {
+        uint32_t c = claim(pc->node);
+        if (c == SIDECAR_NO_CPU) {
+            me->fan_done = true;
+            apic_arm_deadline(0);
+            return;
+        }
+        me->fan_second = false;
+        if (send_start(c, pc->cpu_index, pc->round, &me->fan_sent))
+            me->fan_cpu = c;
+        return;
+    }
+    uint64_t until = 0;
+    bool second = me->fan_second;
+    bool waiting = still_starting(me->fan_cpu, pc->cpu_index, me->fan_sent, &second, &until);
+    me->fan_second = second;
+    if (!waiting) {
+        me->fan_cpu = SIDECAR_NO_CPU;
+        return;
+    }
+    sleep_until(until, &sk_cpus[me->fan_cpu].state, status);
+}
+
+/* dispatch.c's park: is this CPU still starting others? */
+bool sk_fan_out_pending(const struct sk_percpu *pc)
+{
+    return !sk_cpus[pc->cpu_index].fan_done;
 }
 
 #define CR0_NW (1ull << 29)
@@ -357,20 +453,33 @@ void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
     if (!cas32(&e->state, KS_STARTING, KS_UP))
         sk_park_forever();   /* our starter gave up on us: stay out of the way */
     /* Wake the starter: it sleeps until this IPI. */
-    if (sk_g.tsc_deadline && e->started_by < sk_g.cpu_count)
+    if (e->started_by < sk_g.cpu_count)
         apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
     pc->round = e->round;
-    fan_out(cpu, pc->node, e->round);
+    e->fan_cpu = SIDECAR_NO_CPU;
+    e->fan_done = false;
+    /* IDLE as soon as the dispatch loop can serve commands (sk_ap_ready);
+     * the fan-out goes on from its park (sk_fan_out_step). */
+    sk_dispatch_start(pc);
+}
+
+/* dispatch.c, once the CPU can serve commands: IDLE. No log line per CPU:
+ * with hundreds of CPUs the serial port (one lock, one slow device)
+ * serialized them and, at 255 vCPUs under TCG, took most of the bring-up.
+ * The BSP logs the progress instead. */
+void sk_ap_ready(struct sk_percpu *pc)
+{
+    uint32_t cpu = pc->cpu_index;
+    struct sk_cpu_entry *e = &sk_cpus[cpu];
     struct sidecar_control_page *cp = (struct sidecar_control_page *)SLOT_VA(SLOT_CONTROL);
-    /* No log line per CPU: with hundreds of CPUs the serial port (one
-     * lock, one slow device) serialized them and, at 255 vCPUs under TCG,
-     * took most of the bring-up. The BSP logs the progress instead. */
     if (sk_g.test_fault_cpu == cpu + 1 && sk_g.test_fault_kind == 0)
         __asm__ volatile("ud2");   /* params.test_fault_cpu: the exception report, tested */
     e->ready_tsc = ticks_since_entry();
     sidecar_control_page_cpu_status_store(cp, pc->node_cpu, SIDECAR_CPU_STATUS_IDLE);
-    store32(&e->state, KS_READY);   /* last: the BSP may return at once */
-    sk_dispatch_start(pc);
+    store32(&e->state, KS_READY);
+    /* The last one wakes the BSP, asleep in its wait for everyone. */
+    if (__atomic_add_fetch(&sk_g.ready_count, 1, __ATOMIC_ACQ_REL) == load32(&sk_ap_table_count))
+        apic_send(sk_cpus[sk_g.bsp_cpu].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
 }
 
 /* ---- entry ----------------------------------------------------------------------- */
@@ -391,7 +500,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     const struct sidecar_params *p = pa_ptr(params_pa);
     if (!output_pa || (output_pa & (PAGE_SIZE - 1)))
         return false;   /* nowhere to say why */
-    sc_memset(out, 0, sizeof(*out));
+    sk_fill64(out, 0, sizeof(*out));
     out->magic = SIDECAR_OUTPUT_MAGIC;
     out->abi_major = SIDECAR_ABI_MAJOR;
     out->abi_minor = SIDECAR_ABI_MINOR;
@@ -449,19 +558,21 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     if (read_cr3() >> 32)
         return fail(out, SK_E_IMAGE, "shim page tables above 4 GiB (cr3 %lx): APs cannot use them", read_cr3());
 
-    /* From here on the kernel changes state. */
-    klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u, VP backend %s", p->cpu_count, p->node_count,
-         sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu,
-         sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM ? "svm" : "ring3");
+    uint64_t validated = ticks_since_entry();
+
+    /* From here on the kernel changes state. The TSC rate first: from
+     * CPUID, or a PIT measurement that runs on while the CPUs start. */
+    const char *tsc_source = "";
+    entry_params = p;
+    sk_g.tsc_khz = tsc_calibrate_start(&tsc_source);
+    sk_g.first_init_tsc = 0;
+    sk_g.image_pages = image_pages;
     if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
         sk_svm_bsp_init();
-    else if (no_svm)
-        klog("svm backend unavailable: %s", no_svm);
     idt_init();
     idt_load_bsp();
     sk_g.cpuid_faulting = sk_vp_probe_cpuid_faulting();   /* needs our IDT: may #GP */
     apic_init_bsp();
-    sk_g.tsc_khz = tsc_calibrate_khz();
     sk_g.timeout_tsc = (uint64_t)p->ap_timeout_us * sk_g.tsc_khz / 1000;
     sk_g.init_delay_tsc = (uint64_t)p->init_delay_us * sk_g.tsc_khz / 1000;
     sk_g.trampoline_pa = p->trampoline_page;
@@ -473,7 +584,9 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.kick_cursor = 0;
     sk_g.cache_off_at_entry = 0;
     sk_g.cache_still_off = 0;
-    sk_ap_table_count = 0;
+    sk_g.ready_count = 0;
+    uint64_t set_up = ticks_since_entry();
+    uint32_t sidecars = 0;
     for (uint32_t c = 0; c < p->cpu_count; c++) {
         struct sk_cpu_entry *e = &sk_cpus[c];
         sc_memset(e, 0, sizeof(*e));
@@ -494,12 +607,18 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         build_guest_tables(n);
         if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
             build_npt(n);
+        /* Each CPU builds its own tables when it arrives (entry.asm,
+         * sk_ap_build_tables); here only the slot entry.asm finds it by. */
         for (uint32_t i = 0; i < nd->cpu_count; i++) {
             uint32_t c = nd->base_cpu + i;
             sk_cpus[c].node = n;
             sk_cpus[c].node_cpu = i;
-            if (sk_cpus[c].role == SIDECAR_CPU_ROLE_SIDECAR)
-                build_cpu_tables(n, i, kernel_pa, image_pages);
+            if (sk_cpus[c].role != SIDECAR_CPU_ROLE_SIDECAR)
+                continue;
+            struct sk_ap_slot *slot = &sk_ap_table[sidecars++];
+            slot->apic_id = sk_cpus[c].apic_id;
+            slot->cpu = c;
+            slot->boot_stack = node_private_pa(nd->memory_base, nd->cpu_count, i, PRIV_PERCPU) + STACK_TOP_OFFSET;
         }
         out->nodes[n].control_page = node_control_pa(nd->memory_base);
         out->nodes[n].shmem_pages_base = node_command_pa(nd->memory_base, 0);
@@ -510,11 +629,20 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
      * at entry, so this cannot fail). */
     scfree_trampoline_install(pa_ptr(p->trampoline_page), p->trampoline_page, read_cr3(),
                               (uint64_t)(uintptr_t)sk_ap_entry64);
+    store32(&sk_ap_table_count, sidecars);
+    uint64_t tables = ticks_since_entry();
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 
     /* Fan out, then wait for everyone started to be ready or failed. */
-    fan_out(p->bsp_cpu, SIDECAR_NO_CPU, 0);
-    uint32_t sidecars = sk_ap_table_count;
+    bsp_fan_out(p->bsp_cpu);
+    /* Nothing left for the BSP to start: now the lines that would have
+     * delayed the first INIT (about 1 ms each on a serial port under TCG). */
+    klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u, VP backend %s", p->cpu_count, p->node_count,
+         sk_g.x2apic ? "x2apic" : "xapic", p->bsp_cpu,
+         sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM ? "svm" : "ring3");
+    if (sk_g.vp_backend != SIDECAR_VP_BACKEND_SVM && no_svm)
+        klog("svm backend unavailable: %s", no_svm);
+    sk_vp_log_cpuid_faulting();
     uint64_t deadline = rdtsc() + sk_g.timeout_tsc * (sidecars + 4);
     uint32_t logged_tenths = 0;
     for (;;) {
@@ -534,19 +662,36 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
         uint64_t now = rdtsc();
         if (!pending || now >= deadline)
             break;
-        /* Sleep in short slices: CPUs still coming up get the host time. */
-        if (sk_g.tsc_deadline) {
-            uint64_t slice = now + sk_g.tsc_khz / 5;   /* 200 us */
-            apic_arm_deadline(slice < deadline ? slice : deadline);
-            cpu_sti_hlt();
-            cpu_cli();
-        } else {
-            cpu_pause();
-        }
+        /* Sleep in short slices (200 us with TSC deadline, about 1 ms on
+         * the APIC timer): CPUs still coming up get the host time. */
+        bsp_calibrate();
+        uint64_t slice = now + sk_g.tsc_khz / 5;
+        apic_arm_deadline(slice < deadline ? slice : deadline);
+        cpu_sti_hlt();
+        cpu_cli();
     }
-    if (sk_g.tsc_deadline)
-        apic_arm_deadline(0);
-    out->bringup_tsc = ticks_since_entry();
+    /* The bring-up ends when the last CPU became IDLE (the BSP, asleep,
+     * may notice up to a wake-up slice later), or now if one failed. */
+    out->bringup_tsc = 0;
+    for (uint32_t c = 0; c < p->cpu_count; c++) {
+        const struct sk_cpu_entry *e = &sk_cpus[c];
+        if (e->role != SIDECAR_CPU_ROLE_SIDECAR)
+            continue;
+        if (load32(&e->state) != KS_READY) {
+            out->bringup_tsc = ticks_since_entry();
+            break;
+        }
+        if (e->ready_tsc > out->bringup_tsc)
+            out->bringup_tsc = e->ready_tsc;
+    }
+    /* A bring-up shorter than the PIT measurement: its end, after. */
+    while (sk_g.calibrating) {
+        bsp_calibrate();
+        apic_arm_deadline(rdtsc() + sk_g.tsc_khz / 5);
+        cpu_sti_hlt();
+        cpu_cli();
+    }
+    apic_arm_deadline(0);
 
     /* The report. */
     out->tsc_khz = sk_g.tsc_khz;
@@ -584,6 +729,10 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     klog("bring-up done: %u ready, %u failed, %lu us; caching was off on %u CPUs at entry, now on (still off: %u)",
          out->ready_count, out->failed_count, out->bringup_tsc * 1000 / sk_g.tsc_khz, out->cache_off_at_entry,
          out->cache_still_off);
+    /* Where the time before the first INIT went (docs/boot.md section 3). */
+    klog("first INIT %lu us after entry; by then params checked %lu, BSP set up %lu, tables %lu us; TSC %lu kHz (%s)",
+         sk_g.first_init_tsc * 1000 / sk_g.tsc_khz, validated * 1000 / sk_g.tsc_khz, set_up * 1000 / sk_g.tsc_khz,
+         tables * 1000 / sk_g.tsc_khz, sk_g.tsc_khz, tsc_source);
     apic_restore_bsp();
     idt_restore_bsp();
     return true;

@@ -19,11 +19,7 @@ void sk_park_forever(void)
     }
 }
 
-static bool has_work(uint8_t s)
-{
-    return s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP ||
-           s == SIDECAR_CPU_STATUS_REMOVE;
-}
+static bool has_work(uint8_t s) { return sk_status_has_work(s); }
 
 /* Sleep until the host writes the status byte and IPIs us. The check and
  * the hlt are one window with interrupts off (sti takes effect after hlt
@@ -63,6 +59,13 @@ static void arch_park(void *ctx, const volatile uint8_t *status)
         klog_cpu(pc->cpu_index, "interrupt on exception vector %u ignored (EOI; %u such so far)", v,
                  pc->stray_count);
         pc->stray_logged |= 1u << v;
+    }
+    /* Still starting others (boot.c): one step, then back to the loop,
+     * which serves any command before the next. */
+    if (sk_fan_out_pending(pc)) {
+        sk_fan_out_step(pc, status);
+        test_fault(pc, status);
+        return;
     }
     if (sk_g.use_mwait) {
         __asm__ volatile("monitor" : : "a"(status), "c"(0), "d"(0));
@@ -131,6 +134,7 @@ void sk_dispatch_start(struct sk_percpu *pc)
                 (void *)SLOT_VA(SLOT_REGISTER), pc->node_cpu, pc->cpu_index,
                 &arch_ops, svm ? &sk_svm_backend : &sk_vp_ring3_backend,
                 svm ? (void *)&pc->svm : (void *)&pc->vp);
+    sk_ap_ready(pc);
     sk_dispatch_loop(cpu);
     /* REMOVED: wait, interrupts off, for the main kernel's INIT-SIPI-SIPI.
      * Nothing is logged from here on (arch_quiesce). The VP's state stays

@@ -14,14 +14,15 @@ default rel
 %define MSR_EFER 0xc0000080
 %define EFER_NXE 0x800              ; EFER.NXE (bit 11): the NX bit of page tables
 
-extern sk_ap_nxe, sk_ap_table, sk_ap_table_count, sk_ap_main, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
+extern sk_ap_nxe, sk_ap_table, sk_ap_table_count, sk_ap_main, sk_ap_build_tables, sk_trap, sk_trap_filter, sk_vp_trap, sk_percpu_stack_top
 
 section .text
 
 ; An AP arrives here from the trampoline: long mode, the shim's page tables,
 ; no stack, interrupts off. It finds its CPU by APIC ID (CPUID leaf 0xB when
-; the CPU has it: the full x2APIC ID; leaf 1 otherwise), loads that CPU's
-; own page tables and stack, and calls sk_ap_main(cpu index, CR0 at entry).
+; the CPU has it: the full x2APIC ID; leaf 1 otherwise), builds that CPU's
+; own page tables, loads them and its stack, and calls sk_ap_main(cpu index,
+; CR0 at entry).
 ; A CPU that is not in the table parks for good.
 global sk_ap_entry64
 sk_ap_entry64:
@@ -75,14 +76,24 @@ sk_ap_entry64:
     inc edi
     jmp .next
 .found:
-    mov rax, [rsi + 8]
+    ; Still on the shim's page tables: build this CPU's own on the physical
+    ; top of its kernel stack (sk_ap_build_tables answers the CR3, 0 when
+    ; the CPU is not being started), then switch to them and to the same
+    ; stack at its virtual address.
+    mov rsp, [rsi + 8]              ; slot: u32 apic_id, u32 cpu, u64 boot_stack
+    test rsp, rsp
+    jz .lost
+    xor ebp, ebp
+    mov edi, [rsi + 4]              ; CPU index
+    push r9                         ; CR0 at entry
+    push rdi
+    call sk_ap_build_tables
+    pop rdi
+    pop rsi                         ; CR0 at entry
     test rax, rax
     jz .lost
     mov cr3, rax
     mov rsp, [sk_percpu_stack_top]
-    xor ebp, ebp
-    mov edi, [rsi + 4]              ; CPU index
-    mov rsi, r9                     ; CR0 at entry
     call sk_ap_main                 ; never returns
 .lost:
     cli

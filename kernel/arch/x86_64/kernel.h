@@ -31,7 +31,7 @@ enum {
 struct sk_ap_slot {
     uint32_t apic_id;
     uint32_t cpu;           /* CPU index */
-    uint64_t cr3;           /* the CPU's own PML4 */
+    uint64_t boot_stack;    /* physical top of its kernel stack: sk_ap_build_tables runs on it */
 };
 
 /* Everything the kernel knows about one CPU, by CPU index. */
@@ -47,6 +47,11 @@ struct sk_cpu_entry {
     uint8_t vector;
     uint64_t start_tsc;
     uint64_t ready_tsc;
+    /* Its own fan-out, as a starter (boot.c, sk_fan_out_step). */
+    uint32_t fan_cpu;       /* the CPU it started and waits for (SIDECAR_NO_CPU: none) */
+    bool fan_done;          /* no CPU left for it to start */
+    bool fan_second;        /* the second SIPI to fan_cpu went out */
+    uint64_t fan_sent;      /* TSC after the SIPI to fan_cpu */
 };
 
 struct sk_node {
@@ -68,6 +73,8 @@ struct sk_globals {
     uint64_t guest_ram_base; /* params.guest_ram_base/size: GVA == GPA, user */
     uint64_t guest_ram_size;
     uint64_t kernel_pa;     /* physical address of the image (KERNEL_VBASE) */
+    uint64_t first_init_tsc; /* ticks from entry to the first INIT (0: none yet) */
+    uint32_t image_pages;   /* pages of the image, mapped in every CPU's window */
     uint32_t cpu_count;
     uint32_t node_count;
     uint32_t bsp_cpu;
@@ -79,7 +86,8 @@ struct sk_globals {
     bool x2apic;
     bool logging;
     bool use_mwait;
-    bool tsc_deadline;      /* CPUs can sleep until a TSC deadline */
+    bool tsc_deadline;      /* the wake-up timer is the TSC deadline (else the APIC timer, one shot) */
+    bool calibrating;       /* tsc_khz is provisional: the BSP is still timing the TSC against the PIT */
     bool smep;              /* CR4.SMEP on sidecar CPUs */
     bool smap;              /* CR4.SMAP on sidecar CPUs (read_guest uses STAC/CLAC) */
     bool nx;                /* EFER.NXE on sidecar CPUs: data, stacks and shared pages no-execute */
@@ -88,6 +96,7 @@ struct sk_globals {
     uint8_t vp_backend;     /* SIDECAR_VP_BACKEND_RING3 or _SVM */
     uint32_t cache_off_at_entry; /* boot.c: APs that arrived with CR0.CD/NW set */
     uint32_t cache_still_off;  /* and those that still had them after clearing */
+    uint32_t ready_count;     /* boot.c: sidecar CPUs IDLE so far (the last one wakes the BSP) */
     uint32_t bsp_stray_count; /* cpu.c: the BSP's counts during bring-up (it has no per-CPU page) */
     uint32_t bsp_nmi_count;
     uint32_t bsp_db_count;
@@ -209,7 +218,8 @@ void apic_eoi(void);
 bool apic_in_service(uint8_t vector);
 void apic_quiesce(void);
 void apic_arm_deadline(uint64_t tsc);
-uint64_t tsc_calibrate_khz(void);
+uint64_t tsc_calibrate_start(const char **source);
+bool tsc_calibrate_poll(void);   /* BSP: true once sk_g.tsc_khz is final */
 void tsc_delay(uint64_t ticks);
 
 /* cpu.c */
@@ -229,6 +239,7 @@ extern const char sk_wrmsr_safe_insn[], sk_wrmsr_safe_fixup[];
 
 /* vp.c: the ring-3 VP backend's arch half (sidecar/vp.h). */
 bool sk_vp_probe_cpuid_faulting(void);  /* BSP, with our IDT: does the CPU have it? */
+void sk_vp_log_cpuid_faulting(void);     /* BSP: and say so, later */
 /* The vp ops' cpuid hook for both backends: CPUID on this CPU (ctx unused). */
 void sk_vp_arch_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 void sk_vp_cpu_setup(void);        /* per AP: CR0/CR4 bits for FXSAVE, SMEP/SMAP/UMIP, MCE; EFER.SCE and SYSENTER off; CPUID faulting; DR7 */
@@ -247,10 +258,28 @@ void sk_svm_cpu_off(void);
 
 /* boot.c */
 void sk_ap_main(uint32_t index, uint64_t cr0_at_entry) __attribute__((noreturn));
+uint64_t sk_ap_build_tables(uint32_t index);   /* entry.asm, on the shim's tables */
+void sk_ap_ready(struct sk_percpu *pc);         /* dispatch.c: the CPU can serve commands: IDLE */
+void sk_fan_out_step(struct sk_percpu *pc, const volatile uint8_t *status);   /* dispatch.c's park */
+bool sk_fan_out_pending(const struct sk_percpu *pc);
+
+/* A status byte that asks the CPU for something (RUN, STOP, REMOVE). */
+static inline bool sk_status_has_work(uint8_t s)
+{
+    return s == SIDECAR_CPU_STATUS_RUN || s == SIDECAR_CPU_STATUS_STOP || s == SIDECAR_CPU_STATUS_REMOVE;
+}
 
 /* dispatch.c: the AP's dispatch loop over the portable core. */
 void sk_dispatch_start(struct sk_percpu *pc) __attribute__((noreturn));
 void sk_park_forever(void) __attribute__((noreturn));
+
+/* Fills bytes (a multiple of 8) at p with the 8-byte pattern v: one REP
+ * STOSQ, where a byte loop (sc_memset) costs ~8x under QEMU's TCG. */
+static inline void sk_fill64(void *p, uint64_t v, uint64_t bytes)
+{
+    uint64_t n = bytes / 8;
+    __asm__ volatile("rep stosq" : "+D"(p), "+c"(n) : "a"(v) : "memory");
+}
 
 static inline uint32_t load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static inline void store32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }

@@ -79,8 +79,8 @@ static void msr_pass(uint32_t msr, bool read, bool write)
 
 void sk_svm_bsp_init(void)
 {
-    sc_memset(iopm, 0xff, sizeof(iopm));
-    sc_memset(msrpm, 0xff, sizeof(msrpm));
+    sk_fill64(iopm, ~0ull, sizeof(iopm));
+    sk_fill64(msrpm, ~0ull, sizeof(msrpm));
     static const uint32_t own[] = {
         0xc0000081u, 0xc0000082u, 0xc0000083u, 0xc0000084u,   /* STAR, LSTAR, CSTAR, SFMASK */
         0xc0000100u, 0xc0000101u, 0xc0000102u,                /* FS/GS base, KernelGsBase */

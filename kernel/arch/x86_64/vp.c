@@ -49,6 +49,9 @@ static void clac(void) { if (sk_g.smap) __asm__ volatile("clac" ::: "memory", "c
 /* Either MSR may be missing (#GP: CPUs and hypervisors without the
  * feature, QEMU TCG), hence the safe accessors; writing back the value
  * read checks that the enable register is writable. */
+static const char *probe_why;
+static uint64_t probe_info;
+
 bool sk_vp_probe_cpuid_faulting(void)
 {
     uint64_t info = 0, misc = 0;
@@ -59,8 +62,17 @@ bool sk_vp_probe_cpuid_faulting(void)
         why = "MSR_PLATFORM_INFO bit 31 clear";
     else if (!sk_rdmsr_safe(MSR_MISC_FEATURES_ENABLES, &misc) || !sk_wrmsr_safe(MSR_MISC_FEATURES_ENABLES, misc))
         why = "MSR_MISC_FEATURES_ENABLES (0x140) raised #GP";
-    klog("CPUID faulting: %s%s (platform_info %lx)", why ? "none, " : "available", why ? why : "", info);
+    probe_why = why;
+    probe_info = info;
     return !why;
+}
+
+/* What the probe found, logged by the BSP once it has started its CPUs
+ * (a serial line costs about 1 ms under TCG: not before the first INIT). */
+void sk_vp_log_cpuid_faulting(void)
+{
+    klog("CPUID faulting: %s%s (platform_info %lx)", probe_why ? "none, " : "available",
+         probe_why ? probe_why : "", probe_info);
 }
 
 /* On for as long as the CPU is a sidecar CPU: it runs nothing else at CPL3,
