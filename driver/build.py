@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Build sidecar.ko out of tree with Kbuild.
 
 usage: build.py (--kdir KDIR | --series SERIES --build BUILD) [--root DIR]

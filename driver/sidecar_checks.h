@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * sidecar.ko's checks of what user space passes (ioctl arguments, mmap
  * offsets and lengths) and of the request vector it reads from a control

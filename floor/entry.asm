@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The floor kernel's AP entry (the BSP boots through the shim's own
 ; entry.asm, which calls shim_main, defined in floor.c). An AP arrives here
 ; from the shared trampoline in long mode on the boot page tables (the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The floor kernel: the least any kernel must do to bring up its APs, as
  * the denominator of the bring-up benchmark (tests/bench/bringup.py,
  * docs/benchmarks.md).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Linux x86 boot protocol parts the shim and the VMM share
  * (linuxboot/linuxboot.h): the bzImage setup header check and boot_params.
  * Offsets are those of the boot protocol (setup header at 0x1f1 of both the

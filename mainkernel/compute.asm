@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The demo's guest computation (mainkernel/compute.c): position-independent
 ; 64-bit code the main kernel copies into guest RAM and starts at CPL3 on
 ; every sidecar CPU at once. In: RDI = the VP's index, RSI = start of its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The demo's computation on every sidecar CPU at once (compute.h). */
 #include <stdarg.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The demo's computation on every sidecar CPU at once (compute.asm): each
  * VP hashes a range of guest RAM that depends on its index and reports the
  * result through IO intercepts, which the main kernel handles with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Converting sidecar CPUs into main-kernel CPUs (convert.h). */
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>

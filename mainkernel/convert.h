@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Converting sidecar CPUs into main-kernel CPUs, and the work those CPUs
  * then do for the main kernel (the proof that they really run here).
  *

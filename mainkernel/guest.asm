@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The guest program of the VP test (mainkernel/vp.c): position-independent
 ; 64-bit code that the main kernel copies to the start of guest RAM and runs
 ; at CPL3 on each sidecar CPU through RUN_VP. Each numbered instruction is

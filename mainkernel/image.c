@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The image header the shim reads (protocol: image_header). */
 #include <sidecar/abi.h>
 #include <scfree/image.h>

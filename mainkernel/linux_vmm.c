@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A Linux kernel as a guest on one sidecar VP (linux_vmm.h; the svm
  * backend): the VMM side, shared by the bare-metal main kernel
  * (mk.linux_guest, scenarios/linux_guest.c) and Linux user space

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A Linux kernel as a guest on one sidecar VP (the svm backend): the VMM
  * side of it, shared by the bare-metal main kernel (mk.linux_guest) and
  * Linux user space (driver/progs sidecar-linux-guest). docs/svm.md,

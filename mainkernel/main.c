@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare-metal main kernel: what runs on the BSP after the shim. It
  * validates the hand-off block and the kernel's output, prints the bring-up
  * report (a table, then one JSON line prefixed "SIDECAR-REPORT "), pings

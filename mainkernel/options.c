@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Parsing the bare-metal main kernel's options (options.h). */
 #include <stddef.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare-metal main kernel's command-line options (the hand-off block's
  * cmdline: what the shim was given, less its sidecar options, plus
  * boot_cpus=). Words that are not "mk." options are ignored.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pinging every ready sidecar CPU with the NONE command, through
  * libsidecar-host's bare-metal transport (identity-mapped memory, IPIs
  * from this CPU's local APIC, the TSC as clock). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's libsidecar-host instance (bare-metal transport) and
  * pinging sidecar CPUs with the NONE command through it. */
 #ifndef MK_PING_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's console output (report.h). */
 #include <stdarg.h>
 

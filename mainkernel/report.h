@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's console output: its log lines ("main: ...") and the
  * SIDECAR-REPORT line, written piece by piece through one formatter onto
  * the serial console (platform.h). Used by main.c and by every scenario

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Order statistics of latency samples (stats.h). */
 #include "stats.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Order statistics of latency samples (TSC ticks). Portable. */
 #ifndef MK_STATS_H
 #define MK_STATS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's VMM helpers for hardware VPs (svm_vmm.h). */
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>

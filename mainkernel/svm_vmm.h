@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's VMM helpers for hardware VPs (the svm backend,
  * docs/svm.md): what every scenario that runs a real guest needs. */
 #ifndef MK_SVM_VMM_H

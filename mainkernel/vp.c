@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The VP test (vp.h): the guest program (guest.asm) runs at CPL3 on each
  * sidecar CPU; every intercept is checked and emulated the way a VMM on
  * Hyper-V does it (look at the message, set registers, move RIP past the

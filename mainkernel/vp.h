@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's VP test (mk.vp_test) and stopping a running VP before
  * a conversion (mk.convert_running): guest VPs driven through
  * libsidecar-host as a VMM on Hyper-V would drive them. */

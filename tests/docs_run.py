@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The docs' runnable commands still run: every fenced block in README.md
 and docs/*.md that opens with ```sh runnable holds commands, one a line
 (a trailing # comment is fine; a line ending in \\ continues), that must

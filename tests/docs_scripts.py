@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Every script README.md and docs/ name, and that has a #! line, is
 executable: the docs tell users to run them as ./path."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The user-facing tools' command lines, without booting anything:
 
 - ./sidecar --help, help, -h and COMMAND --help (demo, soak, bench) answer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading a Linux guest (vmm/linux.h). The header check and boot_params
  * are linuxboot's, shared with the boot shim; this file decides where
  * things go in guest RAM and builds the 64-bit entry state. */

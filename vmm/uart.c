@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A 16550 UART for a guest (vmm/uart.h). Register behaviour from the
  * National Semiconductor PC16550D data sheet (facts only). */
 #include <vmm/uart.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* sidecar-conform: makes the calls openvmm's sidecar_client (OpenHCL's
  * VMM side of the mshv_vtl_sidecar driver) makes, in its order, and checks
  * that every answer means what it means under OpenHCL:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* sidecar-ioctl: the driver's OpenHCL interface (START, STOP, RUN, INFO,
  * read, poll, mmap at offset 0) and our additions (WAIT, CPU_INFO,
  * NODE_INFO, REMOVE) with raw system calls on /dev/mshv_vtl_sidecar0, and

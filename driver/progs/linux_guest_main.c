@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* sidecar-linux-guest: a Linux kernel as a guest on a sidecar VP, driven
  * from Linux user space through sidecar.ko and libsidecar-host's linux
  * transport, by the same VMM code the bare-metal main kernel uses

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* sidecar-ping: every sidecar CPU the driver offers answers a NONE command
  * sent from Linux user space through libsidecar-host's linux transport.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* What mainkernel/vp.c needs from its platform, in Linux user space. */
 #include <stdint.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
 /* sidecar-vp: the bare-metal main kernel's VP test (mainkernel/vp.c with
  * its guest program mainkernel/guest.asm) from Linux user space: the guest
  * runs at CPL3 on sidecar CPUs, and every IO-port, MSR, CPUID, HLT, MMIO

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=demo: what `./sidecar demo --main linux` shows (tests/qemu/demo.py).
 # Linux runs on the main CPUs only; with sidecar.ko loaded, user space
 # (libsidecar-host's linux transport) pings every sidecar CPU, runs the VP

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-conform: sidecar-conform makes openvmm sidecar_client's calls
 # (every /dev/mshv_vtl_sidecar<N> until ENOENT, INFO, mmap at 0, RUN,
 # START + edge-triggered epoll + read, STOP, GET/SET registers,

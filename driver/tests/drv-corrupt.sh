@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-corrupt: the module refuses a missing or corrupted sidecar
 # description with a dmesg line naming the field, and Linux stays up; the
 # intact description then loads and every CPU answers. Bytes are

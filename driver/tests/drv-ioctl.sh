@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-ioctl: the OpenHCL ioctls, read/poll/mmap and our additions
 # with every bad-argument errno (sidecar-ioctl), a level-triggered poll loop
 # that must see no spurious wake-up (poll_spurious); then a VP left running in

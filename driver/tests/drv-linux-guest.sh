@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-linux-guest: a Linux kernel (the same Debian kernel, put into
 # the initramfs as /guest/bzImage by run.py --guest-kernel) as a guest on a
 # sidecar VP with the svm backend, driven from Linux user space through

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-numbering: with sidecar.linux_numbering=vp (the default, auto, under the openhcl policy; in the Meson
 # test sidecar.policy=openhcl), Linux boots on the boot CPU alone; loading
 # sidecar.ko onlines the other main CPUs (as OpenHCL's driver onlines a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-online: conversion through CPU hotplug. With sidecar.ko
 # loaded, `echo 1 > /sys/devices/system/cpu/cpuN/online` on a sidecar CPU:
 # the driver's hotplug callback removes it from sidecar, Linux starts it,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-ping: load sidecar.ko and ping every sidecar CPU from user
 # space through libsidecar-host's linux transport (sidecar-ping); the
 # answers must come by the response IPI. lxdrv=A,B on the kernel command

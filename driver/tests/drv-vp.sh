@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # lxtest=drv-vp: guest VPs driven from Linux user space: the bare-metal
 # main kernel's VP test (IO-port, MSR, CPUID, HLT, MMIO and exception
 # intercepts emulated by the test VMM, STOP rounds) on lxvp_cpus= sidecar

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-only
 # /lib/sidecar-drv.sh: helpers of the driver's lxtest scripts
 # (driver/tests/drv-*.sh), after /lib/lxtest.sh.
 #

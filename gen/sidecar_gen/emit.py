@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Turn a checked Protocol into the context the Jinja2 templates render.
 
 The templates hold the shape of each output; this module supplies names,

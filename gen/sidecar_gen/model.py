@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Load and check the protocol YAML; compute every layout.
 
 Everything the generator emits comes from the Protocol object built here.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Command round trip in the simulator beside a bare shared-memory
  * ping-pong between two threads, in the same run (DESIGN.md section 8:
  * "hostlib sim: one command round trip within 2x of a bare shared-memory

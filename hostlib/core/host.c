@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's portable core (no libc, no allocation).
  *
  * Per CPU the host side does: check IDLE, write the command and its request

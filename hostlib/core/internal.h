@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's internals shared between its own sources (not
  * installed; shl_* symbols stay local to the shared library, see
  * sidecar-host.map). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host example: drive one simulated sidecar CPU the way a VMM
  * drives a real one. Open the simulator, take a CPU, set registers, run
  * the VP, handle an IO-port intercept by advancing RIP past the

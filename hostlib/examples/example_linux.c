@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host example over the Linux driver: the steps of example.c
  * (the simulator version) with a real guest on a real sidecar CPU. Run it
  * on a Linux main kernel with sidecar.ko loaded: it copies a tiny guest

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's linux transport: the core over the sidecar driver
  * (driver/, sidecar.ko) from Linux user space.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's simulator transport: sidecar CPUs as threads that run
  * the sidecar kernel's own dispatch loop (kernel/core/dispatch.c) over
  * pages laid out as the kernel lays them out. Linux only (futex, eventfd).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The portable parts of boot and trap handling (sidecar/kboot.h). */
 #include <scfree/scfree.h>
 #include <sidecar/kboot.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The dispatch loop: one sidecar CPU's status machine and command decoding.
  *
  * Status transitions (single-byte atomics, DESIGN.md section 4):

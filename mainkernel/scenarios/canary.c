@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The canary check (canary.h). */
 #include "arch/x86_64/platform.h"
 #include "canary.h"

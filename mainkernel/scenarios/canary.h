@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The canary check: proof that the main kernel never touches sidecar
  * memory. With every sidecar CPU parked, it hashes every byte the hand-off
  * memory map marks as sidecar memory (type 0x5344), then fills all usable

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which sidecar CPUs left, and why (cpureport.h). */
 
 #include <scfree/scfree.h>

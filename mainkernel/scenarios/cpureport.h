@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Which sidecar CPUs left, and why (mk.cpu_report, docs/robustness.md):
  * pings every sidecar CPU that came up; a CPU that answers E_REMOVED is
  * listed with the error text it left in its command page (an exception

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault tests (faults.h). */
 #include <stdarg.h>
 #include <stddef.h>

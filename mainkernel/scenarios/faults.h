@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault tests (mk.faults=LIST): the host side does what a buggy or
  * hostile host could, on real sidecar CPUs, and checks that the sidecar
  * neither crashes nor hangs nor writes outside the target CPUs' own pages

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault tests' memory guard (guard.h). */
 #include <stddef.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault tests' memory guard (faults.c): proof that a fault case wrote
  * nothing outside the target CPUs' own pages. Before a case it hashes all
  * sidecar memory that must not change while the case runs, and checks it

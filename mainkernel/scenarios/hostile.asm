@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The hostile guest suite (mainkernel/hostile.c): snippets a guest at CPL3
 ; might use to break out, each at its own entry point. The host starts a VP
 ; at one snippet, expects one particular intercept, then runs mk_hg_good,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hostile guest suite (hostile.h). */
 #include <stdarg.h>
 

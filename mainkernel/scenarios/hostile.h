@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hostile guest suite (hostile.asm; option mk.vp_hostile): on every
  * sidecar CPU at once, a guest tries, one snippet per run, what a VP at
  * CPL3 might do to escape: touch kernel, APIC and out-of-RAM addresses,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* INIT right after REMOVED while other CPUs log (hotinit.h). */
 
 #include <scfree/scfree.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* INIT right after REMOVED while other CPUs log (mk.hot_init,
  * docs/robustness.md). Sidecar CPUs with logging on: one by one, each
  * target is REMOVEd and gets INIT a moment after the main kernel sees

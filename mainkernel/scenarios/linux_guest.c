@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Debian's Linux kernel as a guest on a sidecar VP (mk.linux_guest; the
  * svm backend): the bare-metal main kernel is its VMM (linux_vmm.c). */
 #include <scfree/scfree.h>

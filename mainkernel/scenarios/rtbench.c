@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command round-trip bench (rtbench.h). */
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>

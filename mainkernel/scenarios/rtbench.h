@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The command round-trip bench (option mk.bench_roundtrip): on one sidecar
  * CPU, the round trip of a RUN_VP whose guest exits at once (a HLT
  * intercept) and of a NONE command, both host -> sidecar -> host through

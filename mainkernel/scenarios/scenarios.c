@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scenario table (scenarios.h), built from scenarios.def. */
 #include "scenarios.h"
 

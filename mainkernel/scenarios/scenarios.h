@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's test scenarios: what main.c gives each one (struct
  * mk_ctx) and the table it runs (struct mk_scenario, built from
  * scenarios.def in scenarios.c). A scenario is one file here with a run

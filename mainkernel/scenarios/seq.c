@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sequence guest's bookkeeping (seq.h). */
 #include "seq.h"
 

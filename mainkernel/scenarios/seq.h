@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Portable bookkeeping shared by the fault tests (faults.c) and the soak
  * (soak.c): a small random generator, and per-VP accounting of the
  * sequence guest (seqguest.asm), which proves that every run started got

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The sequence guest of the fault tests and the soak (faults.c, soak.c):
 ; position-independent 64-bit code the main kernel copies into guest RAM.
 ; RBX points at the VP's own data block in guest RAM:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Driving the sequence guest (seqhost.h). */
 #include <scfree/scfree.h>
 

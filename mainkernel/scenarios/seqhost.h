@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Driving the sequence guest (seqguest.asm, seq.h) through
  * libsidecar-host: shared by the fault tests and the soak. */
 #ifndef MK_SEQHOST_H

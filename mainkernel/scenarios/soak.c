@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The soak (soak.h). */
 #include <stdarg.h>
 

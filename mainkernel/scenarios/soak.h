@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The soak (mk.soak, ./sidecar soak): every ready sidecar CPU runs
  * mk.soak_commands commands of a random mix (seq.h: NONE, runs of the
  * sequence guest that end at once or spin until STOPped, STOPs racing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STOP-before-take test (stoptake.h). */
 
 #include <scfree/scfree.h>

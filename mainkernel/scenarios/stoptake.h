@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The STOP-before-take test (mk.stop_take, mk.stop_take_pairs=N): on every given sidecar CPU
  * at once, N times, a RUN_VP of the sequence guest (seq.h, a run that ends
  * at once in an OUT) is started and STOPped right behind its start, so the

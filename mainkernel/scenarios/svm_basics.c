@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's basics (mk.svm_basics): on every sidecar CPU in turn,
  * a VP from the x86 reset state runs a small real-mode program through the
  * reset alias, the way a VMM on Hyper-V drives a VP (svm_basics.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's basics (mk.svm_basics): on each sidecar CPU in turn, a
  * VP in the x86 reset state (registers read as a VMM on Hyper-V reads them,
  * an impossible CR0 refused by name) runs a real-mode program from the

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The guest firmware's image (tests/guest/firmware.asm, built by
 ; mainkernel/meson.build), carried in the main kernel for mk.svm_firmware.
 section .rodata

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The guest firmware on every sidecar VP at once (mk.svm_firmware; the svm
  * backend): the main kernel is the VMM of one SMP guest whose processors
  * are the sidecar VPs. The firmware (tests/guest/firmware.asm,

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The SVM backend's hostile guest suite (mainkernel/svm_hostile.c): CPL0
 ; guest code in 32-bit flat protected mode, each snippet an attempt to get
 ; out of the VP or to harm the sidecar CPU. The VMM starts the VP at one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's hostile guest suite (svm_hostile.h). */
 #include <scfree/scfree.h>
 #include <sidecar/abi.h>

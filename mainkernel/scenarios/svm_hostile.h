@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's hostile guest suite (mk.svm_hostile): CPL0 guest code
  * that tries to get out of its VP or to harm the sidecar CPU (SVM
  * instructions, EFER.SVME, the SVM MSRs, sidecar and APIC memory as GPAs,

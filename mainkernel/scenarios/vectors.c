@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interrupts on exception vectors (vectors.h). */
 
 #include <scfree/scfree.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Interrupts on exception vectors (mk.vectors, docs/robustness.md): fixed
  * IPIs with vectors 1-31 and an NMI sent to sidecar CPUs in three states:
  * idle and never having run a guest, idle after running one, and while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scenario mk.vp_compute (scenarios.def): the computation (the main
  * kernel's VMM side, compute.h and compute.asm) on every sidecar CPU at
  * once. Report key "compute". */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The scenario mk.vp_test (scenarios.def): the VP test (the main kernel's
  * VMM side, vp.h and guest.asm) on every sidecar CPU that came up, all at
  * once. Report key "vp". */

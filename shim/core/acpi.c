@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ACPI topology: RSDP, RSDT/XSDT, MADT and SRAT. Facts (signatures, entry
  * types and offsets) from the ACPI specification, 6.x. Every read goes
  * through shim_mem and every length is checked against the table. */

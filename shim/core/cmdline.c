@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shim command line. Words are separated by spaces; words that are not
  * sidecar options are left for the main kernel. */
 #include <shim/core.h>

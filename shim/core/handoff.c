@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hand-off block for the main kernel (protocol: handoff). */
 #include <shim/core.h>
 #include <sidecar/validate.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Booting Linux as the main kernel: placing the images, the e820 table
  * and the command line. The setup header check and boot_params are
  * linuxboot's (shared with the small VMM). */

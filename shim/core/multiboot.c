@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reading the Multiboot information (shim/multiboot.h). */
 #include <shim/multiboot.h>
 

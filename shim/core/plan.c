@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The CPU and memory policy (DESIGN.md section 3, docs/shim.md):
  *  - sidecar.policy=openhcl: OpenHCL's split, split_openhcl(); the
  *    default (auto) where the boot CPU has x2APIC, numa elsewhere;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Small helpers of the shim core (no libc): scfree's (little-endian reads
  * and writes from scfree/le.h) and the formatted error every parser
  * returns. */

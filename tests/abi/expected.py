@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The ABI facts sidecar must match, transcribed by hand from the public
 specifications (OpenHCL sidecar_defs, Hyper-V TLFS) as summarized in
 shared/reference/openhcl-abi.md -- NOT derived from protocol/*.yaml.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes a C file of static assertions (offsetof/sizeof/enum values) from
 expected.py, so the same independent expectations are checked against the
 generated C header by the compiler."""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Compiles the generated headers and validators in one translation unit
  * (built freestanding -pedantic, hosted, and as C++ from include_all.cc). */
 #include <sidecar/abi.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // The generated headers as C++17.
 #include <sidecar/abi.h>
 #include <sidecar/validate.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """ABI conformance: the generated layout (docs/layout.json) against the
 independent expectations in expected.py."""
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The generated validators: valid pages pass; each single-constraint and
  * cross-field violation is rejected with the right code and field path. */
 #include <criterion/criterion.h>

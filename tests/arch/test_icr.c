@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Native unit tests of the local APIC ICR encoding (kernel/arch/x86_64/apic_icr.h). */
 #include <criterion/criterion.h>
 

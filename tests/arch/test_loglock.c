@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The log lock (kernel/arch/x86_64/loglock.h): free, nested, a holder that
  * never lets go (taken over after the timeout, and its late release frees
  * nothing), and a lock that keeps changing hands (never taken over). A fake

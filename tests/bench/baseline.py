@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Linux bring-up baseline the demo compares with: a data file
 (linux-baseline.json beside this file) that ./sidecar bench writes, each
 row with the date, machine and command of the run that measured it.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """./sidecar bench: every benchmark in one run, a table of ratios, and the
 figures written into docs/benchmarks.md.
 

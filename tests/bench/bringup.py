@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Bring-up benchmark: sidecar vs the floor kernel, and vs Linux (6.1 and 6.12),
 in the same QEMU configuration.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Bench: time until a Linux VM is usable with every CPU ready.
 
 For each vCPU count N (2 NUMA nodes, the same QEMU configuration for both):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Command round-trip bench: boots the shim + sidecar kernel + bare-metal
 main kernel with mk.bench_roundtrip and prints, for one sidecar CPU, the
 round trip of a RUN_VP whose guest exits at once (HLT intercept) and of a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Past 255 vCPUs: sidecar bring-up, QEMU's memory and wall time as the
 vCPU count grows, on Debian 13's QEMU 10 in x2APIC mode (TCG, -cpu max).
 

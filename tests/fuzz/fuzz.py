@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Builds one libFuzzer target with clang (ASan + UBSan) from the project's
 real sources and runs it for a bounded time on its seed corpus, then
 replays every file under regressions/<target>/ (inputs that once crashed).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the instruction decoder of the VP backends on arbitrary guest
  * bytes (a guest controls what is at RIP), in 64-, 32- and 16-bit code. The
  * input is copied to a buffer of exactly its size, so ASan sees any

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the kernel's dispatch core with the ring-3 VP backend's
  * portable half, compiled natively. Everything the host controls is fuzzer
  * input: the status byte, the whole command page (command code, register

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: sidecar.ko's checks of what user space passes
  * (driver/sidecar_checks.h, which the driver includes), natively.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: libsidecar-host's reading of what a sidecar writes.
  *
  * A host is opened over a fake transport whose control and command pages

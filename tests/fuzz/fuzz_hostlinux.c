@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: libsidecar-host's linux transport (hostlib/linux/linux.c)
  * over a fake sidecar.ko: this file includes linux.c with open, close,
  * ioctl, mmap and munmap redirected to the fake below, and links the real

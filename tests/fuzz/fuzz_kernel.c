@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the sidecar kernel's portable boot and trap checks
  * (sidecar/kboot.h, kernel/core/boot_checks.c), compiled natively.
  *

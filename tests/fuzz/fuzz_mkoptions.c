@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the bare-metal main kernel's option parser
  * (mainkernel/options.c, mk_options_parse) on any command line (exact-size
  * copies, so any over-read is caught) and any error buffer size from 1 to

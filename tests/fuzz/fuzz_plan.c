@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the shim's CPU/memory policy and hand-off over fuzzed
  * topologies, memory maps, in-use ranges, boot CPUs and command lines
  * (shim_plan_build, then shim_handoff_build), without going through ACPI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the shim's ACPI parser and command-line parser, and its
  * reading of a Linux bzImage. First byte % 4 == 0: the rest is a
  * NUL-terminated command line. == 2: the rest is a bzImage (setup header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: what the shim reads before it plans, and the helpers that
  * place and describe Linux (shim/multiboot.h, shim/linux.h), natively.
  * First byte % 5:

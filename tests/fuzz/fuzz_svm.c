@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the SVM VP backend's portable half (kernel/core/svm) on a
  * fake arch half, compiled natively. The input is a program: SETs of any
  * register name with raw, small or one-bit-flipped values; #VMEXITs with

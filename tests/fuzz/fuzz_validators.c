@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: every generated validator. The first byte picks the struct,
  * the rest is its bytes (zero padded to the struct's size). A validator
  * must never read out of bounds, and its message must be a bounded,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer: the guest page-table walker (kernel/core/vp/walk.c) on random
  * tables in random modes. The input is a 48-byte header (CR0/CR3/CR4/EFER,
  * RFLAGS, PAT, CPL, MAXPHYADDR, access bits, GVA, a read length, a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of the hostlib fuzz target (fuzz_hostlib.c):
 small programs in its input format where the fake sidecar answers the way a
 healthy one does (ping, a run ending in each intercept type, an error, an

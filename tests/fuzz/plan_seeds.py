@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of the plan fuzz target (fuzz_plan.c): topologies
 a firmware describes (1 to 299 CPUs, 1 to 8 NUMA nodes, with and without
 SRAT memory affinity), a PC memory map (low RAM, the BIOS hole, RAM above

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Writes the seed corpus of the svm fuzz target (tests/fuzz/corpus/svm):
 programs in fuzz_svm.c's input format that reach every exit kind the
 backend handles, in real mode, flat 32-bit and long mode, with runs, SETs

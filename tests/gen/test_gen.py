@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Tests of the ABI generator (gen/sidecar-gen): every class of bad YAML is
 rejected with file:line and a reason, and the output is deterministic."""
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The C header and the NASM include of the guest firmware's protocol must
 name the same constants with the same values.
 

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The guest firmware: a flat image of FW_IMAGE_SIZE bytes that ends at
 ; 4 GiB, so that its last 16 bytes hold the reset vector (0xfffffff0).
 ; Every VP of a VM starts here at the same instant, in the x86 reset state

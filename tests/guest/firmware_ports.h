@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The guest firmware's port protocol and memory layout, for C (the VMM).
  * tests/guest/firmware_ports.inc holds the same names and values for NASM;
  * the test guest-ports-agree (check_ports.py) fails when the two differ.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reading the guest firmware's protocol constants from firmware_ports.h
 (C: #define NAME VALUEu) and firmware_ports.inc (NASM: NAME equ VALUE).
 Function-like macros and anything that is not a plain number are not

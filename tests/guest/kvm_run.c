@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The guest firmware on many VPs at once, with a VMM: a minimal Linux KVM
  * runner standing in for the sidecar VP backend until that exists. It
  * builds the sidecar VM's GPA map (guest RAM at 0, the last 2 MiB of RAM

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The guest firmware's protocol header compiles on its own (strict C11)
  * and its numbers keep the promises docs/guest-firmware.md makes; a
  * broken promise fails the build of this test. */

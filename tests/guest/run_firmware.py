@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Run the guest firmware on plain QEMU (no VMM: nothing answers the index
 port, so it is one VP with index 0) and check its serial console and exit
 status: long mode, the page fault handled, the counter at exactly the

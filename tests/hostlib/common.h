@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared helpers of the libsidecar-host tests: a simulator with a host
  * opened over it. */
 #ifndef HOSTLIB_TEST_COMMON_H

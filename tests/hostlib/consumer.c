@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Built outside the tree against the installed libsidecar-host, with only
  * `pkg-config --cflags --libs sidecar-host`: open the simulator, ping and
  * run every sidecar CPU, set and read back a register. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 // libsidecar-host's headers from C++17: they compile, link and work.
 #include <cstdio>
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """docs/hostlib.md shows hostlib/examples/example.c verbatim: the first C
 block after the "## Example" heading must equal the file."""
 import os

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds a program outside the tree against an installed libsidecar-host,
 # using only pkg-config. The main build is a cross configuration (the
 # library is not installed from it), so this configures a native build of

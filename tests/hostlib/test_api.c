@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host over the simulator: every API call and its error paths.
  * The fixture: 2 nodes of 4 CPUs; CPU 0 of each node is a main-kernel
  * CPU, so CPUs 1-3 and 5-7 are sidecar CPUs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host over the simulator, many threads at once: synchronous
  * runs on all CPUs, STOP racing completion, a stress test of 10^5 async
  * runs across 64 CPUs (no completion lost or reported twice), and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host keeps the cause of a failure (#21 item 3): the open
  * calls name the page and field a generated validator refused (through
  * struct sidecar_host_error and sidecar_host_last_error), and the linux

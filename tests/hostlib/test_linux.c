@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's linux transport where no driver is loaded (the build
  * machine): argument checks, no device, a device that is not the sidecar
  * driver's, and the fd accessors on handles of other transports. The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the kernel's portable dispatch core (kernel/core), natively,
  * with a fake arch that records IPIs and parks. */
 #include <criterion/criterion.h>

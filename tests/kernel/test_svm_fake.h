@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A fake arch half for the SVM backend's unit tests (test_svm_*.c): a
  * page-aligned VMCB, guest RAM at GPA 0 with its last 2 MiB also at the
  * reset alias (0xFFE00000..4 GiB), and a scripted VMRUN that writes the

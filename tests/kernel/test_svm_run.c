@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the SVM backend's RUN_VP (kernel/core/svm/run.c) on a fake
  * arch half: every #VMEXIT kind turned into a message or into the
  * sidecar's own work, event injection, HLT, and the run loop through the

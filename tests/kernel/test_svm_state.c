@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the SVM backend's VP state (kernel/core/svm/state.c): the
  * control area, the x86 reset state, GET/SET by TLFS name, segment
  * attribute conversion and every refusal (sidecar/svm.h). */

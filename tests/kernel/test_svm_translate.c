@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the SVM backend's TRANSLATE_GVA and guest-memory reads
  * (kernel/core/svm/translate.c, run.c; sidecar/svm.h): paging off
  * (identity, 32-bit), GPA unmapped outside RAM and the reset alias, flag

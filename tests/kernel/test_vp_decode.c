@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the ring-3 VP's x86-64 instruction decoder
  * (kernel/core/vp/decode.c): every IN/OUT/INS/OUTS form and size, prefixes,
  * REX, the other intercepted instructions, general lengths, and truncated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the decoder in 16-, 32- and 64-bit code segments
  * (sk_insn_decode_mode, kernel/core/vp/decode.c): default sizes and the
  * 66/67 toggles, REX only in 64-bit mode, opcodes only 16/32-bit code has,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the ring-3 VP's TLFS intercept messages
  * (kernel/core/vp/message.c): every builder, checked both through the
  * generated structs and at the raw TLFS offsets, and the classification of

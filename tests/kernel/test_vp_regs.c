@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the ring-3 VP state (kernel/core/vp): reset, the copy to and
  * from cpu_context, segment values, GET/SET by TLFS name. */
 #include <criterion/criterion.h>

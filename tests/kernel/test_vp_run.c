@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the ring-3 backend wired into the dispatch core
  * (kernel/core/vp/run.c): RUN_VP with a scripted fake arch half, STOP,
  * failures, GET/SET_VP_REGISTERS and TRANSLATE_GVA through the command page. */

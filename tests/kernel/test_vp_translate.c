@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the ring-3 VP's TRANSLATE_GVA (kernel/core/vp/translate.c). */
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests of the guest page-table walker (kernel/core/vp/walk.c): a fake
  * guest RAM [0, ram_limit) with hand-built tables for every paging mode. */
 #include <criterion/criterion.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Make or update a Debian root (a chroot tree) with the packages a build
 step needs: Debian 13's compiler for the driver module of Linux 6.12
 (driver/build.py), whose headers want gcc-14 and Debian 13's C library.

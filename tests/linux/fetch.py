@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Fetch the Debian cloud kernel the Linux tests boot under the shim.
 
 Two series are known (SERIES below):

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Fetch the kernel headers the sidecar driver module is built against.
 
 The headers match the kernel tests/linux/fetch.py boots for the series

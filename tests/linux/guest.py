@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Debian's Linux kernel as a GUEST on a sidecar VP (the svm backend), with
 the bare-metal main kernel as its VMM (mainkernel/scenarios/linux_guest.c).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Build the test initramfs for Linux under the sidecar shim.
 
 A gzip-compressed cpio archive (newc format, written here, no cpio

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # /lib/lxtest.sh: helpers for the test scripts of the sidecar test
 # initramfs (tests/linux/tests/NAME.sh, run by /init for lxtest=NAME).
 # A test script starts with `. /lib/lxtest.sh`, adds keys to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* qemu-exit CODE: writes CODE (0-255) to QEMU's isa-debug-exit device at
  * I/O port 0xf4; QEMU then exits with status (CODE << 1) | 1. The test
  * initramfs's /init ends every run with `qemu-exit 16` (status 33, "ran to

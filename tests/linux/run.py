@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Boot Debian's cloud kernel under the sidecar shim in QEMU and check what
 Linux saw.
 

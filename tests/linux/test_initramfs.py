@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """initramfs.py: the archive it writes is a valid gzip'd cpio newc that
 holds what it should (read back by an independent reader here), --add
 keeps content and modes, and bad --add arguments are refused.

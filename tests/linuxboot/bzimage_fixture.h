@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A synthetic bzImage for the tests of the Linux boot protocol code
  * (tests/linuxboot, tests/vmm): a 64 KiB file with a setup header like
  * Linux 6.1's, protocol 2.15, relocatable, 64-bit entry, and a marker byte

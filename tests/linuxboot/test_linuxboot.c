@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Linux boot protocol parts the shim and the VMM share
  * (linuxboot/linuxboot.h): the bzImage setup header check and boot_params. */
 #include <criterion/criterion.h>

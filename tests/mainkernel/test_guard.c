@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The fault tests' memory guard (mainkernel/scenarios/guard.c), natively: a fake
  * node at a fixed low address (the guard works on physical addresses
  * below 4 GiB, identity mapped), changes in each kind of region, and

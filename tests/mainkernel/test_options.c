@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The main kernel's option parser (mainkernel/options.h), and the bounded
  * formatter's %.*s it uses for messages. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sequence guest's bookkeeping and the random generator (mainkernel/scenarios/seq.c). */
 #include <criterion/criterion.h>
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the tools (demo, soak, bench) take from the build directory's
 configuration: the QEMU binary (meson setup -Dqemu=...), read from Meson's
 introspection file BUILD/meson-info/intro-buildoptions.json, which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the user-facing tools (demo.py, soak.py, bench.py) share on their
 command line: a usage error names the valid options (and the nearest one
 to a misspelt option) and exits 2; output paths are checked before any VM

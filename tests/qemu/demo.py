@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The sidecar demo: boot a QEMU VM whose CPUs are split between the
 bare-metal main kernel and the sidecar kernel, and show what happened.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Runs the demo at 8 vCPUs in 2 NUMA nodes and checks what it produced:
 exit status 0, a JSON report with every part the demo promises (the svm
 backend's guest firmware on every sidecar VP and, when Debian's kernel can

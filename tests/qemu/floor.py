@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Boot the floor kernel (floor/, the bring-up bench's denominator) in QEMU
 and check its result from the serial console and QEMU's exit status.
 

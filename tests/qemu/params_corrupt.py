@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Params corrupted field by field, through the real shim and kernel.
 
 The cases are generated from the protocol (protocol/boot.yaml: the params,

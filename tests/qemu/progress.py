@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Live progress for long jobs (the soak, the demo, the bench's boots).
 
 A Progress prints one plain line at most every `every` seconds, from a

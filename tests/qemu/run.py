@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Boot the sidecar shim + kernel + bare-metal main kernel in QEMU and check
 the report.
 

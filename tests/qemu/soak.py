@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The soak (./sidecar soak): boot a VM whose main kernel runs mk.soak on
 every sidecar CPU (mainkernel/scenarios/soak.c): --commands commands of a random mix
 per CPU, driven asynchronously, proving that no completion is lost or

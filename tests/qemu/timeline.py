@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The bring-up timeline: an SVG picture and a Chrome/Perfetto trace.
 
 Both are made from rows, one per started CPU (dicts with cpu, apic, node,

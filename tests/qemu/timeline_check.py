@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Checks the bring-up timeline module (tests/qemu/timeline.py) on reports
 it makes up: a sidecar report with two nodes, a floor report, and a
 1024-CPU fan-out. For each: the SVG parses, has one titled bar per CPU and

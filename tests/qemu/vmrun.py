@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Running a VM whose console is its stdout (QEMU -serial stdio), bounded.
 
 run_bounded starts the command, hands every console line to on_line (as

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The second QEMU: Debian 13's QEMU 10, from a Debian 13 root this makes.
 
 Debian 12's QEMU 7.2 has no x2APIC under TCG and stops at 255 vCPUs; the

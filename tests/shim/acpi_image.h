@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Synthetic ACPI table images in a fake physical memory, for the tests. */
 #ifndef ACPI_IMAGE_H
 #define ACPI_IMAGE_H

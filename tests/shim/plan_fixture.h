@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shared state of the plan and hand-off tests. */
 #ifndef PLAN_FIXTURE_H
 #define PLAN_FIXTURE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ABI maximum, SIDECAR_MAX_CPUS (2048) CPUs, through the shim's ACPI
  * parser, its plan, the hand-off and the generated validators, from
  * synthetic tables: the QEMU tests stop at 1024 vCPUs (docs/x2apic.md),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ACPI parsing on synthetic table images. */
 #include <criterion/criterion.h>
 #include <stdlib.h>

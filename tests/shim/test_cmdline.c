@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The shim command line. */
 #include <criterion/criterion.h>
 #include <string.h>

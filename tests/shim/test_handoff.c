@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The hand-off block. */
 #include <criterion/criterion.h>
 #include <stdlib.h>

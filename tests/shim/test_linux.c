@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Booting Linux as the main kernel: placement, e820, command line, the CPU
  * order and the reordered ACPI copy (the bzImage check and boot_params are
  * linuxboot's: tests/linuxboot). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The CPU and memory policy, table driven. */
 #include <criterion/criterion.h>
 #include <stdio.h>

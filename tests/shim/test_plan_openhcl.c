@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sidecar.policy=openhcl: OpenHCL's boot-shim split (openhcl_boot's
  * sidecar.rs), reproduced for the layouts its users meet. Expected splits
  * are written out by hand from OpenHCL's rule: each run of consecutive VPs

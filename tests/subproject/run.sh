@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Builds tests/subproject/consumer, a tiny parent project, against this
 # source tree the ways a user does (#21 item 2):
 #   1. natively, dependency('sidecar-host') found through a [wrap-file]

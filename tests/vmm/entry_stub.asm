@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; Test-only -bios image for run_linux_tcg.py: takes the boot CPU from the
 ; x86 reset state into the entry state that vmm_linux_load produced
 ; (linux_image.c writes it at STATE_GPA) and jumps to the kernel, so that

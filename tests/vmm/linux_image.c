@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Test tool: runs vmm_linux_load on a bzImage into a guest-RAM buffer and
  * writes what it put there as files for QEMU's generic loader (-device
  * loader,file=F,addr=A,force-raw=on), plus the entry state as a block at

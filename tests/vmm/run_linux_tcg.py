@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Debian's kernel booted from the VMM's Linux loader, under QEMU TCG.
 
 vmm-linux-image (linux_image.c) runs vmm_linux_load on the kernel a

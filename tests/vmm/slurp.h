@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The tests' whole-file read (hosted): the bytes in malloc'd memory and
  * their count, or NULL when the file cannot be read or is empty. */
 #ifndef SIDECAR_TESTS_VMM_SLURP_H

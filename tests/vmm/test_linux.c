@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Linux guest loader (vmm/linux.h): placement, boot_params, the e820
  * table, the identity map, the GDT and the 64-bit entry state, and every
  * refusal naming its input. Synthetic bzImages (tests/linuxboot), and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The 16550 emulation (vmm/uart.h): what a polling guest driver, Linux's
  * 8250 probe and the guest firmware see. */
 #include <criterion/criterion.h>

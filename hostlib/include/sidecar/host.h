@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host: drive sidecar CPUs from a main kernel or a VMM.
  *
  * The portable core speaks the protocol (control and command pages, status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libsidecar-host's simulator transport (hosted builds on Linux only).
  *
  * sidecar_host_sim_create lays out the pages a booted sidecar kernel would

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Local APIC (xAPIC through the mapped registers, x2APIC through MSRs) and
  * the TSC. */
 #include <scfree/x86.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Local APIC interrupt command register (ICR) encoding, for xAPIC and
  * x2APIC. Pure functions, unit-tested natively (tests/arch). Facts from the
  * Intel SDM vol. 3A, "Interrupt Command Register". */

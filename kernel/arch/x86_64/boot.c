@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Kernel entry on the BSP, per-node memory layout, per-CPU page tables,
  * and the fan-out start of every sidecar CPU.
  *

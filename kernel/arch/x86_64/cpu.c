@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Descriptor tables and the trap handler.
  *
  * Every CPU has its own GDT and TSS (in its per-CPU page); all share one

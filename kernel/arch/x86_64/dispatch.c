@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The AP's dispatch loop: the arch services (park, IPI, clock, log,
  * quiesce) around the portable core in kernel/core (sidecar/kcore.h), with
  * the ring-3 VP backend (vp.c, sidecar/vp.h). */

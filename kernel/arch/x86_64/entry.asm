@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; Kernel entry points in assembly: the AP's first 64-bit code, the interrupt
 ; stubs, and descriptor-table loading.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sidecar kernel's x86-64 internals: shared tables in the kernel image
  * (visible to every CPU) and the per-CPU page. */
 #ifndef SK_KERNEL_H

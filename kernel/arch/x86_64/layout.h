@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Virtual layout of the sidecar kernel, and the per-CPU memory it builds.
  *
  * The kernel is linked at KERNEL_VBASE (the top 2 GiB, -mcmodel=kernel) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Serial logging. Each line is formatted on the caller's stack, then
  * written whole under the log lock (loglock.h), so lines of different CPUs
  * never interleave. A CPU that stops while it holds the lock (INIT, or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The serial log lock: tagged with its holder, with a bounded wait that
  * takes over a lock whose holder stopped in the middle of a line (a CPU
  * that got INIT, or crashed, while it held it), and that lets a CPU which

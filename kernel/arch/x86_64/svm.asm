@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; VMRUN for the SVM VP backend (kernel/arch/x86_64/svm.c, sidecar/svm.h).
 ;
 ; void sk_svm_vmrun_asm(uint64_t vmcb_pa, uint64_t *gprs)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM VP backend, arch half (sidecar/svm.h says what it supplies).
  *
  * At boot the BSP decides the backend (sk_svm_probe), fills the shared

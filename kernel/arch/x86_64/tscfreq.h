@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The TSC frequency, for the sidecar kernel (apic.c, boot.c) and the floor
  * kernel (floor/): what CPUID says, where it says it, and a measurement
  * against PIT channel 2 otherwise. Inline arch code, header only, so both

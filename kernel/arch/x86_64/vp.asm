@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; Entering and leaving CPL3 for the ring-3 VP backend (sidecar/vp.h).
 ;
 ; sk_vp_enter_asm saves the kernel's callee-saved registers and RFLAGS on

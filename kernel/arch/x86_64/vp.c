@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ring-3 VP backend, arch half (sidecar/vp.h says what it must do).
  *
  * Guest RAM is mapped user-accessible at GVA == GPA in every sidecar CPU's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's RUN_VP: event injection before VMRUN, and every
  * #VMEXIT turned into a TLFS message for the VMM or into work the sidecar
  * does itself (sidecar/svm.h, docs/svm.md). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's VP state: the VMCB control area it runs with, the x86
  * reset state, and GET/SET of registers by TLFS name (sidecar/svm.h). */
 #include "svm_internal.h"

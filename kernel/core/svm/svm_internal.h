@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the SVM backend's portable files. Not an API. */
 #ifndef SIDECAR_SVM_INTERNAL_H
 #define SIDECAR_SVM_INTERNAL_H

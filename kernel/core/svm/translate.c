@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SVM backend's view of guest memory: guest-virtual addresses through
  * the guest's own paging in its current mode (the portable walker,
  * sidecar/walk.h), TRANSLATE_GVA, and instruction decoding in the guest's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ring-3 VP's saved state: reset, the copy to and from OpenHCL's
  * cpu_context, RFLAGS sanitizing and segment register values. */
 #include "vp_internal.h"

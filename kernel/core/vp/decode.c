@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* An x86 instruction decoder for intercepts, in 64-, 32- and 16-bit code
  * segments: the length of any instruction whose length the opcode maps tell
  * (legacy prefixes, REX in 64-bit mode, the one-byte, 0F, 0F38 and 0F3A

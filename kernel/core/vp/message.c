@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TLFS intercept messages built from the ring-3 VP's state, and the
  * classification of a trap out of CPL3 into one of them. */
 #include "vp_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GET/SET of the ring-3 VP's registers by TLFS name (HV_REGISTER_NAME). */
 #include "vp_internal.h"
 

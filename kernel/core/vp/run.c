@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ring-3 VP backend's ops for the dispatch core: RUN_VP's loop around
  * the arch's enter, and GET/SET/TRANSLATE on the saved state. */
 #include "vp_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* TRANSLATE_GVA for the ring-3 VP: guest virtual == guest physical. */
 #include "vp_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Helpers shared by the ring-3 VP backend's portable files. Not an API. */
 #ifndef SIDECAR_VP_INTERNAL_H
 #define SIDECAR_VP_INTERNAL_H

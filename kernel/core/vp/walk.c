@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The guest page-table walker (sidecar/walk.h). Rules from the Intel SDM
  * vol. 3 ch. 4 (paging modes, 4.3-4.5; access rights, 4.6; #PF error code,
  * 4.7) and the AMD APM vol. 2 ch. 5 (page translation and protection). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The Linux x86 boot protocol, the parts every loader shares: checking a
  * bzImage's setup header and building boot_params (the "zero page").
  * Offsets and rules are those of Documentation/arch/x86/boot.rst and

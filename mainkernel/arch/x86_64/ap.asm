@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The bare-metal main kernel's own CPUs beyond the BSP: converted sidecar
 ; CPUs arrive here from the shared trampoline (scfree/trampoline.h) in long
 ; mode, on the main kernel's page tables, with no stack and interrupts off.

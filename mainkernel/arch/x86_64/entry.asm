@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; Bare-metal main kernel entry. The shim jumps here in long mode on its
 ; identity-mapping page tables with RDI = physical address of the hand-off
 ; block. We take our own stack and call mk_main(handoff_pa).

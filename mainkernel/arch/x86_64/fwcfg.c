@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* QEMU fw_cfg (fwcfg.h): the I/O-port interface (selector 0x510, data
  * 0x511) and, when the feature bitmap says so, the DMA interface (0x514).
  * Layouts from QEMU's docs/specs/fw_cfg.rst: big-endian directory and DMA

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* QEMU's firmware configuration device (fw_cfg): how the bare-metal main
  * kernel receives files from the QEMU command line (-fw_cfg
  * name=opt/...,file=PATH), such as the Linux kernel and initramfs it runs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The bare-metal main kernel's hardware layer: serial, TSC, page tables,
  * GDT/IDT, the local APIC, and starting CPUs (INIT-SIPI-SIPI into the
  * shared trampoline). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hardware services of the bare-metal main kernel (x86-64). */
 #ifndef MK_PLATFORM_H
 #define MK_PLATFORM_H

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; Boot shim entry: a Multiboot (version 1) image, as QEMU -kernel loads it.
 ; Enters long mode on page tables that identity-map the low 4 GiB with
 ; 2 MiB pages (the shim, the sidecar kernel's bring-up and the main kernel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Validating an embedded image's header. Even though the images are built
  * with the shim, the header is checked like any input: a corrupt build
  * must not make the shim jump into garbage. */

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; The images the shim carries, as flat binaries: the sidecar kernel and the
 ; bare-metal main kernel (found on the include path Meson gives NASM).
 

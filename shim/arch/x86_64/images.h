@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The images the shim carries: the sidecar kernel and the bare-metal main
  * kernel, each a flat binary starting with a struct sidecar_image_header. */
 #ifndef SHIM_IMAGES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The boot shim on x86-64: reads what the Multiboot loader and the
  * firmware give it (memory map, command line, ACPI, modules), decides with
  * the portable core (shim/core.h) which CPUs go where, loads and calls the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A small, bounded printf-style formatter (see scfree.h for what it knows). */
 #include "scfree/scfree.h"
 

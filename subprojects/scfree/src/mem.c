@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Memory helpers. The compiler may emit calls to memset, memcpy, memmove
  * and memcmp even in freestanding code (struct copies, zeroing), so the
  * standard names are defined here too, as thin aliases. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lxtest=boot (the default): nothing beyond what /init records at boot;
 # the harness (tests/linux/run.py) checks those keys. Reports whether the
 # hand-off address on the command line is page aligned.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Uses libsidecar-host through dependency('sidecar-host') (and, built
  * again by run.sh, through pkg-config): opens the simulator, pings every
  * sidecar CPU, shows that a failed open names its cause, and checks that

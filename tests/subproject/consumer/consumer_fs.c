@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <sidecar/validate.h>
 
 int consumer_check(const struct sidecar_params *p);

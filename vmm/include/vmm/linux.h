@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loading a Linux guest: the x86 boot protocol from the VMM's side.
  *
  * Given a bzImage, an optional initramfs, a command line and the guest's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A 16550 UART for a guest: the eight registers at a base port (COM1:
  * 0x3f8), as a guest driver sees them. What the guest writes to THR goes
  * to a byte sink at once, so the transmitter is always idle: LSR always

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The small VMM's common definitions (docs/vmm.md): result codes and the
  * size of the message buffer every fallible function fills. Portable C11,
  * no libc: the same code builds freestanding (the bare-metal main kernel)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The portable parts of the sidecar kernel's boot and trap handling: the
  * checks of the params page beyond the generated validators, and the
  * classification of a trap on an exception vector. The arch half

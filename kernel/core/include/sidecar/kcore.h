@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The sidecar kernel's portable core: the dispatch loop, command decoding
  * and error reporting, behind a small arch interface. Compiled freestanding
  * into the kernel, and natively for unit tests and libsidecar-host's

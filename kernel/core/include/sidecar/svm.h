@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The AMD SVM VP backend, portable half.
  *
  * A sidecar CPU runs its VP as a real SVM guest with nested paging: any

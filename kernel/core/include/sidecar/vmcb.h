@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The AMD SVM virtual machine control block (VMCB), as data.
  *
  * The layout is the hardware's (AMD64 Architecture Programmer's Manual,

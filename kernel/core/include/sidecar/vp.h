@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The ring-3 VP backend, portable half (issue #6).
  *
  * The default VP backend runs a guest VP at CPL3 (DESIGN.md section 5):

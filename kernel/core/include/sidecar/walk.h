@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A guest page-table walker (kernel/core/vp/walk.c).
  *
  * Translates a guest virtual (linear) address the way the guest's own MMU

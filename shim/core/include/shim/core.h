@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The boot shim's portable core: ACPI topology, the shim command line, the
  * CPU/memory policy, and the hand-off. No libc, no allocation; compiled
  * freestanding into the shim and natively for the unit tests. Every input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Booting Linux as the main kernel. The bzImage check and boot_params
  * (the "zero page") come from linuxboot/linuxboot.h, which the small VMM
  * shares; here: placing the images, the e820 table from the hand-off map,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Multiboot (version 1) information, as the loader (QEMU -kernel) passes it.
  * Facts from the Multiboot 0.6.96 specification. Only what the shim reads.
  * shim_multiboot_read (shim/core/multiboot.c) reads it through the shim's

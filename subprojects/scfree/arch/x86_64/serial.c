@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include <scfree/x86.h>
 
 void serial_init(uint16_t port)

@@ -1,3 +1,4 @@
+; SPDX-License-Identifier: MIT
 ; AP start-up trampoline, shared by the sidecar kernel and the bare-metal
 ; main kernel. scfree_trampoline_install() (trampoline.c) copies the bytes
 ; between scfree_trampoline_start and scfree_trampoline_end to a page below

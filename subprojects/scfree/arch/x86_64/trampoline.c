@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Installing the AP trampoline (trampoline.asm) in a low page. */
 #include <scfree/scfree.h>
 #include <scfree/trampoline.h>

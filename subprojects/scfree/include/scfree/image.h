@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The image header (protocol: image_header) of a flat image linked with a
  * script that defines __image_start, __file_end and __image_end. Include
  * <sidecar/abi.h> first; use once per image:

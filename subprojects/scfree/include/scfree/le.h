@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Little-endian loads and stores at any alignment (byte by byte: no
  * unaligned access, no aliasing questions). Shared by every parser of
  * firmware and image formats (ACPI, the Linux boot protocol). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* scfree: freestanding helpers shared by sidecar's kernel, shim and
  * bare-metal main kernel. No libc; every function is bounded. */
 #ifndef SCFREE_H

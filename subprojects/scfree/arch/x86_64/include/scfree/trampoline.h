@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The AP start-up trampoline (trampoline.asm): real mode -> long mode ->
  * a 64-bit entry point, for INIT-SIPI-SIPI. Shared by the sidecar kernel
  * (starting sidecar CPUs) and the bare-metal main kernel (restarting

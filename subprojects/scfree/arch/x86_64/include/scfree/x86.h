@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* x86-64 instructions as inline functions: port I/O, CPUID, MSRs, TSC,
  * control registers. Only arch/ code includes this. */
 #ifndef SCFREE_X86_H
