@@ -58,6 +58,10 @@ def count_c(field):
     return str(field.count)
 
 
+# Values below this are checked for repeats with a bitmap on the stack
+# (UNIQUE_BITMAP / 8 bytes): APIC IDs of up to 4096 CPUs with no gaps.
+UNIQUE_BITMAP = 4096
+
 class _Checks:
     """Builds the C statements that validate one struct."""
 
@@ -218,16 +222,35 @@ class _Checks:
                       b=f"(uint64_t)p->{a.name}[i].{r.cpus.name}", c="need")
             self.emit(1, "}")
         elif r.kind == "unique":
-            self.emit(1, f"for (uint32_t i = 1; i < {self.bound(r.count, a)};"
+            # Linear for the values platforms use: a bitmap of the values
+            # below UNIQUE_BITMAP; a value at or above it is compared with
+            # every earlier one. The error is the pairwise loop's: the
+            # first entry that repeats an earlier one, and the first
+            # earlier entry it repeats.
+            arr, fld = f"p->{a.name}", r.field.name
+            self.emit(1, "{")
+            self.emit(2, f"uint64_t seen[{UNIQUE_BITMAP // 64}];")
+            self.emit(2, f"for (uint32_t k = 0; k < {UNIQUE_BITMAP // 64}u; k++)")
+            self.emit(3, "seen[k] = 0;")
+            self.emit(2, f"for (uint32_t i = 0; i < {self.bound(r.count, a)};"
                       " i++) {")
-            self.emit(2, "for (uint32_t j = 0; j < i; j++) {")
-            self.emit(3, f"if (p->{a.name}[i].{r.field.name} == "
-                      f"p->{a.name}[j].{r.field.name}) {{")
-            self.elem_path(4, a, "i", r.field.name)
-            self.fail(4, "duplicate", "&here",
-                      f"%x duplicates {a.name}[%u]",
-                      a=f"(uint64_t)p->{a.name}[i].{r.field.name}",
-                      b="(uint64_t)j")
+            self.emit(3, f"uint64_t v = (uint64_t){arr}[i].{fld};")
+            self.emit(3, "bool repeat = false;")
+            self.emit(3, f"if (v < {UNIQUE_BITMAP}u) {{")
+            self.emit(4, "repeat = (seen[v >> 6] >> (v & 63u)) & 1u;")
+            self.emit(4, "seen[v >> 6] |= 1ull << (v & 63u);")
+            self.emit(3, "} else {")
+            self.emit(4, "for (uint32_t j = 0; j < i && !repeat; j++)")
+            self.emit(5, f"repeat = (uint64_t){arr}[j].{fld} == v;")
+            self.emit(3, "}")
+            self.emit(3, "if (!repeat)")
+            self.emit(4, "continue;")
+            self.emit(3, "for (uint32_t j = 0; j < i; j++) {")
+            self.emit(4, f"if ((uint64_t){arr}[j].{fld} == v) {{")
+            self.elem_path(5, a, "i", fld)
+            self.fail(5, "duplicate", "&here",
+                      f"%x duplicates {a.name}[%u]", a="v", b="(uint64_t)j")
+            self.emit(4, "}")
             self.emit(3, "}")
             self.emit(2, "}")
             self.emit(1, "}")

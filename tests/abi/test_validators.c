@@ -91,6 +91,36 @@ Test(params, duplicate_apic_id)
     p->cpus[6].apic_id = p->cpus[2].apic_id;
     rejects(SIDECAR_ABI_E_DUPLICATE, "cpus[6].apic_id: 0x4 duplicates cpus[2]");
 }
+/* The check is a bitmap below 4096 and pairwise above it; the message is
+ * the same either way: the first entry that repeats an earlier one, and
+ * the first earlier entry it repeats. */
+Test(params, duplicate_apic_id_first_repeat)
+{
+    p->cpus[5].apic_id = p->cpus[1].apic_id;
+    p->cpus[7].apic_id = p->cpus[1].apic_id;
+    p->cpus[6].apic_id = p->cpus[3].apic_id;
+    rejects(SIDECAR_ABI_E_DUPLICATE, "cpus[5].apic_id: 0x2 duplicates cpus[1]");
+}
+Test(params, duplicate_apic_id_large)
+{
+    p->cpus[2].apic_id = 4096;
+    p->cpus[4].apic_id = 0xfffffffe;
+    p->cpus[6].apic_id = 4096;
+    rejects(SIDECAR_ABI_E_DUPLICATE, "cpus[6].apic_id: 0x1000 duplicates cpus[2]");
+}
+Test(params, duplicate_apic_id_bitmap_edge)
+{
+    p->cpus[1].apic_id = 4095;
+    p->cpus[3].apic_id = 4096;
+    p->cpus[7].apic_id = 4095;
+    rejects(SIDECAR_ABI_E_DUPLICATE, "cpus[7].apic_id: 0xfff duplicates cpus[1]");
+}
+Test(params, distinct_large_apic_ids)
+{
+    for (uint32_t i = 0; i < p->cpu_count; i++)
+        p->cpus[i].apic_id = 4094 + i * 0x10000001u;
+    cr_assert_eq(sidecar_params_validate(p, &err), SIDECAR_ABI_OK, "%s", err.message);
+}
 Test(params, bsp_beyond_cpu_count)
 {
     p->bsp_cpu = 8;
