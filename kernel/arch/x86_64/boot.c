@@ -71,8 +71,11 @@ static bool fail_with(struct sidecar_output *out, const struct sk_boot_error *e)
 
 /* Physical address behind a kernel virtual address, by walking the page
  * tables the shim gave us (4 KiB, 2 MiB or 1 GiB leaves). 0 if unmapped. */
-static uint64_t virt_to_phys(uint64_t va)
+/* The physical address va maps to, and in *span_out the size of the page
+ * that maps it (0, and 0 returned, where nothing does). */
+static uint64_t virt_to_phys_span(uint64_t va, uint64_t *span_out)
 {
+    *span_out = 0;
     uint64_t *t = pa_ptr(read_cr3() & PTE_ADDR);
     for (int level = 3; level >= 0; level--) {
         uint64_t e = t[(va >> (12 + 9 * level)) & 511];
@@ -80,11 +83,18 @@ static uint64_t virt_to_phys(uint64_t va)
             return 0;
         if (level == 0 || (level <= 2 && (e & PTE_PS))) {
             uint64_t span = 1ull << (12 + 9 * level);
+            *span_out = span;
             return (e & PTE_ADDR & ~(span - 1)) + (va & (span - 1));
         }
         t = pa_ptr(e & PTE_ADDR);
     }
     return 0;
+}
+
+static uint64_t virt_to_phys(uint64_t va)
+{
+    uint64_t span;
+    return virt_to_phys_span(va, &span);
 }
 
 static void zero_page(uint64_t pa) { sk_fill64(pa_ptr(pa), 0, PAGE_SIZE); }
@@ -486,10 +496,23 @@ void sk_ap_ready(struct sk_percpu *pc)
 /* ---- entry ----------------------------------------------------------------------- */
 
 /* The page at pa is mapped at pa by the page tables the shim gave us. */
+/* Node memory is checked page by page (sk_params_check_memory): one walk
+ * per 2 MiB or 1 GiB page of the shim's tables, not one per 4 KiB page.
+ * [id_lo, id_hi) is the last leaf found to map its addresses at
+ * themselves; sk_entry empties it (the CR3 is the shim's throughout). */
+static uint64_t id_lo, id_hi;
+
 static bool identity_mapped(void *ctx, uint64_t pa)
 {
     (void)ctx;
-    return virt_to_phys(pa) == pa;
+    if (pa >= id_lo && pa < id_hi)
+        return true;
+    uint64_t span;
+    if (virt_to_phys_span(pa, &span) != pa || !span)
+        return false;
+    id_lo = pa & ~(span - 1);
+    id_hi = id_lo + span;
+    return true;
 }
 
 bool sk_entry(uint64_t params_pa, uint64_t output_pa)
@@ -497,6 +520,7 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     const char *no_svm;
     sk_g.t0 = rdtsc();
     sk_g.shim_cr3 = read_cr3();
+    id_lo = id_hi = 0;
     struct sidecar_output *out = pa_ptr(output_pa);
     const struct sidecar_params *p = pa_ptr(params_pa);
     if (!output_pa || (output_pa & (PAGE_SIZE - 1)))
