@@ -61,7 +61,15 @@ struct sk_node {
     uint32_t base_cpu;
     uint32_t cpu_count;
     uint64_t memory_base;
+    uint32_t setup;         /* atomic: NODE_SETUP_* of the node's shared pages */
 };
+
+/* A node's shared pages (control page, guest-RAM tables, nested tables) are
+ * set up by the first of its CPUs to check in, or by the BSP after the
+ * fan-out for a node none of whose CPUs did (boot.c, node_setup). */
+#define NODE_SETUP_NONE 0u
+#define NODE_SETUP_BUSY 1u
+#define NODE_SETUP_DONE 2u
 
 struct sk_globals {
     uint64_t t0;            /* TSC at kernel entry */
