@@ -274,7 +274,17 @@ def main():
                     help="use KVM; exit 77 (skipped) when KVM does not work here")
     ap.add_argument("--live", action="store_true")
     ap.add_argument("--json", action="store_true", help="print the report and timings as JSON at the end")
+    ap.add_argument("--qemu10", metavar="SPEC",
+                    help="run Debian 13's QEMU instead of --qemu (x2APIC, more than 255 vCPUs): auto "
+                         "(made under --qemu10-dir), a Debian root or a QEMU binary "
+                         "(tests/qemu10/qemu10.py); exit 77 when it cannot be had, 1 under CI=true")
+    ap.add_argument("--qemu10-dir", help="where auto makes the root (BUILD/qemu10)")
     args = ap.parse_args()
+    if args.qemu10:
+        try:
+            args.qemu = qemu_run.qemu10.resolve(args.qemu10, args.qemu10_dir or "qemu10")
+        except qemu_run.qemu10.Unavailable as e:
+            sys.exit(qemu_run.qemu10.unavailable_status(str(e)))
 
     def get_kernel():
         if args.kernel:

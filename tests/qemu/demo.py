@@ -75,6 +75,8 @@ import baseline  # noqa: E402
 import timeline  # noqa: E402
 from vmrun import run_bounded  # noqa: E402
 import buildconf  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "qemu10"))
+import qemu10  # noqa: E402
 from cli import Parser, unwritable  # noqa: E402
 from progress import Progress  # noqa: E402
 
@@ -150,14 +152,25 @@ def parse_args(argv=None):
                          "no time bound; prints the gdb command to attach")
     ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu, "
                                    "else qemu-system-x86_64)")
+    ap.add_argument("--qemu10", nargs="?", const="auto", metavar="SPEC",
+                    help="run Debian 13's QEMU 10 instead (x2APIC, up to 1024 vCPUs under TCG): auto "
+                         "(default; made once under BUILD_DIR/qemu10 as ./sidecar deps does), a Debian "
+                         "root or a QEMU binary (docs/x2apic.md); with --main linux it adds the IOMMU "
+                         "Linux needs to keep x2APIC mode")
     ap.add_argument("--skip-status", type=int, default=2, metavar="N",
                     help="exit status when the demo cannot run here (KVM not usable, Debian's kernel "
                          "not to be had for --main linux); the test suite passes 77 (skipped)")
     a = ap.parse_args(qemu_arg_words(sys.argv[1:] if argv is None else argv))
     a.qemu = buildconf.qemu(a.build, a.qemu)
-    limit = 255 if a.accel == "tcg" else 1024
+    limit = 255 if a.accel == "tcg" and not a.qemu10 else 1024
     if not 1 <= a.cpus <= limit:
-        die(f"--cpus {a.cpus}: must be 1..{limit} with --accel {a.accel}")
+        die(f"--cpus {a.cpus}: must be 1..{limit} with --accel {a.accel}"
+            + ("" if limit > 255 else " (--qemu10: up to 1024 under TCG)"))
+    if a.qemu10:
+        try:
+            a.qemu = qemu10.resolve(a.qemu10, os.path.join(a.build, "qemu10"))
+        except qemu10.Unavailable as e:
+            die(f"--qemu10: Debian 13's QEMU cannot be had: {e}", 1 if qemu10.in_ci() else a.skip_status)
     if a.numa is None:
         a.numa = min(2, a.cpus)
     if not 1 <= a.numa <= 64 or a.numa > a.cpus:
@@ -218,7 +231,10 @@ def demo_options(a):
 def qemu_command(a):
     own_topology = not any(x.startswith("-smp") or x.startswith("-numa") for x in a.qemu_arg)
     mem_mb = max(1024 if a.backend == "svm" else 512, 256 + 4 * a.cpus)
-    cmd = [a.qemu, "-machine", "q35", "-accel", a.accel, "-cpu", "max" if a.accel == "tcg" else "host",
+    # Past 255 vCPUs without SMM: QEMU's memory grew with the square of the
+    # vCPU count with it (docs/x2apic.md).
+    machine = "q35,smm=off" if a.cpus > 255 else "q35"
+    cmd = [a.qemu, "-machine", machine, "-accel", a.accel, "-cpu", "max" if a.accel == "tcg" else "host",
            "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-kernel", a.shim,
            "-append", demo_options(a)]
@@ -479,6 +495,10 @@ def main_linux(a):
            "--accel", a.accel, "--shim", a.shim, "--build", a.build, "--initramfs", initramfs,
            "--smp", str(a.cpus), "--numa", str(a.numa), "--memory", mem, "--test", "demo",
            "--timeout", str(a.timeout), "--json"] + ko
+    if a.qemu10:
+        # Linux keeps x2APIC mode (and so reaches APIC IDs above 254) only
+        # with interrupt remapping (docs/linux.md, Limits).
+        cmd += ["--qemu-arg=-device", "--qemu-arg=intel-iommu,intremap=on,eim=on"]
     if a.append:
         cmd += ["--append", a.append]
     if not a.quiet:
