@@ -14,7 +14,10 @@ Runs, one after the other:
      beside a bare two-thread ping-pong).
   4. tests/bench/x2apic_scale.py BUILD --cpus 64,288,512,1024 (sidecar
      bring-up, QEMU's memory and wall time past 255 vCPUs on Debian 13's
-     QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it).
+     QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it),
+     then the --linux series alone on every vCPU at --x2apic-linux-cpus
+     (default 288; bounded by --bound, "> bound" when cut off) and their
+     per-CPU memory against the sidecar's.
 Each prints a Markdown table; this script prints a summary of the ratios
 against the goals (sidecar / floor at most 1.25x, at least 100x Linux 6.1,
 at most 1 ms before the first INIT), replaces the block between the
@@ -26,7 +29,8 @@ Nothing is asserted: these are measurements.
 
 usage: bench.py BUILD [--cpus 8,64,255] [--linux 6.1,6.12|none]
                       [--linux-cpus 8,64] [--bound 900] [--bringup-runs 3]
-                      [--runs 3] [--x2apic-cpus 64,288,512,1024] [--no-docs]
+                      [--runs 3] [--x2apic-cpus 64,288,512,1024]
+                      [--x2apic-linux-cpus 288] [--no-docs]
                       [--docs PATH] [--qemu PATH]
 
 While a bench runs, a progress line every few seconds: for the bring-up,
@@ -296,7 +300,7 @@ def update_docs(path, block):
     os.replace(tmp, path)
 
 
-def x2apic(py, build, cpus):
+def x2apic(py, build, cpus, linux="none", linux_cpus="", bound="900"):
     """Step 4 (tests/bench/x2apic_scale.py): its table and exit status, or
     nothing when cpus is empty. QEMU without SMM and with one TCG thread,
     the settings of the x2APIC suite (QEMU's defaults would need about
@@ -304,7 +308,9 @@ def x2apic(py, build, cpus):
     if not cpus:
         return [], 0
     out, rc = run("x2apic scale", [py, os.path.join(HERE, "x2apic_scale.py"), build, "--cpus", cpus,
-                                   "--configs", "q35,smm=off:thread=single"])
+                                   "--configs", "q35,smm=off:thread=single",
+                                   "--linux", linux if linux_cpus else "none",
+                                   "--linux-cpus", linux_cpus, "--linux-bound", bound])
     return ["Past 255 vCPUs on Debian 13's QEMU 10 (x2APIC; tests/bench/x2apic_scale.py, "
             "ratios per CPU against the first count):", "", *(tables(out) or ["(the x2APIC bench failed)"]),
             ""], rc
@@ -321,6 +327,8 @@ def main():
     ap.add_argument("--runs", default="3", help="round-trip bench runs")
     ap.add_argument("--x2apic-cpus", default="64,288,512,1024",
                     help="vCPU counts for the x2APIC bench on QEMU 10 ('' skips it)")
+    ap.add_argument("--x2apic-linux-cpus", default="288",
+                    help="the counts Linux boots at in the x2APIC bench ('' for none; each boot bounded by --bound)")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     ap.add_argument("--docs", default=os.path.join(TOP, "docs", "benchmarks.md"))
     ap.add_argument("--qemu", help="the QEMU binary (default: $SIDECAR_QEMU, else the build's -Dqemu)")
@@ -366,7 +374,7 @@ def main():
             data = json.load(fh)
     rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
     sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
-    x2, rc4 = x2apic(py, build, a.x2apic_cpus)
+    x2, rc4 = x2apic(py, build, a.x2apic_cpus, a.linux, a.x2apic_linux_cpus, a.bound)
     ended = datetime.datetime.now(datetime.timezone.utc)
 
     summ = summary(bring, rt, sim, data, series)

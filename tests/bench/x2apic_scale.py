@@ -14,9 +14,22 @@ baseline, run side by side): bring-up time and memory per vCPU. Not a
 test: nothing about time or memory is asserted. Prints a Markdown table
 for docs/benchmarks.md.
 
+With --linux SERIES (6.1, 6.12, comma-separated), Debian's cloud kernel of
+each series then boots alone on every vCPU at the --linux-cpus counts, in
+the same QEMU with the first --configs setting and the Intel IOMMU with
+interrupt remapping Linux needs to stay in x2APIC mode past APIC ID 254;
+its bring-up (dmesg from "Bringing up secondary CPUs" to "Brought up", and
+the host's wall time between the two lines) is set against the sidecar's
+at the same count, and a boot that does not finish within --linux-bound
+seconds is reported as "> bound". Linux's per-CPU memory is its percpu
+unit ("percpu: Embedded ... u<bytes>", printed early in the boot, so known
+even for a boot cut off by the bound) against the sidecar's pages per CPU.
+
 usage: x2apic_scale.py BUILD [--cpus 64,288,512,1024]
                        [--configs 'q35:;q35,smm=off:thread=single']
                        [--qemu10 auto|DIR|QEMU] [--memory-per-cpu-mib 2]
+                       [--linux none|6.1,6.12] [--linux-cpus 288]
+                       [--linux-bound 900]
   --configs: the QEMU settings to compare, separated by ';', each
              MACHINE:TCG (-machine MACHINE -accel tcg,TCG; an empty TCG
              is QEMU's default).
@@ -33,6 +46,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 RUN = os.path.join(TOP, "tests", "qemu", "run.py")
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "qemu10"))
+import bringup  # noqa: E402
+import qemu10  # noqa: E402
+
+PAGE = 4096
 
 
 def memory_for(n, per_cpu_mib):
@@ -66,6 +85,7 @@ def one(args, n, config):
     return {"cpus": n, "tcg": f"-machine {machine or 'q35'} -accel tcg" + (f",{tcg}" if tcg else ""), "ok": ok,
             "memory": memory_for(n, args.memory_per_cpu_mib),
             "ready": r.get("ready"), "sidecar_cpus": r.get("sidecar_cpus"),
+            "pages_per_cpu": r.get("pages_per_cpu"),
             "bringup_s": r.get("bringup_us", 0) / 1e6 if r else None,
             "wall_s": float(m.group(1)) if m else None,
             "rss_mib": int(m.group(2)) if m else None}
@@ -96,6 +116,46 @@ def table(rows):
     return "\n".join(out)
 
 
+def linux_one(args, n, series, config, qemu):
+    """Linux of that series alone on n vCPUs (bringup.run_linux), in the
+    QEMU 10 with the given MACHINE:TCG setting and an interrupt-remapping
+    IOMMU."""
+    machine, _, tcg = config.partition(":")
+    base = [qemu, "-machine", machine or "q35", "-accel", "tcg" + (f",{tcg}" if tcg else ""),
+            "-cpu", "max", "-m", memory_for(n, args.memory_per_cpu_mib), "-smp", str(n),
+            "-device", "intel-iommu,intremap=on,eim=on",
+            "-display", "none", "-no-reboot", "-serial", "stdio", "-monitor", "none"]
+    kernel = bringup.linux_kernel(args.build, series)
+    run_args = argparse.Namespace(bound=args.linux_bound)
+    print(f"x2apic_scale: Linux {series} on {n} vCPUs (bound {args.linux_bound} s) ...",
+          file=sys.stderr, flush=True)
+    r = bringup.run_linux(run_args, n, kernel, base)
+    r.update(cpus=n, series=series)
+    return r
+
+
+def linux_table(rows, lrows, bound):
+    out = ["| vCPUs | Linux | sidecar guest | Linux guest | ratio (guest) | sidecar wall | Linux wall | "
+           "ratio (wall) | per CPU: sidecar | per CPU: Linux percpu unit |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    side = {r["cpus"]: r for r in rows if r["ok"]}
+    for lr in lrows:
+        s = side.get(lr["cpus"], {})
+        sg, sw = s.get("bringup_s"), s.get("wall_s")
+        done = lr["done"]
+        lg = f"{lr['guest_s']:.3f} s" if done else f"> bound ({lr['started']} of {lr['cpus'] - 1} started)"
+        lw = f"{lr['wall_s']:.1f} s" if done else f"> {bound} s"
+        rg = f"{lr['guest_s'] / sg:.0f}x" if done and sg else "-"
+        rw = f"{lr['wall_s'] / sw:.0f}x" if done and sw else (f"> {bound / sw:.0f}x" if sw else "-")
+        pages = s.get("pages_per_cpu")
+        sp = f"{pages} pages ({pages * PAGE // 1024} KiB)" if pages else "-"
+        unit = lr.get("percpu_unit")
+        lp = f"{unit // 1024} KiB" if unit else "-"
+        out.append(f"| {lr['cpus']} | {lr['series']} | {f'{sg:.3f} s' if sg else '-'} | {lg} | {rg} | "
+                   f"{f'{sw:.1f} s' if sw else '-'} (whole run) | {lw} | {rw} | {sp} | {lp} |")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,16 +167,33 @@ def main():
     ap.add_argument("--memory-per-cpu-mib", type=int, default=2)
     ap.add_argument("--bound", type=int, default=900, help="seconds one run may take")
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--linux", default="none", help="Debian kernel series to set against ('none': no Linux)")
+    ap.add_argument("--linux-cpus", default="288", help="the vCPU counts Linux boots at")
+    ap.add_argument("--linux-bound", type=int, default=900, help="seconds one Linux boot may take")
     args = ap.parse_args()
     rows = []
     for n in [int(x) for x in args.cpus.split(",")]:
         for config in args.configs.split(";"):
             rows.append(one(args, n, config.strip()))
             print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+    lrows = []
+    series = [x for x in args.linux.split(",") if x and x != "none"]
+    if series:
+        try:
+            qemu = qemu10.resolve(args.qemu10, os.path.join(args.build, "qemu10"))
+        except qemu10.Unavailable as e:
+            sys.exit(f"x2apic_scale: Debian 13's QEMU cannot be had: {e}")
+        first = args.configs.split(";")[0].strip()
+        for n in [int(x) for x in args.linux_cpus.split(",") if x]:
+            for s in series:
+                lrows.append(linux_one(args, n, s, first, qemu))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=1)
+            json.dump({"sidecar": rows, "linux": lrows}, fh, indent=1)
     print(table(rows))
+    if lrows:
+        print()
+        print(linux_table(rows, lrows, args.linux_bound))
     return 0 if all(r["ok"] for r in rows) else 1
 
 
