@@ -44,6 +44,7 @@
 #define SHMEM_PA(n) (CONTROL_PA(n) + PAGE)
 #define SHMEM_SIZE (2ull * PER_NODE * PAGE)
 #define APIC(c) (0x10u + (c))
+#include "fuzz_world.h"
 #define FD0 100
 #define PREFIX "/dev/fuzz_sidecar"
 
@@ -97,61 +98,7 @@ static void __attribute__((constructor)) setup(void)
 
 static void healthy(void)
 {
-    memset(params, 0, sizeof(*params));
-    memset(output, 0, sizeof(*output));
-    params->magic = SIDECAR_PARAMS_MAGIC;
-    params->abi_major = SIDECAR_ABI_MAJOR;
-    params->abi_minor = SIDECAR_ABI_MINOR;
-    params->size = sizeof(*params);
-    params->apic_mode = SIDECAR_APIC_MODE_X2APIC;
-    params->node_count = NODES;
-    params->cpu_count = CPUS;
-    params->trampoline_page = 0x8000;
-    params->guest_ram_base = 0x40000000;
-    params->guest_ram_size = 0x200000;
-    params->ap_timeout_us = 1000;
-    params->serial_port = 0x3f8;
-    output->magic = SIDECAR_OUTPUT_MAGIC;
-    output->abi_major = SIDECAR_ABI_MAJOR;
-    output->abi_minor = SIDECAR_ABI_MINOR;
-    output->node_count = NODES;
-    output->cpu_count = CPUS;
-    output->apic_mode = SIDECAR_APIC_MODE_X2APIC;
-    output->pages_per_cpu = SIDECAR_CPU_PAGES;
-    for (uint32_t n = 0; n < NODES; n++) {
-        struct sidecar_params_node *pn = &params->nodes[n];
-        pn->memory_base = CONTROL_PA(n);
-        pn->memory_size = ((uint64_t)SIDECAR_NODE_FIXED_PAGES + (uint64_t)SIDECAR_CPU_PAGES * PER_NODE) * PAGE;
-        pn->base_cpu = n * PER_NODE;
-        pn->cpu_count = PER_NODE;
-        output->nodes[n].control_page = CONTROL_PA(n);
-        output->nodes[n].shmem_pages_base = SHMEM_PA(n);
-        output->nodes[n].shmem_pages_size = SHMEM_SIZE;
-        memset(control[n], 0, PAGE);
-        memset(shmem[n], 0, SHMEM_SIZE);
-        struct sidecar_control_page *cp = (void *)control[n];
-        cp->index = n;
-        cp->base_cpu = n * PER_NODE;
-        cp->cpu_count = PER_NODE;
-        cp->request_vector = SIDECAR_REQUEST_VECTOR;
-        cp->magic = SIDECAR_CONTROL_MAGIC;
-        cp->abi_major = SIDECAR_ABI_MAJOR;
-        cp->abi_minor = SIDECAR_ABI_MINOR;
-        for (uint32_t i = 0; i < PER_NODE; i++) {
-            uint32_t c = n * PER_NODE + i;
-            int main = c == 0;
-            params->cpus[c].apic_id = APIC(c);
-            params->cpus[c].role = main ? SIDECAR_CPU_ROLE_MAIN : SIDECAR_CPU_ROLE_SIDECAR;
-            params->cpus[c].reason = main ? SIDECAR_CPU_REASON_NUMA_FIRST : SIDECAR_CPU_REASON_SIDECAR_NODE;
-            params->cpus[c].numa_node = (uint16_t)n;
-            output->cpus[c].apic_id = APIC(c);
-            output->cpus[c].status = main ? SIDECAR_CPU_STATUS_REMOVED : SIDECAR_CPU_STATUS_IDLE;
-            output->cpus[c].started_by = main ? SIDECAR_NO_CPU : 0;
-            output->cpus[c].node = main ? SIDECAR_NO_CPU : n;
-            cp->cpu_status[i] = main ? SIDECAR_CPU_STATUS_REMOVED : SIDECAR_CPU_STATUS_IDLE;
-        }
-        output->ready_count += PER_NODE - (n == 0);
-    }
+    fuzz_world_healthy(params, output, control, shmem, SHMEM_SIZE, APIC(0), 1u);
 }
 
 /* A rewrite: a byte-sized to 8-byte change anywhere in params, output or

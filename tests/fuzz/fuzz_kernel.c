@@ -32,8 +32,8 @@
 #define NODES 2u
 #define PER_NODE 4u
 #define CPUS (NODES * PER_NODE)
-#define NODE_PA(n) (0x10000000ull + (uint64_t)(n) * 0x100000ull)
-#define NODE_SIZE (((uint64_t)SIDECAR_NODE_FIXED_PAGES + (uint64_t)SIDECAR_CPU_PAGES * PER_NODE) * PAGE)
+#define CONTROL_PA(n) (0x10000000ull + (uint64_t)(n) * 0x100000ull)   /* node n's memory */
+#include "fuzz_world.h"
 
 typedef unsigned __int128 u128;
 
@@ -71,25 +71,7 @@ static void __attribute__((constructor)) setup(void)
 
 static void healthy(void)
 {
-    memset(params, 0, sizeof(*params));
-    params->magic = SIDECAR_PARAMS_MAGIC;
-    params->abi_major = SIDECAR_ABI_MAJOR;
-    params->abi_minor = SIDECAR_ABI_MINOR;
-    params->size = sizeof(*params);
-    params->apic_mode = SIDECAR_APIC_MODE_X2APIC;
-    params->node_count = NODES;
-    params->cpu_count = CPUS;
-    params->trampoline_page = 0x8000;
-    params->guest_ram_base = 0x40000000;
-    params->guest_ram_size = 0x200000;
-    params->ap_timeout_us = 1000;
-    params->serial_port = 0x3f8;
-    for (uint32_t n = 0; n < NODES; n++) {
-        params->nodes[n].memory_base = NODE_PA(n);
-        params->nodes[n].memory_size = NODE_SIZE;
-        params->nodes[n].base_cpu = n * PER_NODE;
-        params->nodes[n].cpu_count = PER_NODE;
-    }
+    fuzz_params_healthy(params);
     for (uint32_t c = 0; c < CPUS; c++) {
         params->cpus[c].apic_id = c;
         params->cpus[c].role = c ? SIDECAR_CPU_ROLE_SIDECAR : SIDECAR_CPU_ROLE_MAIN;
