@@ -144,19 +144,24 @@ def median(values):
 TS = re.compile(r"^\[\s*(\d+\.\d+)\]\s*(.*)$")
 
 
-def run_linux(args, n, kernel, base=None):
+def run_linux(args, n, kernel, base=None, append=""):
     """Linux's own bring-up of n vCPUs; base: the QEMU command before
-    -kernel (default qemu_base), args.bound the seconds it may take."""
+    -kernel (default qemu_base), append: more kernel options, args.bound
+    the seconds it may take. A panic ends the run (its line in "panic")."""
     cmd = (base or qemu_base(args, n)) + ["-kernel", kernel, "-append",
-                                          "console=ttyS0 panic=-1 loglevel=7 printk.time=1"]
+                                          ("console=ttyS0 panic=-1 loglevel=7 printk.time=1 " + append).strip()]
     t_begin = w_begin = None
     started = 0
     unit = None
-    for wall, line in stream(cmd, args.bound, lambda l: "smp: Brought up" in l):
+    panic = None
+    for wall, line in stream(cmd, args.bound, lambda l: "smp: Brought up" in l or "Kernel panic" in l):
         m = TS.match(line)
         if not m:
             continue
         t, text = float(m.group(1)), m.group(2)
+        if "Kernel panic" in text:
+            panic = text.strip()
+            break
         pm = re.search(r"percpu: Embedded \d+ pages/cpu .*u(\d+)", text)
         if pm:
             unit = int(pm.group(1))
@@ -170,7 +175,8 @@ def run_linux(args, n, kernel, base=None):
                     "done": True, "started": n - 1, "percpu_unit": unit}
         if t_begin is not None:
             started += len(re.findall(r"#\s*\d+", re.sub(r"node\s+#\d+", "", text)))
-    return {"guest_s": None, "wall_s": None, "done": False, "started": started, "percpu_unit": unit}
+    return {"guest_s": None, "wall_s": None, "done": False, "started": started, "percpu_unit": unit,
+            "panic": panic}
 
 
 def fmt(v, done=True):
