@@ -226,14 +226,40 @@ static void build_cpu_tables(uint32_t n, uint32_t i, uint64_t kernel_pa, uint32_
     pc->vmcb_pa = p[PRIV_VMCB];
 }
 
-/* entry.asm, on the shim's page tables: build this CPU's tables, answer
- * its CR3 (0: not a CPU we are starting). */
+/* params.test_fault_kind 4: the test CPU answers late. It waits, on the
+ * shim's page tables, until three start timeouts have passed since its
+ * starter sent INIT-SIPI-SIPI, then drops its whole TLB (as a long stall
+ * would), and only then checks in: what a vCPU the hypervisor did not run
+ * for that long would do. */
+static void test_answer_late(uint32_t cpu)
+{
+    if (sk_g.test_fault_kind != 4 || sk_g.test_fault_cpu != cpu + 1)
+        return;
+    uint64_t until = sk_g.t0 + sk_cpus[cpu].start_tsc + 3 * sk_g.timeout_tsc;
+    while (rdtsc() < until)
+        cpu_pause();
+    tlb_flush_all();
+}
+
+/* entry.asm, on the shim's page tables: check in, build this CPU's
+ * tables, answer its CR3 (0: not a CPU we are starting, or one its
+ * starter gave up on).
+ *
+ * The check-in (STARTING -> UP) comes first, before anything is written:
+ * once it has happened the starter no longer gives up on this CPU, and if
+ * the starter gave up first this CPU writes nothing and parks. A starter
+ * that gives up sends INIT (still_starting), so a CPU that answers late
+ * is back in wait-for-SIPI and never runs on the shim's page tables or
+ * trampoline after the main kernel has taken them back. */
 static void node_setup(uint32_t n);
 
 uint64_t sk_ap_build_tables(uint32_t cpu)
 {
-    const struct sk_cpu_entry *e = &sk_cpus[cpu];
-    if (cpu >= sk_g.cpu_count || load32(&e->state) != KS_STARTING || e->node >= sk_g.node_count)
+    if (cpu >= sk_g.cpu_count)
+        return 0;
+    struct sk_cpu_entry *e = &sk_cpus[cpu];
+    test_answer_late(cpu);
+    if (e->node >= sk_g.node_count || !cas32(&e->state, KS_STARTING, KS_UP))
         return 0;
     const struct sk_node *nd = &sk_nodes[e->node];
     build_cpu_tables(e->node, e->node_cpu, sk_g.kernel_pa, sk_g.image_pages);
@@ -389,8 +415,14 @@ static bool still_starting(uint32_t c, uint32_t starter, uint64_t sent, bool *se
     }
     if (now >= sent + sk_g.timeout_tsc) {
         if (cas32(&e->state, KS_STARTING, KS_ABANDONED)) {
+            /* It has not checked in, so it has written nothing; INIT puts
+             * it back into wait-for-SIPI wherever it is (still waiting,
+             * in the trampoline, or on its way to the check-in), so that
+             * it cannot resume later on the shim's page tables, which the
+             * main kernel reuses once the kernel has returned. */
+            apic_send(e->apic_id, icr_low(ICR_INIT, 0));
             e->failure = SIDECAR_CPU_FAILURE_NO_ANSWER;
-            klog_cpu(starter, "cpu %u (APIC ID %u) did not answer within %lu us; skipped",
+            klog_cpu(starter, "cpu %u (APIC ID %u) did not answer within %lu us; INIT sent, skipped",
                      c, e->apic_id, sk_g.timeout_tsc * 1000 / sk_g.tsc_khz);
         }
         return false;
@@ -487,8 +519,8 @@ void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     sk_vp_cpu_setup();
     apic_init_ap();
-    if (!cas32(&e->state, KS_STARTING, KS_UP))
-        sk_park_forever();   /* our starter gave up on us: stay out of the way */
+    /* Checked in already (sk_ap_build_tables: UP), so its starter did not
+     * give up on it. */
     /* Wake the starter: it sleeps until this IPI. */
     if (e->started_by < sk_g.cpu_count)
         apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));

@@ -22,7 +22,7 @@ enum {
     KS_IDLE_MAIN = 0,    /* main-kernel CPU: never started by us */
     KS_WAITING,          /* sidecar CPU, not yet claimed */
     KS_STARTING,         /* a starter sent INIT-SIPI-SIPI and waits */
-    KS_UP,               /* the CPU checked in on its own page tables */
+    KS_UP,               /* the CPU checked in (sk_ap_build_tables, before it writes anything) */
     KS_READY,            /* the CPU is IDLE in its dispatch loop */
     KS_ABANDONED,        /* the starter gave up (no answer) */
     KS_FAILED,           /* the CPU took an exception and parked */

@@ -102,8 +102,14 @@ static void paging_init(void)
     set_gate(0xff, (uint64_t)(uintptr_t)mk_ap_spurious_handler);
 }
 
+static uint64_t boot_cr3;
+
+uint64_t mk_boot_cr3(void) { return boot_cr3; }
+uint64_t mk_own_cr3(void) { return (uint64_t)(uintptr_t)pml4; }
+
 void mk_platform_init(void)
 {
+    boot_cr3 = read_cr3();   /* the shim's tables, which the main kernel leaves at once */
     serial_init(COM1);
     apic_base = rdmsr(MSR_APIC_BASE) & 0xffffff000ull;
     paging_init();

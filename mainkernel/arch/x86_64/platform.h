@@ -17,6 +17,10 @@
 /* Serial console, the TSC, and the main kernel's own page tables (identity
  * map of 0-4 GiB) and GDT: after this nothing of the shim's is in use. */
 void mk_platform_init(void);
+/* CR3 at entry (the shim's page tables, which the kernel's APs also start
+ * on), and the main kernel's own top-level table. */
+uint64_t mk_boot_cr3(void);
+uint64_t mk_own_cr3(void);
 void mk_write(const char *s, unsigned long len);
 uint64_t mk_rdtsc(void);
 /* CPUID.(7,0):ECX bit 2: the CPU can refuse SGDT/SIDT/SLDT/SMSW/STR at CPL > 0. */

@@ -148,7 +148,9 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
  *                                 (the #DF report on its own IST stack);
  *   sidecar.test_write_text_cpu=N / sidecar.test_exec_data_cpu=N
  *                                 the same moment, a write to the kernel's
- *                                 text / a call into a data page (W^X, NX).
+ *                                 text / a call into a data page (W^X, NX);
+ *   sidecar.test_late_cpu=N       sidecar CPU index N answers three start
+ *                                 timeouts late (after its starter gave up).
  * Returns true and sets *value when the option is present with a number. */
 static bool test_option(const char *key, uint32_t *value)
 {
@@ -490,6 +492,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("test: sidecar CPU %u will call into a data page at its first command", fault_cpu);
         params.test_fault_cpu = fault_cpu + 1;
         params.test_fault_kind = 3;
+    }
+    if (plan.enabled && test_option("sidecar.test_late_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will answer three start timeouts late", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
+        params.test_fault_kind = 4;
     }
 
     if (plan.enabled && linux) {

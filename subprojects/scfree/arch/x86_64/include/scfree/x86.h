@@ -53,6 +53,17 @@ static inline uint64_t read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3,
 static inline uint64_t read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
 static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" : : "r"(v) : "memory"); }
 static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory"); }
+/* Drops every TLB entry, global ones too (toggling CR4.PGE where it is set). */
+static inline void tlb_flush_all(void)
+{
+    uint64_t cr4 = read_cr4();
+    if (cr4 & (1ull << 7)) {
+        write_cr4(cr4 & ~(1ull << 7));
+        write_cr4(cr4);
+    } else {
+        write_cr3(read_cr3());
+    }
+}
 
 static inline uint64_t read_rflags(void)
 {
