@@ -1124,6 +1124,45 @@ static const struct attribute_group sc_boot_time_group = {
 	.attrs = sc_boot_time_attrs,
 };
 
+static long sc_nothing(void *arg)
+{
+	return 0;
+}
+
+/* After response_vector 0 was stored: a sidecar CPU that read the old
+ * vector before may not have sent its IPI yet (a vCPU the hypervisor
+ * stopped in between). Wait until the node's responses_in_flight (ABI 1.5:
+ * CPUs between reading the pair and sending) reads 0: from then on every
+ * CPU either read the 0 or has sent. Then run on the CPU the irq targets,
+ * in process context: a sent IPI is in that CPU's APIC by now, and it has
+ * had its interrupts enabled since, so the handler has run. Only then may
+ * the vector go back to Linux (free_irq): before, a late IPI hit a freed
+ * vector or whichever device got it next. */
+static void sc_drain_responses(struct sc_node *n)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(remove_timeout_ms);
+	bool waited = false;
+	s64 irqs = atomic64_read(&n->irqs);
+	int cpu;
+
+	smp_mb();	/* the store of the pair before the read of the count */
+	while (sidecar_control_page_responses_in_flight_load(n->control)) {
+		if (time_after(jiffies, deadline)) {
+			pr_err("unloading: node %u: %u completion IPIs still in flight after %u ms; freeing the vector anyway\n",
+			       n->index, sidecar_control_page_responses_in_flight_load(n->control), remove_timeout_ms);
+			break;
+		}
+		waited = true;
+		msleep(1);
+	}
+	cpu = sc_linux_cpu(n->dest_apic);
+	if (cpu >= 0 && cpu_online(cpu))
+		work_on_cpu(cpu, sc_nothing, NULL);
+	if (waited)
+		pr_info("unloading: node %u: waited for a completion IPI in flight (handled: %lld more)\n", n->index,
+			(long long)(atomic64_read(&n->irqs) - irqs));
+}
+
 static void sc_teardown(void)
 {
 	u32 i;
@@ -1148,6 +1187,8 @@ static void sc_teardown(void)
 		if (n->control) {
 			/* No more response IPIs to a vector we give back. */
 			sc_store_response(n, 0, 0);
+			if (n->irq)
+				sc_drain_responses(n);
 		}
 		if (n->irq) {
 			free_irq(n->irq, n);

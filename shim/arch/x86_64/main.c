@@ -150,7 +150,10 @@ static void read_multiboot(uint32_t magic, uint64_t info_pa)
  *                                 the same moment, a write to the kernel's
  *                                 text / a call into a data page (W^X, NX);
  *   sidecar.test_late_cpu=N       sidecar CPU index N answers three start
- *                                 timeouts late (after its starter gave up).
+ *                                 timeouts late (after its starter gave up);
+ *   sidecar.test_slow_response_cpu=N  sidecar CPU index N sends each
+ *                                 completion IPI 500 ms after it read the
+ *                                 response pair.
  * Returns true and sets *value when the option is present with a number. */
 static bool test_option(const char *key, uint32_t *value)
 {
@@ -497,6 +500,11 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         say("test: sidecar CPU %u will answer three start timeouts late", fault_cpu);
         params.test_fault_cpu = fault_cpu + 1;
         params.test_fault_kind = 4;
+    }
+    if (plan.enabled && test_option("sidecar.test_slow_response_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
+        say("test: sidecar CPU %u will send each completion IPI 500 ms after reading the response pair", fault_cpu);
+        params.test_fault_cpu = fault_cpu + 1;
+        params.test_fault_kind = 5;
     }
 
     if (plan.enabled && linux) {
