@@ -92,6 +92,21 @@ SNIPPET int3
 SNIPPET int80
     int 0x80
     hlt
+SNIPPET int_df                  ; the #DF, NMI and #MC handlers through their gates
+    int 8
+    hlt
+SNIPPET int_nmi
+    int 2
+    hlt
+SNIPPET int_mc
+    int 0x12
+    hlt
+SNIPPET wrmsr_icr               ; x2APIC ICR: INIT to all but self
+    mov ecx, 0x830
+    mov eax, 0x000c4500
+    xor edx, edx
+    wrmsr
+    hlt
 SNIPPET syscall
     syscall
     hlt

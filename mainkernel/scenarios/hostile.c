@@ -26,7 +26,8 @@ extern const uint8_t mk_hg_read_kernel[], mk_hg_write_kernel[], mk_hg_exec_kerne
     mk_hg_mov_cr0[], mk_hg_wrmsr[], mk_hg_rdmsr[], mk_hg_in_out[], mk_hg_int3[], mk_hg_int80[], mk_hg_syscall[],
     mk_hg_sysenter[], mk_hg_iretq_cpl0[], mk_hg_ud2[], mk_hg_stack_off_ram[], mk_hg_divide[], mk_hg_popf_iopl[], mk_hg_cpuid[],
     mk_hg_sgdt[], mk_hg_sidt[], mk_hg_smsw[], mk_hg_str[], mk_hg_noncanonical[], mk_hg_swapgs[],
-    mk_hg_wrgsbase[], mk_hg_mov_dr7[], mk_hg_single_step[], mk_hg_icebp[], mk_hg_alignment_check[];
+    mk_hg_wrgsbase[], mk_hg_mov_dr7[], mk_hg_single_step[], mk_hg_icebp[], mk_hg_alignment_check[],
+    mk_hg_int_df[], mk_hg_int_nmi[], mk_hg_int_mc[], mk_hg_wrmsr_icr[];
 
 enum kind { K_IO, K_MSR, K_HLT, K_MEM, K_EXC, K_CPUID, K_UMIP };
 
@@ -73,6 +74,15 @@ static const struct hcase cases[] = {
     { "out to PCI config", mk_hg_in_out, K_IO, 1, 0xffff, 0xcf8 },
     { "int3", mk_hg_int3, K_EXC, 0, 0xffff, 3 },
     { "int 0x80", mk_hg_int80, K_EXC, 0, 0xffff, 13 },
+    /* The handlers of #DF, NMI and #MC (the kernel's IST paths) through
+     * INT n: their gates are DPL 0, so #GP at the INT. */
+    { "int 8 (#DF's gate)", mk_hg_int_df, K_EXC, 0, 0xffff, 13 },
+    { "int 2 (the NMI gate)", mk_hg_int_nmi, K_EXC, 0, 0xffff, 13 },
+    { "int 0x12 (#MC's gate)", mk_hg_int_mc, K_EXC, 0, 0xffff, 13 },
+    /* IPIs from a guest: INIT to all but self through the x2APIC ICR, and
+     * a write to the xAPIC page's ICR (not mapped for the guest). */
+    { "wrmsr x2APIC ICR (INIT to all)", mk_hg_wrmsr_icr, K_MSR, 1, 0xffff, 0x830 },
+    { "write the local APIC's ICR", mk_hg_write_at_rsi, K_MEM, 1, 0xffff, 0xfee00300 },
     { "syscall", mk_hg_syscall, K_EXC, 0, 0xffff, 6 },
     { "sysenter", mk_hg_sysenter, K_EXC, 0, 6, 13 },      /* #GP (Intel) or #UD (AMD) */
     /* #GP(0x08) on hardware; QEMU TCG reads the IRET frame with supervisor
