@@ -476,35 +476,22 @@ void shim_main(uint32_t magic, uint64_t info_pa)
         }
     }
 
-    uint32_t fault_cpu;
-    if (plan.enabled && test_option("sidecar.test_fault_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will take a deliberate exception", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-    }
-    if (plan.enabled && test_option("sidecar.test_overflow_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will overflow its stack at its first command", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-        params.test_fault_kind = 1;
-    }
-    if (plan.enabled && test_option("sidecar.test_write_text_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will write to the kernel's text at its first command", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-        params.test_fault_kind = 2;
-    }
-    if (plan.enabled && test_option("sidecar.test_exec_data_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will call into a data page at its first command", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-        params.test_fault_kind = 3;
-    }
-    if (plan.enabled && test_option("sidecar.test_late_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will answer three start timeouts late", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-        params.test_fault_kind = 4;
-    }
-    if (plan.enabled && test_option("sidecar.test_slow_response_cpu", &fault_cpu) && fault_cpu < params.cpu_count) {
-        say("test: sidecar CPU %u will send each completion IPI 500 ms after reading the response pair", fault_cpu);
-        params.test_fault_cpu = fault_cpu + 1;
-        params.test_fault_kind = 5;
+    /* The fault hooks: params.test_fault_cpu and test_fault_kind (boot.yaml). */
+    static const struct { const char *option; uint8_t kind; const char *what; } fault_hooks[] = {
+        { "sidecar.test_fault_cpu", 0, "take a deliberate exception" },
+        { "sidecar.test_overflow_cpu", 1, "overflow its stack at its first command" },
+        { "sidecar.test_write_text_cpu", 2, "write to the kernel's text at its first command" },
+        { "sidecar.test_exec_data_cpu", 3, "call into a data page at its first command" },
+        { "sidecar.test_late_cpu", 4, "answer three start timeouts late" },
+        { "sidecar.test_slow_response_cpu", 5, "send each completion IPI 500 ms after reading the response pair" },
+    };
+    for (size_t k = 0; k < SC_ARRAY_SIZE(fault_hooks); k++) {
+        uint32_t fault_cpu;
+        if (plan.enabled && test_option(fault_hooks[k].option, &fault_cpu) && fault_cpu < params.cpu_count) {
+            say("test: sidecar CPU %u will %s", fault_cpu, fault_hooks[k].what);
+            params.test_fault_cpu = fault_cpu + 1;
+            params.test_fault_kind = fault_hooks[k].kind;
+        }
     }
 
     if (plan.enabled && linux) {
