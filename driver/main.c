@@ -1233,6 +1233,41 @@ static void sc_online_main_cpus(void)
 		sc.params->cpu_count);
 }
 
+/* Sidecar CPUs Linux brought up while this module was not loaded (before
+ * the load or after an rmmod; an auto-online rule does it at boot): Linux
+ * sent them INIT-SIPI-SIPI with no handshake, so they run Linux now (or
+ * sit in Linux's offline loop) while the control page still says what the
+ * sidecar last wrote. They are marked REMOVED, as after a conversion, so
+ * that no command is ever sent to them. "Brought up once" is Linux's
+ * cpu_data(cpu).initialized (set on a CPU's first bring-up, kept while it
+ * is offline). Called with the hotplug callback registered, under the
+ * hotplug lock: a CPU onlined from now on goes through the callback. */
+static void sc_mark_linux_owned(void)
+{
+	u32 i, j;
+
+	cpus_read_lock();
+	for (i = 0; i < sc.node_count; i++) {
+		struct sc_node *n = &sc.nodes[i];
+
+		for (j = 0; j < n->cpu_count; j++) {
+			struct sc_cpu *c = &n->cpus[j];
+			unsigned long flags;
+
+			if (c->linux_cpu < 0 || c->state == SIDECAR_DRV_STATE_REMOVED ||
+			    (!cpu_online(c->linux_cpu) && !cpu_data(c->linux_cpu).initialized))
+				continue;
+			spin_lock_irqsave(&n->lock, flags);
+			sidecar_control_page_cpu_status_store(n->control, j, SIDECAR_CPU_STATUS_REMOVED);
+			c->state = SIDECAR_DRV_STATE_REMOVED;
+			spin_unlock_irqrestore(&n->lock, flags);
+			pr_warn("Linux CPU %d (sidecar CPU %u, APIC ID %u) came online in Linux while sidecar.ko was not loaded: it is Linux's now, marked REMOVED\n",
+				c->linux_cpu, c->index, c->apic_id);
+		}
+	}
+	cpus_read_unlock();
+}
+
 static int __init sc_init(void)
 {
 	u32 i;
@@ -1268,6 +1303,7 @@ static int __init sc_init(void)
 		goto fail;
 	}
 	sc.cpuhp_state = rc;
+	sc_mark_linux_owned();
 	rc = sysfs_create_group(&THIS_MODULE->mkobj.kobj, &sc_boot_time_group);
 	if (rc) {
 		pr_err("/sys/module/sidecar/boot_times: %d\n", rc);
