@@ -81,6 +81,25 @@ _Static_assert(offsetof(struct sidecar_control_page, response_vector) ==
                "response_cpu and response_vector form one aligned 8-byte pair");
 typedef uint64_t __attribute__((may_alias)) sk_u64_alias;
 
+static void send_response(struct sk_cpu *cpu)
+{
+    uint64_t pair = __atomic_load_n((const sk_u64_alias *)(const void *)&cpu->control->response_cpu,
+                                    __ATOMIC_SEQ_CST);
+    uint32_t vector = (uint32_t)(pair >> 32);
+    if (vector == 0)
+        return;
+    uint32_t dest = (uint32_t)pair;   /* little-endian: response_cpu is the low half */
+    if (vector < SIDECAR_MIN_VECTOR || vector > 0xff || dest == 0xffffffffu) {
+        if (cpu->counters.bad_response++ == 0)
+            log_line(cpu, vector < SIDECAR_MIN_VECTOR || vector > 0xff
+                              ? "response_vector: not in [32, 255]; no completion IPI"
+                              : "response_cpu: the broadcast ID; no completion IPI");
+        return;
+    }
+    if (cpu->arch && cpu->arch->send_ipi)
+        cpu->arch->send_ipi(cpu->arch->ctx, dest, vector);
+}
+
 /* responses_in_flight (ABI 1.5) counts the CPUs between the read of the
  * pair and the IPI: the add is a locked read-modify-write, so it is seen
  * before the read of the pair; a host that writes vector 0 and then reads
@@ -90,21 +109,9 @@ typedef uint64_t __attribute__((may_alias)) sk_u64_alias;
 static void raise_attention(struct sk_cpu *cpu)
 {
     sidecar_control_page_needs_attention_store(cpu->control, 1);
-    uint32_t *in_flight = &cpu->control->responses_in_flight;
-    __atomic_fetch_add(in_flight, 1, __ATOMIC_SEQ_CST);
-    uint64_t pair = __atomic_load_n((const sk_u64_alias *)(const void *)&cpu->control->response_cpu,
-                                    __ATOMIC_SEQ_CST);
-    uint32_t vector = (uint32_t)(pair >> 32);
-    uint32_t dest = (uint32_t)pair;   /* little-endian: response_cpu is the low half */
-    if (vector != 0 && (vector < SIDECAR_MIN_VECTOR || vector > 0xff || dest == 0xffffffffu)) {
-        if (cpu->counters.bad_response++ == 0)
-            log_line(cpu, vector < SIDECAR_MIN_VECTOR || vector > 0xff
-                              ? "response_vector: not in [32, 255]; no completion IPI"
-                              : "response_cpu: the broadcast ID; no completion IPI");
-    } else if (vector != 0 && cpu->arch && cpu->arch->send_ipi) {
-        cpu->arch->send_ipi(cpu->arch->ctx, dest, vector);
-    }
-    __atomic_fetch_sub(in_flight, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&cpu->control->responses_in_flight, 1, __ATOMIC_SEQ_CST);
+    send_response(cpu);
+    __atomic_fetch_sub(&cpu->control->responses_in_flight, 1, __ATOMIC_SEQ_CST);
 }
 
 /* Moves from one of our expected states to next. Fails (and leaves the

@@ -65,7 +65,7 @@ def main():
             print(r.stdout + r.stderr)
             print("FAIL: the boot itself failed")
             return 1
-        pages, before_init, outside, done = [], None, {}, False
+        pages, before_init, functions, done = [], None, {}, False
         with open(trace, errors="replace") as f:
             for line in f:
                 m = TRACE.search(line)
@@ -77,7 +77,7 @@ def main():
                 page = (pc - KERNEL_VBASE) >> 12
                 if page not in pages:
                     pages.append(page)
-                outside.setdefault(page, set()).add(fn)
+                functions.setdefault(page, set()).add(fn)
                 if before_init is None and fn == "send_start":
                     before_init = len(pages)
                 if fn == "idt_restore_bsp":
@@ -93,7 +93,7 @@ def main():
         packed = sorted(pages)[: args.max_pages]
         for page in sorted(pages):
             if page not in packed:
-                print(f"  page {page}: {', '.join(sorted(outside[page]))} (add to kernel.ld's bring-up list)")
+                print(f"  page {page}: {', '.join(sorted(functions[page]))} (add to kernel.ld's bring-up list)")
         print(f"FAIL: more than {args.max_pages} pages in all or {args.max_pages_before_init} before the first INIT")
         return 1
     print("PASS")

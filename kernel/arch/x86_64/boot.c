@@ -519,9 +519,8 @@ void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     sk_vp_cpu_setup();
     apic_init_ap();
-    /* Checked in already (sk_ap_build_tables: UP), so its starter did not
-     * give up on it. */
-    /* Wake the starter: it sleeps until this IPI. */
+    /* Checked in already (UP in sk_ap_build_tables): wake the starter, which
+     * sleeps until this IPI. */
     if (e->started_by < sk_g.cpu_count)
         apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
     pc->round = e->round;
