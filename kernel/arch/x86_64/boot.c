@@ -261,6 +261,14 @@ uint64_t sk_ap_build_tables(uint32_t cpu)
     test_answer_late(cpu);
     if (e->node >= sk_g.node_count || !cas32(&e->state, KS_STARTING, KS_UP))
         return 0;
+    /* Wake the starter now (it sleeps until this IPI, docs/boot.md section
+     * 4): it starts its next CPU while this one builds its tables and its
+     * node's pages. The APIC registers are at their physical address on
+     * the shim's tables (apic.c); interrupts stay off until the dispatch
+     * loop parks. */
+    apic_init_ap();
+    if (e->started_by < sk_g.cpu_count)
+        apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
     const struct sk_node *nd = &sk_nodes[e->node];
     build_cpu_tables(e->node, e->node_cpu, sk_g.kernel_pa, sk_g.image_pages);
     node_setup(e->node);
@@ -518,11 +526,7 @@ void sk_ap_main(uint32_t cpu, uint64_t cr0_at_entry)
         __atomic_fetch_add(&sk_g.cache_still_off, 1, __ATOMIC_RELAXED);
     cpu_tables_init(pc, PERCPU_STACK_TOP);
     sk_vp_cpu_setup();
-    apic_init_ap();
-    /* Checked in already (UP in sk_ap_build_tables): wake the starter, which
-     * sleeps until this IPI. */
-    if (e->started_by < sk_g.cpu_count)
-        apic_send(sk_cpus[e->started_by].apic_id, icr_low(ICR_FIXED, SK_WAKE_VECTOR));
+    /* The APIC is on and the starter woken already (sk_ap_build_tables). */
     pc->round = e->round;
     e->fan_cpu = SIDECAR_NO_CPU;
     e->fan_done = false;
@@ -649,8 +653,6 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
     sk_g.tsc_khz = tsc_calibrate_start(&tsc_source);
     sk_g.first_init_tsc = 0;
     sk_g.image_pages = image_pages;
-    if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
-        sk_svm_bsp_init();
     idt_init();
     idt_load_bsp();
     sk_g.cpuid_faulting = sk_vp_probe_cpuid_faulting();   /* needs our IDT: may #GP */
@@ -714,6 +716,12 @@ bool sk_entry(uint64_t params_pa, uint64_t output_pa)
 
     /* Fan out, then wait for everyone started to be ready or failed. */
     bsp_fan_out(p->bsp_cpu);
+    /* The svm backend's IO and MSR permission maps (20 KiB): only a VMRUN
+     * reads them, and none runs before this kernel returns, so they are
+     * filled here, while the last CPUs come up, not before the first INIT
+     * (the VMCBs only hold their addresses). */
+    if (sk_g.vp_backend == SIDECAR_VP_BACKEND_SVM)
+        sk_svm_bsp_init();
     /* Nothing left for the BSP to start: now the lines that would have
      * delayed the first INIT (about 1 ms each on a serial port under TCG). */
     klog("entry: %u CPUs, %u nodes, %s, BSP cpu %u, VP backend %s", p->cpu_count, p->node_count,
