@@ -14,10 +14,14 @@ Runs, one after the other:
      beside a bare two-thread ping-pong).
   4. tests/bench/x2apic_scale.py BUILD --cpus 64,288,512,1024 (sidecar
      bring-up, QEMU's memory and wall time past 255 vCPUs on Debian 13's
-     QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it),
+     QEMU 10 in x2APIC mode, docs/x2apic.md; --x2apic-cpus '' skips it and step 5),
      then the --linux series alone on every vCPU at --x2apic-linux-cpus
      (default 288; bounded by --bound, "> bound" when cut off) and their
      per-CPU memory against the sidecar's.
+  5. tests/bench/bringup.py at the --x2apic-cpus counts above 255 on the
+     same QEMU 10 and settings (q35,smm=off, one TCG thread): the sidecar
+     against the floor kernel past 255 vCPUs, --bringup-runs alternating
+     runs each, no Linux (step 4 has it).
 Each prints a Markdown table; this script prints a summary of the ratios
 against the goals (sidecar / floor at most 1.25x, at least 100x Linux 6.1,
 at most 1 ms before the first INIT), replaces the block between the
@@ -316,6 +320,34 @@ def x2apic(py, build, cpus, linux="none", linux_cpus="", bound="900"):
             ""], rc
 
 
+def x2apic_floor(py, build, cpus, runs):
+    """Step 5: the floor ratios past 255 vCPUs (bringup.py on Debian 13's
+    QEMU 10, the x2APIC bench's settings): (table lines, exit status, the
+    JSON data or None). Skipped, and said, where that QEMU cannot be had."""
+    big = [n for n in (int(x) for x in cpus.split(",") if x) if n > 255]
+    if not big:
+        return [], 0, None
+    sys.path.insert(0, os.path.join(TOP, "tests", "qemu10"))
+    import qemu10  # noqa: E402
+    try:
+        qemu = qemu10.resolve("auto", os.path.join(build, "qemu10"))
+    except qemu10.Unavailable as e:
+        return [f"Past 255 vCPUs, sidecar against the floor kernel: not run ({e}).", ""], 0, None
+    out_json = os.path.join(build, "bench-bringup-x2apic.json")
+    counts = ",".join(str(n) for n in big)
+    out, rc = run("floor past 255", [py, os.path.join(HERE, "bringup.py"), build, "--cpus", counts,
+                                     "--linux", "none", "--runs", runs, "--qemu", qemu,
+                                     "--machine", "q35,smm=off", "--accel", "tcg,thread=single",
+                                     "--json", out_json])
+    data = None
+    if not rc:
+        with open(out_json, encoding="utf-8") as fh:
+            data = json.load(fh)
+    return ["Past 255 vCPUs: sidecar against the floor kernel on Debian 13's QEMU 10 (x2APIC, "
+            "`-machine q35,smm=off -accel tcg,thread=single`; tests/bench/bringup.py):", "",
+            *(tables(out) or ["(the bench failed)"]), ""], rc, data
+
+
 def main():
     ap = Parser(prog="bench.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("build")
@@ -326,7 +358,7 @@ def main():
     ap.add_argument("--bound", default="900", help="seconds a Linux boot may take")
     ap.add_argument("--runs", default="3", help="round-trip bench runs")
     ap.add_argument("--x2apic-cpus", default="64,288,512,1024",
-                    help="vCPU counts for the x2APIC bench on QEMU 10 ('' skips it)")
+                    help="vCPU counts for the x2APIC bench on QEMU 10, and above 255 the floor comparison there ('' skips both)")
     ap.add_argument("--x2apic-linux-cpus", default="288",
                     help="the counts Linux boots at in the x2APIC bench ('' for none; each boot bounded by --bound)")
     ap.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -375,9 +407,14 @@ def main():
     rt, rc2 = run("round trip", [py, os.path.join(HERE, "roundtrip.py"), build, "--runs", a.runs])
     sim, rc3 = run("simulator", [os.path.join(build, "hostlib", "sidecar-host-bench"), "100000"])
     x2, rc4 = x2apic(py, build, a.x2apic_cpus, a.linux, a.x2apic_linux_cpus, a.bound)
+    x2f, rc5, data5 = x2apic_floor(py, build, a.x2apic_cpus, a.bringup_runs)
+    rc4 = rc4 or rc5
     ended = datetime.datetime.now(datetime.timezone.utc)
 
     summ = summary(bring, rt, sim, data, series)
+    if data5:
+        # The floor goals past 255 vCPUs, after the table's own rows.
+        summ += ["| " + " | ".join(r) + " |" for r in floor_rows(data5, ()) if "Linux" not in r[0]]
     print()
     print("\n".join(summ))
 
@@ -411,6 +448,7 @@ def main():
         *sim_table(sim),
         "",
         *x2,
+        *x2f,
     ]
     if busy:
         block += ["**The machine was busy when this run started** (load average above 1): "

@@ -25,6 +25,10 @@ makes the demo's Linux baseline file from it).
 
 usage: bringup.py BUILD_DIR [--cpus 8,64,255] [--runs 3] [--bound 900]
                   [--linux 6.1,6.12|none] [--linux-cpus 8,64] [--json PATH]
+                  [--qemu QEMU] [--machine q35] [--accel tcg]
+  --machine, --accel: QEMU's -machine and -accel for every boot (bench.py
+  runs the counts past 255 on Debian 13's QEMU 10 with
+  --machine q35,smm=off --accel tcg,thread=single, the x2APIC suite's).
 """
 
 import argparse
@@ -55,7 +59,8 @@ def memory_for(n):
 
 
 def qemu_base(args, n):
-    return [args.qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+    return [args.qemu, "-machine", getattr(args, "machine", "q35"), "-accel", getattr(args, "accel", "tcg"),
+            "-cpu", "max",
             "-m", memory_for(n), "-smp", str(n), "-display", "none",
             "-no-reboot", "-serial", "stdio", "-monitor", "none"]
 
@@ -211,6 +216,8 @@ def main():
     ap.add_argument("--linux-cpus", help="the vCPU counts Linux boots at (default: every --cpus count)")
     ap.add_argument("--json", help="write every figure here as JSON")
     ap.add_argument("--qemu", default=os.environ.get("SIDECAR_QEMU", "qemu-system-x86_64"))
+    ap.add_argument("--machine", default="q35", help="QEMU's -machine for every boot")
+    ap.add_argument("--accel", default="tcg", help="QEMU's -accel for every boot")
     args = ap.parse_args()
     series = [x for x in args.linux.split(",") if x and x != "none"]
     kernels = {v: linux_kernel(args.build, v) for v in series}
