@@ -59,8 +59,7 @@ def memory_for(n):
 
 
 def qemu_base(args, n):
-    return [args.qemu, "-machine", getattr(args, "machine", "q35"), "-accel", getattr(args, "accel", "tcg"),
-            "-cpu", "max",
+    return [args.qemu, "-machine", args.machine, "-accel", args.accel, "-cpu", "max",
             "-m", memory_for(n), "-smp", str(n), "-display", "none",
             "-no-reboot", "-serial", "stdio", "-monitor", "none"]
 
